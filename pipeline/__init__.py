@@ -1,0 +1,1 @@
+"""Campaign loop, configs, ledger, MLflow tracking and the `sciloop` CLI."""

@@ -1,0 +1,1 @@
+"""Proposers: GFlowNets on Ray actors and simple baselines behind one `Proposer` interface."""

@@ -1,0 +1,1 @@
+"""Surrogates: featurizers, ensemble members, the ensemble as a BoTorch model, acquisition rewards."""
