@@ -1,0 +1,352 @@
+"""The campaign: rounds of fit surrogate -> train proposer -> propose -> select -> score.
+
+The ledger is written first at every step (the source of truth); MLflow mirrors it.
+`Campaign.run()` drives the oracle itself; `propose(n)` / `tell(results)` let a user drive it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sciloop.oracles.base import OracleResult
+from sciloop.oracles.runner import OracleRunner
+from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
+from sciloop.pipeline.domain import MoleculeDomain, load_library
+from sciloop.pipeline.ledger import DesignRow, Ledger
+from sciloop.pipeline.plugins import resolve_oracle
+from sciloop.pipeline.report import summary_table, top_k_mean
+from sciloop.pipeline.tracking import Tracker, default_tracking_uri, git_commit
+from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
+from sciloop.proposers.screening import ScreeningProposer
+from sciloop.proposers.selfies_env import SelfiesEnv
+from sciloop.surrogates.acquisition import AcquisitionConfig, acquisition_values, make_acquisition, make_log_reward
+from sciloop.surrogates.ensemble import EnsembleConfig, EnsembleSurrogate
+from sciloop.surrogates.featurizers import MorganFeaturizer
+from sciloop.surrogates.metrics import prospective_metrics
+from sciloop.surrogates.selection import select_batch
+
+from sciloop.pipeline import __version__
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Campaign:
+    """One active-learning campaign bound to a run directory.
+
+    Args:
+        config: the validated campaign config.
+        console: where progress and the summary go (a quiet console in tests).
+    """
+
+    def __init__(self, config: CampaignConfig, console: Console | None = None):
+        self.config = config
+        self.console = console or Console()
+        self.run_dir = Path(config.run_dir).resolve()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.ledger = Ledger(self.run_dir / "ledger.sqlite")
+        stored = self.ledger.get_meta("config_digest")
+        if stored is not None and stored != config.digest():
+            raise ConfigError(f"{self.run_dir} holds a campaign with a different config "
+                              f"(digest {stored} != {config.digest()}): use a new run_dir")
+        self.ledger.set_meta("config_digest", config.digest())
+        (self.run_dir / "config.yaml").write_text(self._config_yaml())
+        self.domain = MoleculeDomain()
+        self.oracle, self._runtime_env = resolve_oracle(config.oracle)
+        self.library = load_library(config.initial.library)
+        self.featurizer = MorganFeaturizer(radius=config.surrogate.radius, n_bits=config.surrogate.n_bits)
+        self.proposer: Any = None
+        self.tracker: Tracker | None = None
+        self._owns_ray = False
+
+    @classmethod
+    def from_config(cls, source: str | Path | dict[str, Any], overrides: list[str] | None = None,
+                    console: Console | None = None, **kw: Any) -> "Campaign":
+        """Build from a YAML path or dict, with `key.sub=value` overrides and keyword overrides."""
+        return cls(load_config(source, overrides, **kw), console=console)
+
+    def _config_yaml(self) -> str:
+        return yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _start_ray(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            return
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(address=self.config.ray.address, num_cpus=self.config.ray.num_cpus
+                 if self.config.ray.address is None else None,
+                 include_dashboard=False, log_to_driver=False, configure_logging=False)
+        self._owns_ray = True
+
+    def _start_tracking(self) -> None:
+        cfg = self.config.tracking
+        uri = cfg.uri or default_tracking_uri(self.run_dir)
+        self.tracker = Tracker(uri, cfg.experiment, artifact_location=(self.run_dir / "artifacts").as_uri())
+        import ray
+
+        tags = {"sciloop.version": __version__, "sciloop.git_commit": git_commit(),
+                "sciloop.config_hash": self.config.digest(), "sciloop.run_dir": str(self.run_dir),
+                "sciloop.ray_address": ray.get_runtime_context().gcs_address if ray.is_initialized() else "none"}
+        run_id = self.tracker.start_campaign(self.config.name, self.config.model_dump(mode="json"), tags,
+                                             self._config_yaml(), run_id=self.ledger.get_meta("mlflow_parent_run"))
+        self.ledger.set_meta("mlflow_parent_run", run_id)
+
+    def _make_proposer(self) -> Any:
+        cfg, pc = self.config, self.config.proposer
+        if pc.name == "screening":
+            return ScreeningProposer(self.library, seed=cfg.seed + 1)
+        env = SelfiesEnv.from_corpus(self.library, max_len=pc.max_len)
+        gcfg = GFlowNetConfig(batch_size=pc.batch_size, lr=pc.lr, epsilon=pc.epsilon,
+                              replay_fraction=pc.replay_fraction, max_len=pc.max_len, hidden=pc.hidden,
+                              num_actors=pc.num_actors, actor_num_cpus=pc.actor_num_cpus, seed=cfg.seed)
+        proposer = GFlowNetProposer(env, gcfg, corpus=self.library)
+        checkpoint = self._latest_checkpoint()
+        if checkpoint is not None:
+            proposer.load_state_dict(torch.load(checkpoint, weights_only=False))
+        elif pc.pretrain_steps:
+            with self._progress() as progress:
+                task = progress.add_task("pretrain GFlowNet policy on the library", total=None)
+                nll = proposer.pretrain(pc.pretrain_steps)
+                progress.update(task, completed=1, total=1)
+            self.console.log(f"pretrained the policy for {pc.pretrain_steps} steps (NLL {nll:.2f})")
+        return proposer
+
+    def _latest_checkpoint(self) -> Path | None:
+        found = sorted((self.run_dir / "checkpoints").glob("proposer-round-*.pt"))
+        return found[-1] if found else None
+
+    def _progress(self) -> Progress:
+        return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=self.console, transient=True)
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self) -> list[dict[str, Any]]:
+        """Run (or continue) the campaign to its last round or its budget; return round records."""
+        self._start_ray()
+        try:
+            self._start_tracking()
+            assert self.tracker is not None
+            done = {r["round"] for r in self.ledger.rounds() if r["stage"] == "done"}
+            for round_ in range(self.config.rounds + 1):
+                if round_ in done:
+                    continue
+                remaining = self.config.total_budget - self.ledger.oracle_calls()
+                if remaining <= 0:
+                    self.console.log(f"budget of {self.config.total_budget} oracle calls spent")
+                    break
+                self._round(round_, remaining)
+            self.tracker.end_run(self.tracker.parent_id or "")
+            rounds = self.ledger.rounds()
+            self.console.print(summary_table(rounds, f"sciloop campaign {self.config.name!r}: "
+                                                     f"{self.ledger.oracle_calls()} oracle calls"))
+            return rounds
+        finally:
+            if self._owns_ray:
+                import ray
+
+                ray.shutdown()
+
+    def _round(self, round_: int, remaining: int) -> None:
+        assert self.tracker is not None
+        t0 = time.monotonic()
+        _seed_everything(self.config.seed * 1000 + round_)
+        self.ledger.start_round(round_)
+        run_id = self.tracker.start_round(round_, self._round_run_id(round_))
+        self.ledger.set_stage(round_, "started", mlflow_run_id=run_id)
+        metrics: dict[str, float] = {}
+        pending = self.ledger.pending()
+        if pending:  # a crash after selection: score what was selected, select nothing new
+            rows = pending
+        elif round_ == 0:
+            rows = self._initial_batch(min(self.config.initial.size, remaining))
+        else:
+            rows = self._propose(round_, min(self.config.batch_size, remaining), metrics)
+        if not pending:
+            self.ledger.add_designs(round_, rows)
+        self.ledger.set_stage(round_, "selected")
+        t_score = time.monotonic()
+        failures = self._score(rows, f"round {round_}: oracle")
+        metrics["seconds_oracle"] = time.monotonic() - t_score
+        metrics.update(self._round_metrics(round_, rows, failures))
+        metrics["seconds_total"] = time.monotonic() - t0
+        self._log_round(round_, run_id, metrics)
+        self.ledger.finish_round(round_, metrics)
+        self.console.log(f"round {round_}: {int(metrics['new_labels'])} labels, best {metrics['best']:.3f}, "
+                         f"top-10 {metrics['top10_mean']:.3f}, {metrics['seconds_total']:.0f}s")
+
+    def _round_run_id(self, round_: int) -> str | None:
+        for r in self.ledger.rounds():
+            if r["round"] == round_:
+                return r["mlflow_run_id"]
+        return None
+
+    def _initial_batch(self, n: int) -> list[DesignRow]:
+        """Round 0: a random screen of the library (counted against the budget)."""
+        rng = random.Random(self.config.seed)
+        known = self.ledger.known_keys()
+        picks = rng.sample([s for s in self.library if s not in known], n)
+        return [DesignRow(key=s, design=s, source=f"library:{self.config.initial.library}") for s in picks]
+
+    def _fit_surrogate(self, round_: int) -> tuple[EnsembleSurrogate, list[str], list[float], dict[str, float]]:
+        labels = self.ledger.labels()
+        designs, y = [l.key for l in labels], [l.value for l in labels]
+        sc = self.config.surrogate
+        surrogate = EnsembleSurrogate(self.featurizer, EnsembleConfig(
+            members=sc.members, hidden=sc.hidden, layers=sc.layers, epochs=sc.epochs, lr=sc.lr,
+            weight_decay=sc.weight_decay, seed=self.config.seed * 1000 + round_))
+        stats = surrogate.fit(designs, y)
+        return surrogate, designs, y, {f"surrogate_{k}": float(v) for k, v in stats.items()}
+
+    def _propose(self, round_: int, n: int, metrics: dict[str, float]) -> list[DesignRow]:
+        """Fit the surrogate, train the proposer on its reward, sample a pool, select `n` by index."""
+        t = time.monotonic()
+        surrogate, designs, y, fit_stats = self._fit_surrogate(round_)
+        metrics.update(fit_stats)
+        metrics["seconds_surrogate"] = time.monotonic() - t
+        self.ledger.set_stage(round_, "surrogate")
+
+        acfg = self.config.acquisition
+        acq_cfg = AcquisitionConfig(name=acfg.name, beta=acfg.beta, temperature=acfg.temperature,
+                                    reward=acfg.reward)
+        if self.proposer is None:
+            self.proposer = self._make_proposer()
+        t = time.monotonic()
+        log_reward = make_log_reward(surrogate, acq_cfg, designs, y)
+        top = [d for _, d in sorted(zip(y, designs), reverse=True)[: self.config.proposer.replay_top]]
+        steps = self.config.proposer.steps
+        with self._progress() as progress:
+            task = progress.add_task(f"round {round_}: train proposer", total=steps)
+            train_stats = self.proposer.train(log_reward, steps, offline=top,
+                                              progress=lambda i, _m: progress.update(task, completed=i + 1))
+        metrics.update({f"proposer_{k}": float(v) for k, v in (train_stats or {}).items()})
+        metrics["seconds_proposer"] = time.monotonic() - t
+        self._checkpoint(round_)
+        self.ledger.set_stage(round_, "trained")
+
+        t = time.monotonic()
+        raw = self.proposer.sample(self.config.proposer.pool_factor * n)
+        known, seen, pool, rows = self.ledger.known_keys(), set(), [], []
+        for design in raw:
+            key = self.domain.canonical(design)
+            why = ("invalid" if key is None else "labelled" if key in known
+                   else "duplicate" if key in seen else None)
+            rows.append((design, key, why))
+            if why is None:
+                seen.add(key)
+                pool.append(key)
+        self.ledger.add_candidates(round_, rows)
+        metrics.update(pool_sampled=len(raw), pool_kept=len(pool),
+                       pool_invalid=sum(r[2] == "invalid" for r in rows),
+                       pool_labelled=sum(r[2] == "labelled" for r in rows))
+        if not pool:
+            raise RuntimeError(f"round {round_}: the proposer produced no new valid design "
+                               f"({len(raw)} sampled); raise proposer.pool_factor or epsilon")
+        acqf = make_acquisition(acq_cfg, surrogate.model, surrogate.features(designs),
+                                torch.as_tensor(y, dtype=torch.float64))
+        X = surrogate.features(pool)
+        values = acquisition_values(acqf, X)
+        picks = select_batch(values, self.featurizer.bit_fingerprints(pool), n,
+                             min_distance=self.config.selection.min_distance)
+        mean, std = surrogate.predict([pool[i] for i in picks])
+        metrics["seconds_propose"] = time.monotonic() - t
+        return [DesignRow(key=pool[i], design=pool[i], source=self.config.proposer.name,
+                          acquisition=float(values[i]), mean=float(m), std=float(s))
+                for i, m, s in zip(picks, mean.tolist(), std.tolist())]
+
+    def _checkpoint(self, round_: int) -> None:
+        """Write the proposer's state to a temporary file and rename it (atomic)."""
+        folder = self.run_dir / "checkpoints"
+        folder.mkdir(exist_ok=True)
+        target = folder / f"proposer-round-{round_:03d}.pt"
+        tmp = target.with_suffix(".tmp")
+        torch.save(self.proposer.state_dict(), tmp)
+        tmp.replace(target)
+
+    def _score(self, rows: list[DesignRow], description: str) -> int:
+        """Send rows to the oracle on Ray; the ledger records submission and each result."""
+        by_key = {r.design: r.key for r in rows}
+        runner = OracleRunner(self.oracle, runtime_env=self._runtime_env)
+        with self._progress() as progress:
+            task = progress.add_task(description, total=len(rows))
+
+            def on_submit(chunk: list[str]) -> None:
+                self.ledger.mark_submitted([by_key[d] for d in chunk])
+
+            def on_result(design: str, result: OracleResult, node: str) -> None:
+                self.ledger.record_result(by_key[design], result.value, result.reason, node)
+                progress.advance(task)
+
+            return runner.run([r.design for r in rows], on_submit, on_result)
+
+    # -- metrics and tracking --------------------------------------------------------------
+    def _round_metrics(self, round_: int, rows: list[DesignRow], failures: int) -> dict[str, float]:
+        labels = self.ledger.labels()
+        values = [l.value for l in labels]
+        batch = {l.key: l.value for l in labels if l.round == round_}
+        m: dict[str, float] = dict(
+            round=round_, oracle_calls=self.ledger.oracle_calls(), labels=len(values),
+            new_labels=len(batch), failures=failures, best=max(values, default=math.nan),
+            top1_mean=top_k_mean(values, 1), top10_mean=top_k_mean(values, 10),
+            top100_mean=top_k_mean(values, 100),
+            batch_mean=float(np.mean(list(batch.values()))) if batch else math.nan,
+            batch_best=max(batch.values(), default=math.nan))
+        scored = [r for r in rows if r.key in batch and r.mean is not None]
+        if len(scored) >= 3:
+            pm = prospective_metrics(torch.tensor([r.mean for r in scored]), torch.tensor([r.std for r in scored]),
+                                     torch.tensor([batch[r.key] for r in scored]))
+            m.update({f"{k}_batch": float(v) for k, v in pm.items()})
+        return m
+
+    def _log_round(self, round_: int, run_id: str, metrics: dict[str, float]) -> None:
+        assert self.tracker is not None and self.tracker.parent_id is not None
+        self.tracker.log_metrics(run_id, metrics, step=round_)
+        self.tracker.log_table(run_id, self.ledger.batch(round_), f"batch/round-{round_:03d}.json")
+        campaign = {k: metrics[k] for k in ("best", "top1_mean", "top10_mean", "top100_mean")}
+        self.tracker.log_metrics(self.tracker.parent_id, {f"by_calls/{k}": v for k, v in campaign.items()},
+                                 step=int(metrics["oracle_calls"]))
+        self.tracker.log_metrics(self.tracker.parent_id, campaign | {"oracle_calls": metrics["oracle_calls"]},
+                                 step=round_)
+        self.tracker.end_run(run_id)
+
+    # -- ask / tell ------------------------------------------------------------------------
+    def propose(self, n: int) -> list[str]:
+        """Select `n` new designs (recorded in the ledger as pending) for a user-driven oracle."""
+        self._start_ray()
+        rounds = self.ledger.rounds()
+        round_ = (rounds[-1]["round"] + 1) if rounds else 0
+        self.ledger.start_round(round_)
+        rows = (self._initial_batch(n) if round_ == 0 else self._propose(round_, n, {}))
+        self.ledger.add_designs(round_, rows)
+        self.ledger.set_stage(round_, "selected")
+        return [r.design for r in rows]
+
+    def tell(self, results: dict[str, float | None]) -> None:
+        """Record results of designs from `propose` (None marks a failure)."""
+        pending = {r.design: r for r in self.ledger.pending()}
+        unknown = [d for d in results if d not in pending]
+        if unknown:
+            raise ValueError(f"{len(unknown)} designs were not proposed or already told: {unknown[:3]}")
+        self.ledger.mark_submitted([pending[d].key for d in results])
+        for design, value in results.items():
+            res = OracleResult.from_value(value) if value is not None else OracleResult.failure("reported failed")
+            self.ledger.record_result(pending[design].key, res.value, res.reason, "user")
+        rounds = self.ledger.rounds()
+        if rounds and not self.ledger.pending():
+            self.ledger.finish_round(rounds[-1]["round"], {})
+

@@ -1,0 +1,110 @@
+"""The `sciloop` command line: a thin layer over `Campaign`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from sciloop.pipeline.config import ConfigError
+
+
+def _tracking_uri(target: str) -> str:
+    """A run directory -> its embedded MLflow store; anything with a scheme is used as is."""
+    if "://" in target or target.startswith("sqlite:"):
+        return target
+    db = Path(target) / "mlflow.db"
+    if not db.exists():
+        raise ConfigError(f"{target} is not a run directory (no mlflow.db) nor a tracking URI")
+    return f"sqlite:///{db.resolve()}"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sciloop.pipeline.campaign import Campaign
+
+    Campaign.from_config(args.config, args.overrides).run()
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from sciloop.pipeline.campaign import Campaign
+
+    config = Path(args.run_dir) / "config.yaml"
+    if not config.exists():
+        raise ConfigError(f"{args.run_dir} is not a run directory (no config.yaml)")
+    Campaign.from_config(config).run()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from sciloop.pipeline.ledger import Ledger
+    from sciloop.pipeline.report import summary_table
+
+    db = Path(args.run_dir) / "ledger.sqlite"
+    if not db.exists():
+        raise ConfigError(f"{args.run_dir} is not a run directory (no ledger.sqlite)")
+    ledger = Ledger(db)
+    console = Console()
+    console.print(summary_table(ledger.rounds(), f"{args.run_dir}: {ledger.oracle_calls()} oracle calls"))
+    for r in ledger.rounds():
+        if r["stage"] != "done":
+            console.print(f"round {r['round']} stopped at stage {r['stage']!r}")
+    console.print(f"events: {ledger.counts()}; pending (never sent): {len(ledger.pending())}")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    uri = _tracking_uri(args.target)
+    url = f"http://{args.host}:{args.port}"
+    print(f"MLflow UI for {uri}\n  open {url}  (Ctrl-C to stop)", flush=True)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+           "--host", args.host, "--port", str(args.port)]
+    # exec: the server *is* this process, so Ctrl-C and SIGTERM reach it directly
+    os.execve(sys.executable, cmd, dict(os.environ, MLFLOW_ENABLE_TELEMETRY="false"))
+
+
+def cmd_oracles(_args: argparse.Namespace) -> int:
+    from sciloop.oracles.molecular import builtin_oracles
+
+    for name in sorted(builtin_oracles()):
+        print(name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sciloop", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run a campaign from a YAML config")
+    p.add_argument("config", help="campaign YAML, e.g. configs/quickstart.yaml")
+    p.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. rounds=3 proposer.steps=50")
+    p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("resume", help="continue the campaign in a run directory")
+    p.add_argument("run_dir")
+    p.set_defaults(fn=cmd_resume)
+    p = sub.add_parser("status", help="rounds, budget spent and pending designs of a run directory")
+    p.add_argument("run_dir")
+    p.set_defaults(fn=cmd_status)
+    p = sub.add_parser("ui", help="start the MLflow UI on a run directory or tracking URI")
+    p.add_argument("target", help="run directory or MLflow tracking URI")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(fn=cmd_ui)
+    p = sub.add_parser("oracles", help="list the built-in oracles")
+    p.set_defaults(fn=cmd_oracles)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

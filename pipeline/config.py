@@ -1,0 +1,188 @@
+"""Campaign configuration: YAML validated by pydantic, with `key.sub=value` overrides."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class OracleConfig(_Strict):
+    """Which oracle scores designs and how it is placed on Ray."""
+
+    target: str = Field("celecoxib_rediscovery", description=(
+        "a built-in objective name (see `sciloop oracles`) or an import path 'module:attr' "
+        "naming a function f(list[str]) -> list[float] or an Oracle object/class"))
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="arguments for a class target")
+    num_cpus: float | None = Field(None, ge=0, description="CPUs per oracle call (None: the oracle's own)")
+    num_gpus: float | None = Field(None, ge=0)
+    timeout_s: float | None = Field(None, gt=0, description="seconds per call before it fails as 'timeout'")
+    batch_size: int | None = Field(None, ge=1, description="designs per oracle call")
+
+
+class InitialConfig(_Strict):
+    """The first labelled set, screened from a molecule library and counted against the budget."""
+
+    library: Literal["nci", "wehi"] = "nci"
+    size: int = Field(100, ge=2)
+
+
+class SurrogateConfig(_Strict):
+    """Ensemble of MLPs on Morgan count fingerprints."""
+
+    members: int = Field(5, ge=2)
+    hidden: int = Field(256, ge=8)
+    layers: int = Field(2, ge=1)
+    epochs: int = Field(200, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    radius: int = Field(2, ge=1)
+    n_bits: int = Field(2048, ge=64)
+
+
+class AcquisitionConfig(_Strict):
+    """The acquisition (BoTorch) and how it becomes the GFlowNet's log-reward."""
+
+    name: Literal["ucb", "logei", "lognei", "pi", "mean", "thompson"] = "ucb"
+    beta: float = Field(1.0, ge=0, description="UCB exploration weight (BoTorch's beta)")
+    temperature: float = Field(0.5, gt=0, description="log R = acquisition / temperature")
+    reward: Literal["acquisition", "rank"] = "acquisition"
+
+
+class ProposerConfig(_Strict):
+    """The proposer: a GFlowNet on Ray actors, or screening of the library (a baseline)."""
+
+    name: Literal["gflownet", "screening"] = "gflownet"
+    steps: int = Field(200, ge=0, description="GFlowNet training steps per round")
+    batch_size: int = Field(64, ge=1, description="trajectories per training step")
+    lr: float = Field(1e-3, gt=0)
+    epsilon: float = Field(0.05, ge=0, le=1, description="uniform exploration mixed into sampling")
+    replay_fraction: float = Field(0.25, ge=0, lt=1, description="share of each step replaying top labelled designs")
+    replay_top: int = Field(64, ge=0, description="how many top labelled designs are replayed")
+    max_len: int = Field(40, ge=2, description="maximum SELFIES tokens per molecule")
+    hidden: int = Field(256, ge=8)
+    pretrain_steps: int = Field(300, ge=0, description="maximum-likelihood warm start on the library")
+    num_actors: int = Field(2, ge=0, description="Ray sampler actors (0: sample in-process)")
+    actor_num_cpus: float = Field(0.5, gt=0)
+    pool_factor: int = Field(5, ge=1, description="pool size = pool_factor x batch size")
+
+
+class SelectionConfig(_Strict):
+    """How the batch is picked from the pool."""
+
+    min_distance: float = Field(0.2, ge=0, le=1, description="minimum Tanimoto distance between picks")
+
+
+class RayConfig(_Strict):
+    address: str | None = Field(None, description="None: start a local Ray in-process")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray (None: all)")
+
+
+class TrackingConfig(_Strict):
+    uri: str | None = Field(None, description="MLflow tracking URI (None: sqlite store in the run directory)")
+    experiment: str = "sciloop"
+
+
+class CampaignConfig(_Strict):
+    """One active-learning campaign."""
+
+    name: str = "campaign"
+    seed: int = 0
+    run_dir: str = Field("runs/campaign", description="ledger, MLflow store and checkpoints")
+    domain: Literal["molecule"] = "molecule"
+    rounds: int = Field(5, ge=1)
+    batch_size: int = Field(100, ge=1, description="designs sent to the oracle per round")
+    budget: int | None = Field(None, ge=1, description="maximum oracle calls (None: initial + rounds x batch)")
+    initial: InitialConfig = InitialConfig()
+    oracle: OracleConfig = OracleConfig()
+    surrogate: SurrogateConfig = SurrogateConfig()
+    acquisition: AcquisitionConfig = AcquisitionConfig()
+    proposer: ProposerConfig = ProposerConfig()
+    selection: SelectionConfig = SelectionConfig()
+    ray: RayConfig = RayConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+    @model_validator(mode="after")
+    def _budget_fits(self) -> "CampaignConfig":
+        if self.budget is not None and self.budget < self.initial.size:
+            raise ValueError(f"budget ({self.budget}) is smaller than initial.size "
+                             f"({self.initial.size}): raise budget or lower initial.size")
+        return self
+
+    @property
+    def total_budget(self) -> int:
+        return self.budget or self.initial.size + self.rounds * self.batch_size
+
+    def digest(self) -> str:
+        """A short hash of the resolved config (tags runs; detects edits on resume)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+class ConfigError(ValueError):
+    """A config that cannot run, with a message naming the key."""
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b=value` -> (["a", "b"], value), the value parsed as YAML (`3`, `true`, `null`, `[1,2]`)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form key.sub=value")
+    key, raw = text.split("=", 1)
+    if not key.strip():
+        raise ConfigError(f"override {text!r} has an empty key")
+    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else ""
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of `data` with `key.sub=value` overrides applied (nested dicts created)."""
+    data = json.loads(json.dumps(data))
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: {part!r} is not a section")
+        node[path[-1]] = value
+    return data
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"invalid config ({source}):"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "<root>"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"  {key}: {msg}" + (f" (got {e['input']!r})" if e["type"] != "extra_forbidden"
+                                         and not isinstance(e.get("input"), dict) else ""))
+    return "\n".join(lines)
+
+
+def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None = None,
+                **kw: Any) -> CampaignConfig:
+    """Load a campaign config from a YAML path or a dict, apply overrides, validate.
+
+    Raises:
+        ConfigError: naming every bad key (unknown keys, wrong types, out-of-range values).
+    """
+    if isinstance(source, dict):
+        data, name = source, "dict"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise ConfigError(f"config file not found: {path}")
+        data, name = yaml.safe_load(path.read_text()) or {}, str(path)
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    data = apply_overrides(data, list(overrides or []) + [f"{k}={json.dumps(v)}" for k, v in kw.items()])
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err, name)) from None

@@ -1,0 +1,183 @@
+"""The ledger: an append-only SQLite record of every candidate, oracle call, label and round.
+
+It is the campaign's source of truth (MLflow is only the window). Oracle calls are recorded as
+events: a `submitted` row is written *before* a design is dispatched and a `labeled` or `failed`
+row the moment its result arrives. A unique index allows one `submitted` event per canonical
+key, so the database itself refuses to send a design to the oracle twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rounds(
+    round INTEGER PRIMARY KEY, stage TEXT NOT NULL, started REAL NOT NULL, finished REAL,
+    mlflow_run_id TEXT, metrics TEXT);
+CREATE TABLE IF NOT EXISTS candidates(
+    round INTEGER NOT NULL, design TEXT NOT NULL, key TEXT, dropped TEXT);
+CREATE TABLE IF NOT EXISTS designs(
+    key TEXT PRIMARY KEY, design TEXT NOT NULL, round INTEGER NOT NULL, source TEXT NOT NULL,
+    acquisition REAL, mean REAL, std REAL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS events(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL REFERENCES designs(key),
+    kind TEXT NOT NULL CHECK (kind IN ('submitted', 'labeled', 'failed')),
+    value REAL, reason TEXT, node TEXT, t REAL NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS one_submission ON events(key) WHERE kind = 'submitted';
+CREATE INDEX IF NOT EXISTS events_key ON events(key);
+"""
+
+
+@dataclass(frozen=True)
+class DesignRow:
+    """A design selected for the oracle, with what the surrogate thought of it."""
+
+    key: str
+    design: str
+    source: str
+    acquisition: float | None = None
+    mean: float | None = None
+    std: float | None = None
+
+
+@dataclass(frozen=True)
+class Label:
+    key: str
+    design: str
+    round: int
+    value: float
+
+
+class Ledger:
+    """SQLite ledger in WAL mode; every method is one transaction.
+
+    Args:
+        path: the database file (created with its schema if missing).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- meta -----------------------------------------------------------------------------
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT v FROM meta WHERE k = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    # -- rounds ---------------------------------------------------------------------------
+    def start_round(self, round_: int, stage: str = "started") -> None:
+        with self._db:
+            self._db.execute("INSERT OR IGNORE INTO rounds(round, stage, started) VALUES (?, ?, ?)",
+                             (round_, stage, time.time()))
+            self._db.execute("UPDATE rounds SET stage = ? WHERE round = ?", (stage, round_))
+
+    def set_stage(self, round_: int, stage: str, mlflow_run_id: str | None = None) -> None:
+        with self._db:
+            self._db.execute("UPDATE rounds SET stage = ?, mlflow_run_id = COALESCE(?, mlflow_run_id) "
+                             "WHERE round = ?", (stage, mlflow_run_id, round_))
+
+    def finish_round(self, round_: int, metrics: dict[str, float]) -> None:
+        with self._db:
+            self._db.execute("UPDATE rounds SET stage = 'done', finished = ?, metrics = ? "
+                             "WHERE round = ?", (time.time(), json.dumps(metrics), round_))
+
+    def rounds(self) -> list[dict[str, Any]]:
+        cur = self._db.execute("SELECT round, stage, started, finished, mlflow_run_id, metrics "
+                               "FROM rounds ORDER BY round")
+        return [dict(round=r, stage=s, started=a, finished=b, mlflow_run_id=m,
+                     metrics=json.loads(x) if x else {}) for r, s, a, b, m, x in cur]
+
+    # -- candidates and designs -----------------------------------------------------------
+    def add_candidates(self, round_: int, rows: Iterable[tuple[str, str | None, str | None]]) -> None:
+        """Record every proposed candidate: (design, canonical key or None, why dropped or None)."""
+        with self._db:
+            self._db.executemany("INSERT INTO candidates VALUES (?, ?, ?, ?)",
+                                 [(round_, d, k, why) for d, k, why in rows])
+
+    def add_designs(self, round_: int, rows: Iterable[DesignRow]) -> None:
+        """Record designs selected for the oracle (pending). A key seen before is an error."""
+        now = time.time()
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO designs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r.key, r.design, round_, r.source, r.acquisition, r.mean, r.std, now) for r in rows])
+
+    def known_keys(self) -> set[str]:
+        return {k for (k,) in self._db.execute("SELECT key FROM designs")}
+
+    def pending(self) -> list[DesignRow]:
+        """Designs selected but never submitted to the oracle."""
+        cur = self._db.execute(
+            "SELECT key, design, source, acquisition, mean, std FROM designs WHERE key NOT IN "
+            "(SELECT key FROM events WHERE kind = 'submitted') ORDER BY rowid")
+        return [DesignRow(*row) for row in cur]
+
+    # -- oracle events --------------------------------------------------------------------
+    def mark_submitted(self, keys: list[str]) -> None:
+        """Write `submitted` events; raises sqlite3.IntegrityError if any key was sent before."""
+        now = time.time()
+        with self._db:
+            self._db.executemany("INSERT INTO events(key, kind, t) VALUES (?, 'submitted', ?)",
+                                 [(k, now) for k in keys])
+
+    def record_result(self, key: str, value: float | None, reason: str | None, node: str) -> None:
+        kind = "labeled" if value is not None else "failed"
+        with self._db:
+            self._db.execute("INSERT INTO events(key, kind, value, reason, node, t) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (key, kind, value, reason, node, time.time()))
+
+    def labels(self) -> list[Label]:
+        cur = self._db.execute(
+            "SELECT d.key, d.design, d.round, e.value FROM events e JOIN designs d USING (key) "
+            "WHERE e.kind = 'labeled' ORDER BY e.id")
+        return [Label(*row) for row in cur]
+
+    def call_values(self) -> list[float | None]:
+        """Every oracle result in arrival order: the value, or None for a failed call."""
+        cur = self._db.execute("SELECT value FROM events WHERE kind != 'submitted' ORDER BY id")
+        return [v for (v,) in cur]
+
+    def oracle_calls(self) -> int:
+        """Designs ever sent to the oracle (the budget spent)."""
+        return self._db.execute("SELECT COUNT(*) FROM events WHERE kind = 'submitted'").fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        """Event counts by kind, plus designs selected."""
+        out = dict(self._db.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind").fetchall())
+        out["designs"] = self._db.execute("SELECT COUNT(*) FROM designs").fetchone()[0]
+        return out
+
+    def failures(self, round_: int | None = None) -> list[tuple[str, str]]:
+        sql = ("SELECT d.design, e.reason FROM events e JOIN designs d USING (key) "
+               "WHERE e.kind = 'failed'" + (" AND d.round = ?" if round_ is not None else ""))
+        return self._db.execute(sql, () if round_ is None else (round_,)).fetchall()
+
+    def batch(self, round_: int) -> list[dict[str, Any]]:
+        """The round's selected designs with their latest oracle outcome."""
+        cur = self._db.execute(
+            "SELECT d.design, d.source, d.acquisition, d.mean, d.std, "
+            "  (SELECT kind FROM events e WHERE e.key = d.key ORDER BY id DESC LIMIT 1), "
+            "  (SELECT value FROM events e WHERE e.key = d.key AND kind = 'labeled'), "
+            "  (SELECT node FROM events e WHERE e.key = d.key AND kind != 'submitted') "
+            "FROM designs d WHERE d.round = ? ORDER BY d.rowid", (round_,))
+        cols = ["design", "source", "acquisition", "mean", "std", "status", "score", "node"]
+        return [dict(zip(cols, row)) for row in cur]

@@ -1,0 +1,105 @@
+"""MLflow tracking: a parent run per campaign, a nested run per round.
+
+Everything goes through an explicit `MlflowClient` (no fluent global state), so several
+campaigns can live in one process. The ledger keeps the run ids, so a resumed campaign
+reattaches to its runs instead of logging params twice (MLflow params are immutable).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+PARENT_TAG = "mlflow.parentRunId"
+
+
+def default_tracking_uri(run_dir: str | Path) -> str:
+    """The embedded default: an SQLite store inside the run directory."""
+    return f"sqlite:///{Path(run_dir).resolve() / 'mlflow.db'}"
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = str(v)[:6000]
+    return out
+
+
+def git_commit() -> str:
+    """The commit of the sciloop source tree, or 'unknown' outside a git checkout."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class Tracker:
+    """The campaign's window in MLflow.
+
+    Args:
+        uri: tracking URI (`sqlite:///...`, `http://host:5000`, ...).
+        experiment: experiment name, created if missing.
+        artifact_location: where a *new* experiment stores artifacts (the run directory by
+            default, so nothing lands in `./mlruns` of the working directory).
+    """
+
+    def __init__(self, uri: str, experiment: str, artifact_location: str | None = None):
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        exp = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = (exp.experiment_id if exp is not None else
+                              self.client.create_experiment(experiment, artifact_location=artifact_location))
+        self.parent_id: str | None = None
+
+    def start_campaign(self, name: str, params: dict[str, Any], tags: dict[str, str],
+                       config_yaml: str, run_id: str | None = None) -> str:
+        """Open (or reattach to) the campaign's parent run; log config as params and artifact."""
+        if run_id is not None:
+            self.parent_id = run_id
+            return run_id
+        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
+        self.parent_id = run.info.run_id
+        flat = _flatten(params)
+        self.client.log_batch(self.parent_id, params=[Param(k, v) for k, v in flat.items()])
+        self.client.log_text(self.parent_id, config_yaml, "config.yaml")
+        return self.parent_id
+
+    def start_round(self, round_: int, run_id: str | None = None) -> str:
+        """Open (or reattach to) the nested run of one round."""
+        if run_id is not None:
+            return run_id
+        run = self.client.create_run(self.experiment_id, run_name=f"round-{round_:03d}",
+                                     tags={PARENT_TAG: self.parent_id or "", "sciloop.round": str(round_)})
+        return run.info.run_id
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int) -> None:
+        ms = [Metric(k, float(v), 0, step) for k, v in metrics.items() if v is not None and v == v]
+        if ms:
+            self.client.log_batch(run_id, metrics=ms)
+
+    def log_table(self, run_id: str, rows: list[dict[str, Any]], path: str) -> None:
+        """A table artifact (MLflow appends to an existing table: log each path once)."""
+        if rows:
+            columns = {k: [r.get(k) for r in rows] for k in rows[0]}
+            self.client.log_table(run_id, data=columns, artifact_file=path)
+
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(local_path), artifact_path)
+
+    def log_figure(self, run_id: str, figure: Any, path: str) -> None:
+        self.client.log_figure(run_id, figure, path)
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)

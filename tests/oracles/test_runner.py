@@ -1,0 +1,55 @@
+"""The oracle runner on a real local Ray."""
+
+import os
+import sys
+import time
+
+from ray import cloudpickle  # Ray serialises with its own vendored copy
+
+from sciloop.oracles.base import FunctionOracle
+from sciloop.oracles.runner import OracleRunner
+
+# Functions of this test module travel to the Ray workers by value (a user's module would be
+# shipped with the runtime_env instead; see tests/pipeline/test_plugins.py).
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def _record(runner, designs):
+    submitted, results = [], []
+    failures = runner.run(designs, submitted.extend, lambda d, r, n: results.append((d, r, n)))
+    return submitted, results, failures
+
+
+def test_scores_every_design_once_with_node_ids(ray_session):
+    oracle = FunctionOracle(lambda xs: [float(len(x)) for x in xs], batch_size=3, num_cpus=0.5)
+    designs = [f"C{'C' * i}" for i in range(10)]
+    submitted, results, failures = _record(OracleRunner(oracle), designs)
+    assert failures == 0
+    assert sorted(submitted) == sorted(designs)
+    assert sorted(d for d, _, _ in results) == sorted(designs)
+    assert all(r.value == len(d) for d, r, _ in results)
+    assert {n for _, _, n in results} == {ray_session.get_runtime_context().get_node_id()}
+
+
+def _crash(xs):
+    os._exit(1)  # the worker process dies mid-call
+
+
+def test_worker_death_is_a_failure_not_a_retry(ray_session):
+    submitted, results, failures = _record(OracleRunner(FunctionOracle(_crash, num_cpus=0.5)), ["C", "N"])
+    assert failures == 2 and len(results) == 2
+    assert all(r.reason.startswith("worker lost") for _, r, _ in results), results
+    assert all("WorkerCrashedError" in r.reason for _, r, _ in results), results
+
+
+def _slow(xs):
+    time.sleep(30)
+    return [1.0] * len(xs)
+
+
+def test_timeout_fails_the_call(ray_session):
+    oracle = FunctionOracle(_slow, num_cpus=0.5, timeout_s=2.0)
+    t = time.monotonic()
+    _, results, failures = _record(OracleRunner(oracle), ["C"])
+    assert failures == 1 and results[0][1].reason == "timeout"
+    assert time.monotonic() - t < 20

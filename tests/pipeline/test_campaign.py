@@ -1,0 +1,90 @@
+"""End to end: a tiny campaign on real Ray, real MLflow (sqlite), real rdkit and torch.
+
+The oracle is a plain function of this test module, named in config as
+`test_campaign:score`: it reaches the Ray workers only because sciloop ships the module.
+"""
+
+import collections
+import os
+import tempfile
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+from rdkit import Chem
+from rich.console import Console
+
+from sciloop.pipeline.campaign import Campaign
+from sciloop.pipeline.ledger import Ledger
+
+CALL_LOG = Path(tempfile.gettempdir()) / "sciloop-test-campaign-calls.log"
+
+
+def score(smiles: list[str]) -> list[float]:
+    """A user's oracle: fraction of heteroatoms; appends every design it is paid for to a log."""
+    with open(CALL_LOG, "a") as fh:
+        fh.writelines(f"{os.getpid()}\t{s}\n" for s in smiles)
+    out = []
+    for s in smiles:
+        mol = Chem.MolFromSmiles(s)
+        atoms = [a.GetSymbol() for a in mol.GetAtoms()]
+        out.append(sum(a not in ("C", "H") for a in atoms) / max(1, len(atoms)))
+    return out
+
+
+TINY = {
+    "name": "tiny", "seed": 7, "rounds": 2, "batch_size": 8,
+    "initial": {"size": 16},
+    "oracle": {"target": "test_campaign:score", "batch_size": 4, "num_cpus": 0.5},
+    "surrogate": {"members": 4, "hidden": 32, "epochs": 20},
+    "proposer": {"steps": 4, "batch_size": 16, "hidden": 32, "max_len": 20,
+                 "pretrain_steps": 5, "num_actors": 2, "pool_factor": 3},
+    "tracking": {"experiment": "tiny"},
+}
+
+
+def test_tiny_campaign_end_to_end(ray_session, tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).parent)  # `test_campaign` imports from the working directory
+    CALL_LOG.unlink(missing_ok=True)
+    campaign = Campaign.from_config(TINY, run_dir=str(tmp_path / "run"), console=Console(quiet=True))
+    rounds = campaign.run()
+
+    # ledger: three rounds (initial screen + 2), every design sent once, every call recorded
+    assert [r["round"] for r in rounds] == [0, 1, 2] and all(r["stage"] == "done" for r in rounds)
+    ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
+    counts = ledger.counts()
+    assert counts["submitted"] == 16 + 2 * 8 == ledger.oracle_calls()
+    assert counts.get("labeled", 0) + counts.get("failed", 0) == counts["submitted"]
+    calls = [line.split("\t")[1].strip() for line in CALL_LOG.read_text().splitlines()]
+    assert len(calls) == counts["submitted"]
+    keys = [Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in calls]
+    assert max(collections.Counter(keys).values()) == 1, "a canonical design was paid twice"
+    labels = {l.key: l.value for l in ledger.labels()}
+    assert set(labels) <= set(keys) and len(labels) == counts["labeled"]
+    sources = {r["source"] for i in (1, 2) for r in ledger.batch(i)}
+    assert sources == {"gflownet"}
+    assert all(r["mean"] is not None for r in ledger.batch(2))
+
+    # MLflow: parent run, one nested run per round, metrics, batch tables, config artifact
+    client = MlflowClient(f"sqlite:///{tmp_path / 'run' / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("tiny")
+    assert exp.artifact_location.startswith((tmp_path / "run" / "artifacts").as_uri())
+    runs = client.search_runs([exp.experiment_id])
+    parent = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent[0].info.run_id]
+    assert len(parent) == 1 and len(children) == 3
+    assert parent[0].data.params["oracle.target"] == "test_campaign:score"
+    history = client.get_metric_history(parent[0].info.run_id, "by_calls/top10_mean")
+    assert [m.step for m in history] == [16, 24, 32]
+    for child in children:
+        r = int(child.data.tags["sciloop.round"])
+        assert child.data.metrics["oracle_calls"] == 16 + 8 * r
+        artifacts = [a.path for a in client.list_artifacts(child.info.run_id, "batch")]
+        assert artifacts == [f"batch/round-{r:03d}.json"]
+    assert "config.yaml" in [a.path for a in client.list_artifacts(parent[0].info.run_id)]
+    round2 = [c for c in children if c.data.tags["sciloop.round"] == "2"][0]
+    assert "spearman_batch" in round2.data.metrics and "proposer_loss" in round2.data.metrics
+
+    # a second run on the same directory has nothing left to do and pays nothing
+    again = Campaign.from_config(TINY, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
+    assert len(again) == 3 and Ledger(tmp_path / "run" / "ledger.sqlite").oracle_calls() == 32
+    assert len(CALL_LOG.read_text().splitlines()) == 32

@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import pytest
+
+from sciloop.pipeline.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_configs_validate():
+    for path in (ROOT / "configs").glob("*.yaml"):
+        load_config(path)
+
+
+def test_overrides_parse_yaml_values():
+    cfg = load_config({}, ["proposer.steps=7", "acquisition.name=logei", "ray.address=null", "seed=3"])
+    assert (cfg.proposer.steps, cfg.acquisition.name, cfg.ray.address, cfg.seed) == (7, "logei", None, 3)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("proposer.stepz=5", "proposer.stepz: unknown key"),
+    ("proposer.steps=many", "proposer.steps: Input should be a valid integer"),
+    ("acquisition.name=ei", "acquisition.name: Input should be"),
+    ("batch_size=0", "batch_size: Input should be greater than or equal to 1"),
+    ("colour=blue", "colour: unknown key"),
+])
+def test_bad_keys_are_named(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        load_config({}, [override])
+
+
+def test_bad_override_syntax_and_missing_file():
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        load_config({}, ["rounds"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config("no/such.yaml")
+
+
+def test_digest_tracks_content():
+    assert load_config({}).digest() == load_config({}).digest()
+    assert load_config({}).digest() != load_config({"seed": 1}).digest()

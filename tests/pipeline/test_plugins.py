@@ -1,0 +1,29 @@
+import pytest
+
+from sciloop.oracles.base import FunctionOracle
+from sciloop.pipeline.config import ConfigError, OracleConfig
+from sciloop.pipeline.plugins import resolve_oracle
+
+
+def test_builtin_and_unknown_names():
+    oracle, env = resolve_oracle(OracleConfig(target="qed", num_cpus=0.25))
+    assert oracle.name == "qed" and oracle.num_cpus == 0.25 and env is None
+    with pytest.raises(ConfigError, match="not a built-in objective"):
+        resolve_oracle(OracleConfig(target="qedd"))
+
+
+def test_function_from_working_directory_is_shipped(tmp_path, monkeypatch):
+    (tmp_path / "lab_oracle_fn.py").write_text("def score(xs):\n    return [1.0] * len(xs)\n")
+    monkeypatch.chdir(tmp_path)
+    oracle, env = resolve_oracle(OracleConfig(target="lab_oracle_fn:score", batch_size=4))
+    assert isinstance(oracle, FunctionOracle) and oracle.batch_size == 4
+    assert env == {"py_modules": [str(tmp_path / "lab_oracle_fn.py")]}
+
+
+def test_import_errors_name_the_target(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="cannot import 'nope_module'"):
+        resolve_oracle(OracleConfig(target="nope_module:score"))
+    (tmp_path / "lab_oracle_attr.py").write_text("x = 1\n")
+    with pytest.raises(ConfigError, match="has no 'score'"):
+        resolve_oracle(OracleConfig(target="lab_oracle_attr:score"))
