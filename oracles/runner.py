@@ -38,13 +38,11 @@ class OracleRunner:
     """Runs an oracle over batches on Ray with its declared resources and timeout.
 
     Args:
-        oracle: what to call; shipped to the workers by pickling.
-        runtime_env: Ray runtime environment for the oracle tasks (e.g. `py_modules` that
-            carry a user's module to the workers).
+        oracle: what to call; shipped to the workers by pickling (its code must be importable
+            there: an installed package, or a module shipped with the job's runtime_env).
     """
 
     oracle: Oracle
-    runtime_env: dict[str, Any] | None = None
 
     def run(self, designs: list[str], on_submit: OnSubmit, on_result: OnResult) -> int:
         """Score `designs`; return the number of failures.
@@ -56,8 +54,6 @@ class OracleRunner:
         chunks = [designs[i:i + size] for i in range(0, len(designs), size)]
         options: dict[str, Any] = dict(num_cpus=self.oracle.num_cpus,
                                        num_gpus=self.oracle.num_gpus, max_retries=0)
-        if self.runtime_env:
-            options["runtime_env"] = self.runtime_env
         task = ray.remote(_score_chunk).options(**options)
         oracle_ref = ray.put(self.oracle)
         pending: dict[ray.ObjectRef, tuple[list[str], float]] = {}

@@ -10,6 +10,7 @@ import math
 import os
 import random
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from sciloop.oracles.runner import OracleRunner
 from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
 from sciloop.pipeline.domain import MoleculeDomain, load_library
 from sciloop.pipeline.ledger import DesignRow, Ledger
-from sciloop.pipeline.plugins import resolve_oracle
+from sciloop.pipeline.plugins import module_path, resolve_oracle
 from sciloop.pipeline.report import summary_table, top_k_mean
 from sciloop.pipeline.tracking import Tracker, default_tracking_uri, git_commit
 from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
@@ -66,7 +67,7 @@ class Campaign:
         self.ledger.set_meta("config_digest", config.digest())
         (self.run_dir / "config.yaml").write_text(self._config_yaml())
         self.domain = MoleculeDomain()
-        self.oracle, self._runtime_env = resolve_oracle(config.oracle)
+        self.oracle, self._user_module = resolve_oracle(config.oracle)
         self.library = load_library(config.initial.library)
         self.featurizer = MorganFeaturizer(radius=config.surrogate.radius, n_bits=config.surrogate.n_bits)
         self.proposer: Any = None
@@ -86,11 +87,17 @@ class Campaign:
     def _start_ray(self) -> None:
         import ray
 
+        module = self._user_module
         if ray.is_initialized():
+            # A Ray someone else started (a notebook, a test) cannot take a job-level
+            # runtime_env any more: ship the user's oracle module by value instead.
+            if module is not None:
+                ray.cloudpickle.register_pickle_by_value(module)
             return
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address=self.config.ray.address, num_cpus=self.config.ray.num_cpus
-                 if self.config.ray.address is None else None,
+        ray.init(address=self.config.ray.address,
+                 num_cpus=self.config.ray.num_cpus if self.config.ray.address is None else None,
+                 runtime_env={"py_modules": [module_path(module)]} if module is not None else None,
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
         self._owns_ray = True
 
@@ -223,24 +230,24 @@ class Campaign:
 
         acfg = self.config.acquisition
         acq_cfg = AcquisitionConfig(name=acfg.name, beta=acfg.beta, temperature=acfg.temperature,
-                                    reward=acfg.reward)
+                                    reward=acfg.reward, seed=self.config.seed * 1000 + round_)
         if self.proposer is None:
             self.proposer = self._make_proposer()
         t = time.monotonic()
         log_reward = make_log_reward(surrogate, acq_cfg, designs, y)
         top = [d for _, d in sorted(zip(y, designs), reverse=True)[: self.config.proposer.replay_top]]
         steps = self.config.proposer.steps
-        with self._progress() as progress:
+        samplers = getattr(self.proposer, "samplers", nullcontext)  # one actor start-up per round
+        with samplers(), self._progress() as progress:
             task = progress.add_task(f"round {round_}: train proposer", total=steps)
             train_stats = self.proposer.train(log_reward, steps, offline=top,
                                               progress=lambda i, _m: progress.update(task, completed=i + 1))
+            metrics["seconds_proposer"] = time.monotonic() - t
+            t = time.monotonic()
+            raw = self.proposer.sample(self.config.proposer.pool_factor * n)
         metrics.update({f"proposer_{k}": float(v) for k, v in (train_stats or {}).items()})
-        metrics["seconds_proposer"] = time.monotonic() - t
         self._checkpoint(round_)
         self.ledger.set_stage(round_, "trained")
-
-        t = time.monotonic()
-        raw = self.proposer.sample(self.config.proposer.pool_factor * n)
         known, seen, pool, rows = self.ledger.known_keys(), set(), [], []
         for design in raw:
             key = self.domain.canonical(design)
@@ -281,7 +288,7 @@ class Campaign:
     def _score(self, rows: list[DesignRow], description: str) -> int:
         """Send rows to the oracle on Ray; the ledger records submission and each result."""
         by_key = {r.design: r.key for r in rows}
-        runner = OracleRunner(self.oracle, runtime_env=self._runtime_env)
+        runner = OracleRunner(self.oracle)
         with self._progress() as progress:
             task = progress.add_task(description, total=len(rows))
 

@@ -148,7 +148,7 @@ class Ledger:
     def labels(self) -> list[Label]:
         cur = self._db.execute(
             "SELECT d.key, d.design, d.round, e.value FROM events e JOIN designs d USING (key) "
-            "WHERE e.kind = 'labeled' ORDER BY e.id")
+            "WHERE e.kind = 'labeled' ORDER BY d.rowid")  # selection order: repeatable
         return [Label(*row) for row in cur]
 
     def call_values(self) -> list[float | None]:

@@ -8,6 +8,7 @@ import os
 import sys
 import sysconfig
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from sciloop.oracles.base import FunctionOracle, Oracle
@@ -35,26 +36,29 @@ def import_target(target: str) -> Any:
     return obj
 
 
-def shipping_env(target: str) -> dict[str, Any] | None:
-    """A Ray runtime_env whose `py_modules` carries the target's top-level module to workers.
+def local_module(target: str) -> ModuleType | None:
+    """The top-level module of an import target when it is the user's code, not an installed package.
 
-    Installed packages are already on every worker; a module from the user's working
-    directory is not, unless shipped (TRAPS.md).
+    Installed packages are on every Ray worker already; a module from the user's working
+    directory is not, unless the job ships it (TRAPS.md).
     """
     if ":" not in target:
         return None
     top = sys.modules[target.partition(":")[0].split(".")[0]]
     path = Path(top.__path__[0]) if hasattr(top, "__path__") else Path(top.__file__ or "")
-    installed = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    installed = {sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib", "platstdlib")}
     if not path.exists() or any(str(path).startswith(p) for p in installed):
         return None
-    if "sciloop" in top.__name__:
-        return None
-    return {"py_modules": [str(path)]}
+    return top
 
 
-def resolve_oracle(cfg: OracleConfig) -> tuple[Oracle, dict[str, Any] | None]:
-    """Build the oracle object of a config and the runtime_env that ships its code.
+def module_path(module: ModuleType) -> str:
+    """The file or package folder to put in a Ray runtime_env's `py_modules`."""
+    return str(Path(module.__path__[0]) if hasattr(module, "__path__") else Path(module.__file__ or ""))
+
+
+def resolve_oracle(cfg: OracleConfig) -> tuple[Oracle, ModuleType | None]:
+    """Build the oracle object of a config; also return the user module that workers need.
 
     Raises:
         ConfigError: unknown built-in name, import failure, or an object that is not an oracle.
@@ -65,7 +69,7 @@ def resolve_oracle(cfg: OracleConfig) -> tuple[Oracle, dict[str, Any] | None]:
             raise ConfigError(f"oracle.target {cfg.target!r} is not a built-in objective; "
                               f"use one of {sorted(table)} or 'module:attr'")
         oracle: Any = table[cfg.target]()
-        env = None
+        module = None
     else:
         obj = import_target(cfg.target)
         if inspect.isclass(obj):
@@ -80,9 +84,9 @@ def resolve_oracle(cfg: OracleConfig) -> tuple[Oracle, dict[str, Any] | None]:
             oracle = FunctionOracle(obj, name=cfg.target)
         else:
             raise ConfigError(f"oracle.target {cfg.target!r} is neither a function nor an oracle")
-        env = shipping_env(cfg.target)
+        module = local_module(cfg.target)
     for attr in ("num_cpus", "num_gpus", "timeout_s", "batch_size"):
         value = getattr(cfg, attr)
         if value is not None:
             setattr(oracle, attr, value)
-    return oracle, env
+    return oracle, module

@@ -20,14 +20,13 @@ CALL_LOG = Path(tempfile.gettempdir()) / "sciloop-test-campaign-calls.log"
 
 
 def score(smiles: list[str]) -> list[float]:
-    """A user's oracle: fraction of heteroatoms; appends every design it is paid for to a log."""
+    """A user's oracle: heteroatoms, best at 8 heavy atoms; logs every design it is paid for."""
     with open(CALL_LOG, "a") as fh:
         fh.writelines(f"{os.getpid()}\t{s}\n" for s in smiles)
     out = []
     for s in smiles:
-        mol = Chem.MolFromSmiles(s)
-        atoms = [a.GetSymbol() for a in mol.GetAtoms()]
-        out.append(sum(a not in ("C", "H") for a in atoms) / max(1, len(atoms)))
+        atoms = [a.GetSymbol() for a in Chem.MolFromSmiles(s).GetAtoms()]
+        out.append(sum(a != "C" for a in atoms) - 0.1 * (len(atoms) - 8) ** 2)
     return out
 
 

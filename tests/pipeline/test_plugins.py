@@ -2,12 +2,12 @@ import pytest
 
 from sciloop.oracles.base import FunctionOracle
 from sciloop.pipeline.config import ConfigError, OracleConfig
-from sciloop.pipeline.plugins import resolve_oracle
+from sciloop.pipeline.plugins import module_path, resolve_oracle
 
 
 def test_builtin_and_unknown_names():
-    oracle, env = resolve_oracle(OracleConfig(target="qed", num_cpus=0.25))
-    assert oracle.name == "qed" and oracle.num_cpus == 0.25 and env is None
+    oracle, module = resolve_oracle(OracleConfig(target="qed", num_cpus=0.25))
+    assert oracle.name == "qed" and oracle.num_cpus == 0.25 and module is None
     with pytest.raises(ConfigError, match="not a built-in objective"):
         resolve_oracle(OracleConfig(target="qedd"))
 
@@ -15,9 +15,10 @@ def test_builtin_and_unknown_names():
 def test_function_from_working_directory_is_shipped(tmp_path, monkeypatch):
     (tmp_path / "lab_oracle_fn.py").write_text("def score(xs):\n    return [1.0] * len(xs)\n")
     monkeypatch.chdir(tmp_path)
-    oracle, env = resolve_oracle(OracleConfig(target="lab_oracle_fn:score", batch_size=4))
+    oracle, module = resolve_oracle(OracleConfig(target="lab_oracle_fn:score", batch_size=4))
     assert isinstance(oracle, FunctionOracle) and oracle.batch_size == 4
-    assert env == {"py_modules": [str(tmp_path / "lab_oracle_fn.py")]}
+    assert module_path(module) == str(tmp_path / "lab_oracle_fn.py")
+    assert resolve_oracle(OracleConfig(target="json:dumps"))[1] is None  # installed: not shipped
 
 
 def test_import_errors_name_the_target(tmp_path, monkeypatch):
