@@ -121,7 +121,8 @@ class Campaign:
         env = SelfiesEnv.from_corpus(self.library, max_len=pc.max_len)
         gcfg = GFlowNetConfig(batch_size=pc.batch_size, lr=pc.lr, epsilon=pc.epsilon,
                               replay_fraction=pc.replay_fraction, max_len=pc.max_len, hidden=pc.hidden,
-                              num_actors=pc.num_actors, actor_num_cpus=pc.actor_num_cpus, seed=cfg.seed)
+                              num_actors=pc.num_actors, actor_num_cpus=pc.actor_num_cpus,
+                              prior_weight=pc.prior_weight if pc.pretrain_steps else 0.0, seed=cfg.seed)
         proposer = GFlowNetProposer(env, gcfg, corpus=self.library)
         checkpoint = self._latest_checkpoint()
         if checkpoint is not None:

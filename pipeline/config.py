@@ -53,7 +53,7 @@ class AcquisitionConfig(_Strict):
 
     name: Literal["ucb", "logei", "lognei", "pi", "mean", "thompson"] = "ucb"
     beta: float = Field(1.0, ge=0, description="UCB exploration weight (BoTorch's beta)")
-    temperature: float = Field(0.5, gt=0, description="log R = acquisition / temperature")
+    temperature: float = Field(0.2, gt=0, description="log R = acquisition / temperature")
     reward: Literal["acquisition", "rank"] = "acquisition"
 
 
@@ -70,6 +70,8 @@ class ProposerConfig(_Strict):
     max_len: int = Field(40, ge=2, description="maximum SELFIES tokens per molecule")
     hidden: int = Field(256, ge=8)
     pretrain_steps: int = Field(300, ge=0, description="maximum-likelihood warm start on the library")
+    prior_weight: float = Field(1.0, ge=0, description=(
+        "target p(x) ~ p_prior(x)^w R(x), p_prior = the pretrained policy (0: plain TB on R)"))
     num_actors: int = Field(2, ge=0, description="Ray sampler actors (0: sample in-process)")
     actor_num_cpus: float = Field(0.5, gt=0)
     pool_factor: int = Field(5, ge=1, description="pool size = pool_factor x batch size")
