@@ -20,8 +20,31 @@ REDISCOVERY_TARGETS = {
 }
 
 
-@dataclass
-class Rediscovery:
+@dataclass(kw_only=True)
+class MolecularObjective:
+    """Base of the rdkit objectives: parse each SMILES, score the molecule, fail invalid ones."""
+
+    name: str = "molecular"
+    num_cpus: float = 0.5
+    num_gpus: float = 0.0
+    timeout_s: float | None = 60.0
+    batch_size: int = 50
+    idempotent: bool = True
+
+    def score_mol(self, mol: Chem.Mol) -> float:
+        raise NotImplementedError
+
+    def score(self, batch: list[str]) -> list[OracleResult]:
+        out = []
+        for smiles in batch:
+            mol = Chem.MolFromSmiles(smiles) if smiles else None
+            out.append(OracleResult.failure("invalid design") if mol is None
+                       else OracleResult.from_value(self.score_mol(mol)))
+        return out
+
+
+@dataclass(kw_only=True)
+class Rediscovery(MolecularObjective):
     """GuacaMol-style rediscovery: Tanimoto similarity of ECFP4 count fingerprints to a target.
 
     Random library molecules score about 0.1-0.3; only the target itself scores 1.0.
@@ -29,59 +52,33 @@ class Rediscovery:
     """
 
     target: str
-    name: str = "rediscovery"
-    num_cpus: float = 0.5
-    num_gpus: float = 0.0
-    timeout_s: float | None = 60.0
-    batch_size: int = 50
-    idempotent: bool = True
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def _fp(self, mol: Chem.Mol):
-        gen = self._cache.get("gen")
-        if gen is None:
-            gen = self._cache["gen"] = rdFingerprintGenerator.GetMorganGenerator(radius=2)
-        return gen.GetSparseCountFingerprint(mol)
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_cache"} | {"_cache": {}}
 
-    def score(self, batch: list[str]) -> list[OracleResult]:
+    def _fp(self, mol: Chem.Mol):
+        if "gen" not in self._cache:
+            self._cache["gen"] = rdFingerprintGenerator.GetMorganGenerator(radius=2)
+        return self._cache["gen"].GetSparseCountFingerprint(mol)
+
+    def score_mol(self, mol: Chem.Mol) -> float:
         if "target" not in self._cache:
             target = Chem.MolFromSmiles(self.target)
             if target is None:
                 raise ValueError(f"rediscovery target is not a valid SMILES: {self.target!r}")
             self._cache["target"] = self._fp(target)
-        out = []
-        for smiles in batch:
-            mol = Chem.MolFromSmiles(smiles) if smiles else None
-            if mol is None:
-                out.append(OracleResult.failure("invalid design"))
-            else:
-                sim = DataStructs.TanimotoSimilarity(self._cache["target"], self._fp(mol))
-                out.append(OracleResult(float(sim)))
-        return out
+        return DataStructs.TanimotoSimilarity(self._cache["target"], self._fp(mol))
 
 
-@dataclass
-class Descriptor:
+@dataclass(kw_only=True)
+class Descriptor(MolecularObjective):
     """A per-molecule rdkit descriptor (QED, logP) as an oracle."""
 
     fn: Callable[[Chem.Mol], float]
-    name: str = "descriptor"
-    num_cpus: float = 0.5
-    num_gpus: float = 0.0
-    timeout_s: float | None = 60.0
-    batch_size: int = 50
-    idempotent: bool = True
 
-    def score(self, batch: list[str]) -> list[OracleResult]:
-        out = []
-        for smiles in batch:
-            mol = Chem.MolFromSmiles(smiles) if smiles else None
-            out.append(OracleResult.failure("invalid design") if mol is None
-                       else OracleResult.from_value(self.fn(mol)))
-        return out
+    def score_mol(self, mol: Chem.Mol) -> float:
+        return self.fn(mol)
 
 
 def _logp(mol: Chem.Mol) -> float:
@@ -93,9 +90,9 @@ def _logp(mol: Chem.Mol) -> float:
 def builtin_oracles() -> dict[str, Callable[[], object]]:
     """Factories of the built-in objectives, by config name."""
     table: dict[str, Callable[[], object]] = {
-        f"{name}_rediscovery": (lambda s=smiles, n=name: Rediscovery(s, name=f"{n}_rediscovery"))
+        f"{name}_rediscovery": (lambda s=smiles, n=name: Rediscovery(target=s, name=f"{n}_rediscovery"))
         for name, smiles in REDISCOVERY_TARGETS.items()
     }
-    table["qed"] = lambda: Descriptor(QED.qed, name="qed")
-    table["logp"] = lambda: Descriptor(_logp, name="logp")
+    table["qed"] = lambda: Descriptor(fn=QED.qed, name="qed")
+    table["logp"] = lambda: Descriptor(fn=_logp, name="logp")
     return table

@@ -158,7 +158,12 @@ class Campaign:
                 if remaining <= 0:
                     self.console.log(f"budget of {self.config.total_budget} oracle calls spent")
                     break
-                self._round(round_, remaining)
+                try:
+                    self._round(round_, remaining)
+                except BaseException:  # the ledger keeps what happened; the UI shows the failure
+                    for run_id in filter(None, (self._round_run_id(round_), self.tracker.parent_id)):
+                        self.tracker.end_run(run_id, "FAILED")
+                    raise
             self.tracker.end_run(self.tracker.parent_id or "")
             rounds = self.ledger.rounds()
             self.console.print(summary_table(rounds, f"sciloop campaign {self.config.name!r}: "

@@ -38,7 +38,7 @@ def test_rediscovery_scores_target_one_and_random_low():
 def test_rediscovery_pickles_without_generator():
     import pickle
 
-    oracle = Rediscovery(REDISCOVERY_TARGETS["celecoxib"])
+    oracle = Rediscovery(target=REDISCOVERY_TARGETS["celecoxib"])
     oracle.score(["CCO"])  # builds the (unpicklable) rdkit generator
     clone = pickle.loads(pickle.dumps(oracle))
     assert clone.score(["CCO"])[0].value == oracle.score(["CCO"])[0].value

@@ -87,3 +87,31 @@ def test_tiny_campaign_end_to_end(ray_session, tmp_path, monkeypatch):
     again = Campaign.from_config(TINY, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
     assert len(again) == 3 and Ledger(tmp_path / "run" / "ledger.sqlite").oracle_calls() == 32
     assert len(CALL_LOG.read_text().splitlines()) == 32
+
+
+def _designs_by_round(run_dir: Path) -> list[list[str]]:
+    ledger = Ledger(run_dir / "ledger.sqlite")
+    return [[row["design"] for row in ledger.batch(r["round"])] for r in ledger.rounds()]
+
+
+def test_same_seed_same_campaign(ray_session, tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).parent)
+    small = TINY | {"rounds": 1}
+    for name in ("a", "b"):
+        Campaign.from_config(small, run_dir=str(tmp_path / name), console=Console(quiet=True)).run()
+    first, second = _designs_by_round(tmp_path / "a"), _designs_by_round(tmp_path / "b")
+    assert len(first) == 2 and len(first[1]) == 8
+    assert first == second
+
+
+def test_ask_tell(ray_session, tmp_path):
+    campaign = Campaign.from_config(TINY | {"oracle": {"target": "qed"}}, run_dir=str(tmp_path / "run"),
+                                    console=Console(quiet=True))
+    initial = campaign.propose(16)
+    campaign.tell({d: float(len(d)) for d in initial})
+    designs = campaign.propose(5)
+    assert len(designs) == 5 and not set(designs) & set(initial)
+    campaign.tell({designs[0]: 1.0, designs[1]: None})
+    ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
+    assert ledger.oracle_calls() == 18 and len(ledger.labels()) == 17
+    assert len(ledger.pending()) == 3
