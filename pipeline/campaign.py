@@ -6,7 +6,6 @@ The ledger is written first at every step (the source of truth); MLflow mirrors 
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import time
@@ -26,7 +25,8 @@ from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
 from sciloop.pipeline.domain import MoleculeDomain, load_library
 from sciloop.pipeline.ledger import DesignRow, Ledger
 from sciloop.pipeline.plugins import module_path, resolve_oracle
-from sciloop.pipeline.report import summary_table, top_k_mean
+from sciloop.pipeline.report import summary_table
+from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
 from sciloop.pipeline.tracking import Tracker, default_tracking_uri, git_commit
 from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
 from sciloop.proposers.screening import ScreeningProposer
@@ -34,7 +34,6 @@ from sciloop.proposers.selfies_env import SelfiesEnv
 from sciloop.surrogates.acquisition import AcquisitionConfig, acquisition_values, make_acquisition, make_log_reward
 from sciloop.surrogates.ensemble import EnsembleConfig, EnsembleSurrogate
 from sciloop.surrogates.featurizers import MorganFeaturizer
-from sciloop.surrogates.metrics import prospective_metrics
 from sciloop.surrogates.selection import select_batch
 
 from sciloop.pipeline import __version__
@@ -183,22 +182,23 @@ class Campaign:
         run_id = self.tracker.start_round(round_, self._round_run_id(round_))
         self.ledger.set_stage(round_, "started", mlflow_run_id=run_id)
         metrics: dict[str, float] = {}
+        ctx = RoundContext()
         pending = self.ledger.pending()
         if pending:  # a crash after selection: score what was selected, select nothing new
             rows = pending
         elif round_ == 0:
             rows = self._initial_batch(min(self.config.initial.size, remaining))
         else:
-            rows = self._propose(round_, min(self.config.batch_size, remaining), metrics)
+            rows = self._propose(round_, min(self.config.batch_size, remaining), metrics, ctx)
         if not pending:
             self.ledger.add_designs(round_, rows)
         self.ledger.set_stage(round_, "selected")
         t_score = time.monotonic()
         failures = self._score(rows, f"round {round_}: oracle")
         metrics["seconds_oracle"] = time.monotonic() - t_score
-        metrics.update(self._round_metrics(round_, rows, failures))
+        metrics.update(round_metrics(self.ledger, round_, rows, failures, self.featurizer))
         metrics["seconds_total"] = time.monotonic() - t0
-        self._log_round(round_, run_id, metrics)
+        log_round(self.tracker, self.ledger, run_id, round_, metrics, ctx)
         self.ledger.finish_round(round_, metrics)
         self.console.log(f"round {round_}: {int(metrics['new_labels'])} labels, best {metrics['best']:.3f}, "
                          f"top-10 {metrics['top10_mean']:.3f}, {metrics['seconds_total']:.0f}s")
@@ -226,7 +226,7 @@ class Campaign:
         stats = surrogate.fit(designs, y)
         return surrogate, designs, y, {f"surrogate_{k}": float(v) for k, v in stats.items()}
 
-    def _propose(self, round_: int, n: int, metrics: dict[str, float]) -> list[DesignRow]:
+    def _propose(self, round_: int, n: int, metrics: dict[str, float], ctx: RoundContext) -> list[DesignRow]:
         """Fit the surrogate, train the proposer on its reward, sample a pool, select `n` by index."""
         t = time.monotonic()
         surrogate, designs, y, fit_stats = self._fit_surrogate(round_)
@@ -250,26 +250,18 @@ class Campaign:
                                               progress=lambda i, _m: progress.update(task, completed=i + 1))
             metrics["seconds_proposer"] = time.monotonic() - t
             t = time.monotonic()
-            raw = self.proposer.sample(self.config.proposer.pool_factor * n)
+            pool, candidates = self._sample_pool(self.config.proposer.pool_factor * n)
         metrics.update({f"proposer_{k}": float(v) for k, v in (train_stats or {}).items()})
-        self._checkpoint(round_)
+        ctx.checkpoints = [self._checkpoint(f"proposer-round-{round_:03d}.pt", self.proposer.state_dict()),
+                           self._checkpoint(f"surrogate-round-{round_:03d}.pt", surrogate.state_dict())]
         self.ledger.set_stage(round_, "trained")
-        known, seen, pool, rows = self.ledger.known_keys(), set(), [], []
-        for design in raw:
-            key = self.domain.canonical(design)
-            why = ("invalid" if key is None else "labelled" if key in known
-                   else "duplicate" if key in seen else None)
-            rows.append((design, key, why))
-            if why is None:
-                seen.add(key)
-                pool.append(key)
-        self.ledger.add_candidates(round_, rows)
-        metrics.update(pool_sampled=len(raw), pool_kept=len(pool),
-                       pool_invalid=sum(r[2] == "invalid" for r in rows),
-                       pool_labelled=sum(r[2] == "labelled" for r in rows))
+        self.ledger.add_candidates(round_, candidates)
+        metrics.update(pool_sampled=len(candidates), pool_kept=len(pool),
+                       pool_invalid=sum(c[2] == "invalid" for c in candidates),
+                       pool_labelled=sum(c[2] == "labelled" for c in candidates))
         if not pool:
             raise RuntimeError(f"round {round_}: the proposer produced no new valid design "
-                               f"({len(raw)} sampled); raise proposer.pool_factor or epsilon")
+                               f"({len(candidates)} sampled); raise proposer.pool_factor")
         acqf = make_acquisition(acq_cfg, surrogate.model, surrogate.features(designs),
                                 torch.as_tensor(y, dtype=torch.float64))
         X = surrogate.features(pool)
@@ -278,18 +270,43 @@ class Campaign:
                              min_distance=self.config.selection.min_distance)
         mean, std = surrogate.predict([pool[i] for i in picks])
         metrics["seconds_propose"] = time.monotonic() - t
+        ctx.train_designs, ctx.train_y, ctx.pool_values = designs, y, values.tolist()
         return [DesignRow(key=pool[i], design=pool[i], source=self.config.proposer.name,
                           acquisition=float(values[i]), mean=float(m), std=float(s))
                 for i, m, s in zip(picks, mean.tolist(), std.tolist())]
 
-    def _checkpoint(self, round_: int) -> None:
-        """Write the proposer's state to a temporary file and rename it (atomic)."""
+    def _sample_pool(self, size: int, attempts: int = 4) -> tuple[list[str], list[tuple[str, str | None, str | None]]]:
+        """Sample until `size` new, valid, distinct designs (canonical) or `attempts` draws.
+
+        A proposer that concentrates on designs it was shown (replayed top labels) returns many
+        already-labelled ones: drawing again keeps the batch full. Returns the pool and every
+        candidate as (design, key, why dropped).
+        """
+        known, seen = self.ledger.known_keys(), set()
+        pool: list[str] = []
+        candidates: list[tuple[str, str | None, str | None]] = []
+        for _ in range(attempts):
+            for design in self.proposer.sample(size):
+                key = self.domain.canonical(design)
+                why = ("invalid" if key is None else "labelled" if key in known
+                       else "duplicate" if key in seen else None)
+                candidates.append((design, key, why))
+                if why is None:
+                    seen.add(key)
+                    pool.append(key)
+            if len(pool) >= size:
+                break
+        return pool, candidates
+
+    def _checkpoint(self, name: str, state: dict[str, Any]) -> Path:
+        """Write a checkpoint to a temporary file and rename it (atomic); return its path."""
         folder = self.run_dir / "checkpoints"
         folder.mkdir(exist_ok=True)
-        target = folder / f"proposer-round-{round_:03d}.pt"
+        target = folder / name
         tmp = target.with_suffix(".tmp")
-        torch.save(self.proposer.state_dict(), tmp)
+        torch.save(state, tmp)
         tmp.replace(target)
+        return target
 
     def _score(self, rows: list[DesignRow], description: str) -> int:
         """Send rows to the oracle on Ray; the ledger records submission and each result."""
@@ -307,36 +324,6 @@ class Campaign:
 
             return runner.run([r.design for r in rows], on_submit, on_result)
 
-    # -- metrics and tracking --------------------------------------------------------------
-    def _round_metrics(self, round_: int, rows: list[DesignRow], failures: int) -> dict[str, float]:
-        labels = self.ledger.labels()
-        values = [l.value for l in labels]
-        batch = {l.key: l.value for l in labels if l.round == round_}
-        m: dict[str, float] = dict(
-            round=round_, oracle_calls=self.ledger.oracle_calls(), labels=len(values),
-            new_labels=len(batch), failures=failures, best=max(values, default=math.nan),
-            top1_mean=top_k_mean(values, 1), top10_mean=top_k_mean(values, 10),
-            top100_mean=top_k_mean(values, 100),
-            batch_mean=float(np.mean(list(batch.values()))) if batch else math.nan,
-            batch_best=max(batch.values(), default=math.nan))
-        scored = [r for r in rows if r.key in batch and r.mean is not None]
-        if len(scored) >= 3:
-            pm = prospective_metrics(torch.tensor([r.mean for r in scored]), torch.tensor([r.std for r in scored]),
-                                     torch.tensor([batch[r.key] for r in scored]))
-            m.update({f"{k}_batch": float(v) for k, v in pm.items()})
-        return m
-
-    def _log_round(self, round_: int, run_id: str, metrics: dict[str, float]) -> None:
-        assert self.tracker is not None and self.tracker.parent_id is not None
-        self.tracker.log_metrics(run_id, metrics, step=round_)
-        self.tracker.log_table(run_id, self.ledger.batch(round_), f"batch/round-{round_:03d}.json")
-        campaign = {k: metrics[k] for k in ("best", "top1_mean", "top10_mean", "top100_mean")}
-        self.tracker.log_metrics(self.tracker.parent_id, {f"by_calls/{k}": v for k, v in campaign.items()},
-                                 step=int(metrics["oracle_calls"]))
-        self.tracker.log_metrics(self.tracker.parent_id, campaign | {"oracle_calls": metrics["oracle_calls"]},
-                                 step=round_)
-        self.tracker.end_run(run_id)
-
     # -- ask / tell ------------------------------------------------------------------------
     def propose(self, n: int) -> list[str]:
         """Select `n` new designs (recorded in the ledger as pending) for a user-driven oracle."""
@@ -344,7 +331,7 @@ class Campaign:
         rounds = self.ledger.rounds()
         round_ = (rounds[-1]["round"] + 1) if rounds else 0
         self.ledger.start_round(round_)
-        rows = (self._initial_batch(n) if round_ == 0 else self._propose(round_, n, {}))
+        rows = (self._initial_batch(n) if round_ == 0 else self._propose(round_, n, {}, RoundContext()))
         self.ledger.add_designs(round_, rows)
         self.ledger.set_stage(round_, "selected")
         return [r.design for r in rows]

@@ -34,3 +34,37 @@ def summary_table(rounds: list[dict[str, Any]], title: str) -> Table:
                       fmt(m.get("failures"), "d"), fmt(m.get("best")), fmt(m.get("top10_mean")),
                       fmt(m.get("spearman_batch")), fmt(m.get("seconds_total"), ".1f"))
     return table
+
+
+def diversity(fps: list) -> float:
+    """Mean pairwise Tanimoto distance of a set of fingerprints (nan for fewer than 2)."""
+    from sciloop.surrogates.featurizers import tanimoto_matrix
+
+    if len(fps) < 2:
+        return math.nan
+    sim = tanimoto_matrix(fps, fps)
+    n = len(fps)
+    return float(1.0 - (sim.sum() - np.trace(sim)) / (n * (n - 1)))
+
+
+def novelty(fps: list, reference: list) -> float:
+    """Mean over `fps` of the Tanimoto distance to the nearest `reference` fingerprint."""
+    from sciloop.surrogates.featurizers import tanimoto_matrix
+
+    if not fps or not reference:
+        return math.nan
+    return float(1.0 - tanimoto_matrix(fps, reference).max(axis=1).mean())
+
+
+def count_modes(fps: list, scores: Sequence[float], threshold: float, max_similarity: float = 0.4) -> int:
+    """Distinct high scorers: greedily, best first, designs scoring >= threshold that are less
+    similar than `max_similarity` (Tanimoto) to every mode already counted."""
+    from rdkit import DataStructs
+
+    modes: list = []
+    for score, fp in sorted(zip(scores, fps), key=lambda t: -t[0]):
+        if score < threshold:
+            break
+        if not modes or max(DataStructs.BulkTanimotoSimilarity(fp, modes)) < max_similarity:
+            modes.append(fp)
+    return len(modes)

@@ -98,6 +98,18 @@ class Tracker:
     def log_figure(self, run_id: str, figure: Any, path: str) -> None:
         self.client.log_figure(run_id, figure, path)
 
+    def log_training_data(self, run_id: str, designs: list[str], y: list[float], ledger_path: Path,
+                          round_: int) -> None:
+        """The labels the round's surrogate was fit on, as an MLflow dataset input (lineage)."""
+        import pandas as pd
+        from mlflow.data import from_pandas
+        from mlflow.entities import DatasetInput, InputTag
+
+        df = pd.DataFrame({"design": designs, "value": y})
+        dataset = from_pandas(df, source=str(ledger_path), targets="value", name=f"labels-round-{round_:03d}")
+        self.client.log_inputs(run_id, [DatasetInput(dataset._to_mlflow_entity(),
+                                                      tags=[InputTag("mlflow.data.context", "training")])])
+
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
 

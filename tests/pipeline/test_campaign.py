@@ -9,12 +9,16 @@ import os
 import tempfile
 from pathlib import Path
 
+import torch
 from mlflow.tracking import MlflowClient
 from rdkit import Chem
 from rich.console import Console
 
 from sciloop.pipeline.campaign import Campaign
 from sciloop.pipeline.ledger import Ledger
+from sciloop.proposers.gflownet import GFlowNetProposer
+from sciloop.surrogates.ensemble import EnsembleSurrogate
+from sciloop.surrogates.featurizers import MorganFeaturizer
 
 CALL_LOG = Path(tempfile.gettempdir()) / "sciloop-test-campaign-calls.log"
 
@@ -81,7 +85,26 @@ def test_tiny_campaign_end_to_end(ray_session, tmp_path, monkeypatch):
         assert artifacts == [f"batch/round-{r:03d}.json"]
     assert "config.yaml" in [a.path for a in client.list_artifacts(parent[0].info.run_id)]
     round2 = [c for c in children if c.data.tags["sciloop.round"] == "2"][0]
-    assert "spearman_batch" in round2.data.metrics and "proposer_loss" in round2.data.metrics
+    for metric in ("spearman_batch", "miscalibration_area_batch", "proposer_loss", "proposer_log_z",
+                   "diversity_top10", "novelty_top10", "modes_above_initial_best", "seconds_proposer",
+                   "seconds_oracle", "failures", "top100_mean"):
+        assert metric in round2.data.metrics, metric
+    rid = round2.info.run_id
+    paths = {a.path for folder in ("top", "plots", "checkpoints")
+             for a in client.list_artifacts(rid, folder)}
+    assert paths == {"top/round-002.png", "plots/curves-round-002.png", "plots/acquisition-round-002.png",
+                     "plots/calibration-round-002.png", "checkpoints/proposer-round-002.pt",
+                     "checkpoints/surrogate-round-002.pt"}
+    (dataset_input,) = round2.inputs.dataset_inputs
+    assert dataset_input.dataset.name == "labels-round-002"
+    # checkpoints are plain artifacts that sciloop loads back
+    local = Path(client.download_artifacts(rid, "checkpoints", str(tmp_path / "dl")))
+    proposer = GFlowNetProposer.from_state_dict(torch.load(local / "proposer-round-002.pt", weights_only=False))
+    assert len(proposer.sample(3)) == 3 if proposer.config.num_actors == 0 else proposer.prior is not None
+    surrogate = EnsembleSurrogate(MorganFeaturizer())
+    surrogate.load_state_dict(torch.load(local / "surrogate-round-002.pt", weights_only=False))
+    mean, std = surrogate.predict(list(labels)[:4])
+    assert mean.shape == (4,) and bool((std >= 0).all())
 
     # a second run on the same directory has nothing left to do and pays nothing
     again = Campaign.from_config(TINY, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()

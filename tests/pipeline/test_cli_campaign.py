@@ -7,7 +7,6 @@ runtime_env (`py_modules`), as it would to a cluster.
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import yaml
 

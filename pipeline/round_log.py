@@ -1,0 +1,95 @@
+"""Everything one round shows in MLflow: metrics, the batch table, pictures, lineage, checkpoints."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from sciloop.pipeline.ledger import DesignRow, Ledger
+from sciloop.pipeline.plots import calibration_figure, curves_figure, histogram_figure, top_molecules_grid
+from sciloop.pipeline.report import count_modes, diversity, novelty, top_k_mean
+from sciloop.pipeline.tracking import Tracker
+from sciloop.surrogates.metrics import prospective_metrics
+
+
+@dataclass
+class RoundContext:
+    """What the proposal stage of a round leaves for its log (empty for the initial screen)."""
+
+    train_designs: list[str] = field(default_factory=list)
+    train_y: list[float] = field(default_factory=list)
+    pool_values: list[float] = field(default_factory=list)
+    checkpoints: list[Path] = field(default_factory=list)
+
+
+def round_metrics(ledger: Ledger, round_: int, rows: list[DesignRow], failures: int, featurizer) -> dict[str, float]:
+    """Oracle calls, best and top-k means, diversity, novelty, modes, and the surrogate's
+    prospective accuracy on the new batch (its predictions were stored before the labels)."""
+    labels = ledger.labels()
+    values = [l.value for l in labels]
+    batch = {l.key: l.value for l in labels if l.round == round_}
+    m: dict[str, float] = dict(
+        round=round_, oracle_calls=ledger.oracle_calls(), labels=len(values),
+        new_labels=len(batch), failures=failures, best=max(values, default=math.nan),
+        top1_mean=top_k_mean(values, 1), top10_mean=top_k_mean(values, 10),
+        top100_mean=top_k_mean(values, 100),
+        batch_mean=float(np.mean(list(batch.values()))) if batch else math.nan,
+        batch_best=max(batch.values(), default=math.nan))
+    ranked = sorted(labels, key=lambda l: -l.value)
+    top_fps = featurizer.bit_fingerprints([l.key for l in ranked[:10]])
+    initial = [l for l in labels if l.round == 0]
+    m["diversity_top10"] = diversity(top_fps)
+    if round_ > 0 and initial:
+        m["novelty_top10"] = novelty(top_fps, featurizer.bit_fingerprints([l.key for l in initial]))
+        # a mode: a design better than anything in the initial screen, and unlike other modes
+        m["modes_above_initial_best"] = count_modes(
+            featurizer.bit_fingerprints([l.key for l in ranked]), [l.value for l in ranked],
+            threshold=max(l.value for l in initial) + 1e-12)
+    scored = [r for r in rows if r.key in batch and r.mean is not None]
+    if len(scored) >= 3:
+        pm = prospective_metrics(torch.tensor([r.mean for r in scored]), torch.tensor([r.std for r in scored]),
+                                 torch.tensor([batch[r.key] for r in scored]))
+        m.update({f"{k}_batch": float(v) for k, v in pm.items()})
+    return m
+
+
+def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metrics: dict[str, float],
+              ctx: RoundContext) -> None:
+    """Log one round to its nested run and the campaign curves to the parent run."""
+    assert tracker.parent_id is not None
+    tracker.log_metrics(run_id, metrics, step=round_)
+    batch = ledger.batch(round_)
+    tracker.log_table(run_id, batch, f"batch/round-{round_:03d}.json")
+    labels = ledger.labels()
+    if labels:
+        image = top_molecules_grid([l.key for l in labels], [l.value for l in labels])
+        tracker.client.log_image(run_id, image, f"top/round-{round_:03d}.png")
+    _log_figure(tracker, run_id, curves_figure(ledger.call_values()), f"plots/curves-round-{round_:03d}.png")
+    if ctx.pool_values:
+        picked = [r["acquisition"] for r in batch if r["acquisition"] is not None]
+        _log_figure(tracker, run_id, histogram_figure(ctx.pool_values, picked, "acquisition"),
+                    f"plots/acquisition-round-{round_:03d}.png")
+    scored = [r for r in batch if r["score"] is not None and r["mean"] is not None]
+    if len(scored) >= 3:
+        fig = calibration_figure([r["mean"] for r in scored], [r["std"] for r in scored],
+                                 [r["score"] for r in scored])
+        _log_figure(tracker, run_id, fig, f"plots/calibration-round-{round_:03d}.png")
+    if ctx.train_designs:
+        tracker.log_training_data(run_id, ctx.train_designs, ctx.train_y, ledger.path, round_)
+    for path in ctx.checkpoints:
+        tracker.log_artifact(run_id, path, "checkpoints")
+    campaign = {k: metrics[k] for k in ("best", "top1_mean", "top10_mean", "top100_mean")}
+    tracker.log_metrics(tracker.parent_id, {f"by_calls/{k}": v for k, v in campaign.items()},
+                        step=int(metrics["oracle_calls"]))
+    tracker.log_metrics(tracker.parent_id, campaign | {"oracle_calls": metrics["oracle_calls"]}, step=round_)
+    tracker.end_run(run_id)
+
+
+def _log_figure(tracker: Tracker, run_id: str, fig, path: str) -> None:
+    tracker.log_figure(run_id, fig, path)
+    plt.close(fig)
