@@ -103,7 +103,10 @@ class Campaign:
     def _start_tracking(self) -> None:
         cfg = self.config.tracking
         uri = cfg.uri or default_tracking_uri(self.run_dir)
-        self.tracker = Tracker(uri, cfg.experiment, artifact_location=(self.run_dir / "artifacts").as_uri())
+        # Embedded store: artifacts beside it in the run directory. A tracking server decides
+        # for itself (with --artifacts-destination, clients on other nodes upload through it).
+        local = (self.run_dir / "artifacts").as_uri() if cfg.uri is None else None
+        self.tracker = Tracker(uri, cfg.experiment, artifact_location=local)
         import ray
 
         tags = {"sciloop.version": __version__, "sciloop.git_commit": git_commit(),

@@ -66,6 +66,15 @@ def cmd_ui(args: argparse.Namespace) -> int:
     os.execve(sys.executable, cmd, dict(os.environ, MLFLOW_ENABLE_TELEMETRY="false"))
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from sciloop.pipeline.html_report import write_report
+
+    if not (Path(args.run_dir) / "ledger.sqlite").exists():
+        raise ConfigError(f"{args.run_dir} is not a run directory (no ledger.sqlite)")
+    print(write_report(args.run_dir, args.out))
+    return 0
+
+
 def cmd_oracles(_args: argparse.Namespace) -> int:
     from sciloop.oracles.molecular import builtin_oracles
 
@@ -92,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(fn=cmd_ui)
+    p = sub.add_parser("report", help="write a self-contained HTML summary of a run directory")
+    p.add_argument("run_dir")
+    p.add_argument("--out", default=None, help="output file (default: <run_dir>/report.html)")
+    p.set_defaults(fn=cmd_report)
     p = sub.add_parser("oracles", help="list the built-in oracles")
     p.set_defaults(fn=cmd_oracles)
     return parser

@@ -34,21 +34,16 @@ def score(smiles: list[str]) -> list[float]:
     return out
 
 
-TINY = {
-    "name": "tiny", "seed": 7, "rounds": 2, "batch_size": 8,
-    "initial": {"size": 16},
-    "oracle": {"target": "test_campaign:score", "batch_size": 4, "num_cpus": 0.5},
-    "surrogate": {"members": 4, "hidden": 32, "epochs": 20},
-    "proposer": {"steps": 4, "batch_size": 16, "hidden": 32, "max_len": 20,
-                 "pretrain_steps": 5, "num_actors": 2, "pool_factor": 3},
-    "tracking": {"experiment": "tiny"},
-}
+def _with_user_oracle(config: dict) -> dict:
+    config["oracle"]["target"] = "test_campaign:score"
+    return config
 
 
-def test_tiny_campaign_end_to_end(ray_session, tmp_path, monkeypatch):
+def test_tiny_campaign_end_to_end(ray_session, tmp_path, monkeypatch, tiny):
     monkeypatch.chdir(Path(__file__).parent)  # `test_campaign` imports from the working directory
     CALL_LOG.unlink(missing_ok=True)
-    campaign = Campaign.from_config(TINY, run_dir=str(tmp_path / "run"), console=Console(quiet=True))
+    config = _with_user_oracle(tiny)
+    campaign = Campaign.from_config(config, run_dir=str(tmp_path / "run"), console=Console(quiet=True))
     rounds = campaign.run()
 
     # ledger: three rounds (initial screen + 2), every design sent once, every call recorded
@@ -107,7 +102,7 @@ def test_tiny_campaign_end_to_end(ray_session, tmp_path, monkeypatch):
     assert mean.shape == (4,) and bool((std >= 0).all())
 
     # a second run on the same directory has nothing left to do and pays nothing
-    again = Campaign.from_config(TINY, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
+    again = Campaign.from_config(config, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
     assert len(again) == 3 and Ledger(tmp_path / "run" / "ledger.sqlite").oracle_calls() == 32
     assert len(CALL_LOG.read_text().splitlines()) == 32
 
@@ -117,9 +112,9 @@ def _designs_by_round(run_dir: Path) -> list[list[str]]:
     return [[row["design"] for row in ledger.batch(r["round"])] for r in ledger.rounds()]
 
 
-def test_same_seed_same_campaign(ray_session, tmp_path, monkeypatch):
+def test_same_seed_same_campaign(ray_session, tmp_path, monkeypatch, tiny):
     monkeypatch.chdir(Path(__file__).parent)
-    small = TINY | {"rounds": 1}
+    small = _with_user_oracle(tiny) | {"rounds": 1}
     for name in ("a", "b"):
         Campaign.from_config(small, run_dir=str(tmp_path / name), console=Console(quiet=True)).run()
     first, second = _designs_by_round(tmp_path / "a"), _designs_by_round(tmp_path / "b")
@@ -127,8 +122,8 @@ def test_same_seed_same_campaign(ray_session, tmp_path, monkeypatch):
     assert first == second
 
 
-def test_ask_tell(ray_session, tmp_path):
-    campaign = Campaign.from_config(TINY | {"oracle": {"target": "qed"}}, run_dir=str(tmp_path / "run"),
+def test_ask_tell(ray_session, tmp_path, tiny):
+    campaign = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"),
                                     console=Console(quiet=True))
     initial = campaign.propose(16)
     campaign.tell({d: float(len(d)) for d in initial})

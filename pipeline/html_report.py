@@ -1,0 +1,66 @@
+"""`sciloop report`: a self-contained HTML summary of a run directory, built from its ledger."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from rdkit import Chem
+from rdkit.Chem.Draw import rdMolDraw2D
+
+from sciloop.pipeline.ledger import Ledger
+from sciloop.pipeline.plots import curves_figure
+
+COLUMNS = [("round", "round", "d"), ("oracle_calls", "oracle calls", "d"), ("new_labels", "new labels", "d"),
+           ("failures", "failures", "d"), ("best", "best", ".3f"), ("top10_mean", "top-10 mean", ".3f"),
+           ("diversity_top10", "diversity top-10", ".3f"), ("spearman_batch", "Spearman (new batch)", ".3f"),
+           ("seconds_total", "seconds", ".0f")]
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _svg(smiles: str) -> str:
+    drawer = rdMolDraw2D.MolDraw2DSVG(220, 160)
+    drawer.DrawMolecule(Chem.MolFromSmiles(smiles))
+    drawer.FinishDrawing()
+    return drawer.GetDrawingText().split("?>", 1)[-1]  # inline: drop the XML header
+
+
+def _cell(value, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(int(value) if spec == "d" else value, spec)
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None, top: int = 12) -> Path:
+    """Write `report.html` (curves, per-round table, top designs) into the run directory."""
+    run_dir = Path(run_dir)
+    ledger = Ledger(run_dir / "ledger.sqlite")
+    rounds = ledger.rounds()
+    labels = sorted(ledger.labels(), key=lambda l: -l.value)
+    rows = "".join("<tr>" + "".join(f"<td>{_cell(r['metrics'].get(k, r['round'] if k == 'round' else None), f)}</td>"
+                                    for k, _, f in COLUMNS) + "</tr>" for r in rounds)
+    head = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in COLUMNS)
+    cards = "".join(f"<figure>{_svg(l.key)}<figcaption>{l.value:.3f} &middot; round {l.round}<br>"
+                    f"<code>{html.escape(l.key)}</code></figcaption></figure>" for l in labels[:top])
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>sciloop report: {html.escape(run_dir.name)}</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
+figure{{display:inline-block;margin:6px;width:230px;vertical-align:top}} figcaption{{font-size:12px;word-break:break-all}}</style></head>
+<body><h1>sciloop campaign: {html.escape(run_dir.name)}</h1>
+<p>{ledger.oracle_calls()} oracle calls, {len(labels)} labels, {len(ledger.failures())} failures, {len(rounds)} rounds.</p>
+<h2>Optimisation curve</h2><img alt="curves" src="data:image/png;base64,{_png(curves_figure(ledger.call_values()))}">
+<h2>Rounds</h2><table><tr>{head}</tr>{rows}</table>
+<h2>Top {min(top, len(labels))} designs</h2>{cards}
+</body></html>"""
+    path = Path(out) if out else run_dir / "report.html"
+    path.write_text(page)
+    return path

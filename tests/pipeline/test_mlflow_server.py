@@ -1,0 +1,147 @@
+"""A campaign against a real `mlflow server` (SQL backend, artifact proxy) and its UI in Chromium.
+
+Needs Debian's chromium (`apt-get install -y chromium`, done by .ci/run) and Playwright for
+Python (the `test` extra); the browser test is skipped, with the reason, where chromium is absent.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from rich.console import Console
+
+from sciloop.pipeline.campaign import Campaign
+from sciloop.pipeline.ledger import Ledger
+
+ROUND_METRICS = ["round", "oracle_calls", "labels", "new_labels", "failures", "best", "top1_mean",
+                 "top10_mean", "top100_mean", "batch_mean", "batch_best", "diversity_top10",
+                 "seconds_oracle", "seconds_total"]
+PROPOSAL_METRICS = ["novelty_top10", "modes_above_initial_best", "spearman_batch", "rmse_batch",
+                    "nll_batch", "miscalibration_area_batch", "proposer_loss", "proposer_log_z",
+                    "seconds_surrogate", "seconds_proposer", "seconds_propose", "pool_sampled", "pool_kept"]
+SCREENSHOTS = Path(os.environ.get("SCILOOP_SCREENSHOTS", "")) if os.environ.get("SCILOOP_SCREENSHOTS") else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """`mlflow server` on 127.0.0.1 with an SQLite database and a proxied artifact store."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root / 'db.sqlite'}",
+         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, MLFLOW_ENABLE_TELEMETRY="false"))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("mlflow server did not start")
+                time.sleep(1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def finished(mlflow_server, ray_session, tmp_path_factory):
+    """A tiny finished campaign logged to the server; returns (client, experiment, run_dir)."""
+    from conftest import TINY
+
+    run_dir = tmp_path_factory.mktemp("campaign") / "run"
+    config = TINY | {"tracking": {"uri": mlflow_server, "experiment": "served"}}
+    Campaign.from_config(config, run_dir=str(run_dir), console=Console(quiet=True)).run()
+    client = MlflowClient(mlflow_server)
+    return client, client.get_experiment_by_name("served"), run_dir
+
+
+def _runs(client, experiment):
+    runs = client.search_runs([experiment.experiment_id])
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    rounds = sorted((r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id),
+                    key=lambda r: int(r.data.tags["sciloop.round"]))
+    return parent, rounds
+
+
+def test_every_metric_and_artifact_of_every_round(finished, tmp_path):
+    client, experiment, run_dir = finished
+    assert experiment.artifact_location.startswith("mlflow-artifacts:")  # uploaded through the server
+    parent, rounds = _runs(client, experiment)
+    assert [int(r.data.tags["sciloop.round"]) for r in rounds] == [0, 1, 2]
+    for key in ("sciloop.version", "sciloop.git_commit", "sciloop.config_hash", "sciloop.ray_address"):
+        assert parent.data.tags[key]
+    assert "config.yaml" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    calls = [int(m.step) for m in client.get_metric_history(parent.info.run_id, "by_calls/top10_mean")]
+    assert calls == [16, 24, 32]
+    ledger = Ledger(run_dir / "ledger.sqlite")
+    for run in rounds:
+        r = int(run.data.tags["sciloop.round"])
+        expected = ROUND_METRICS + (PROPOSAL_METRICS if r > 0 else [])
+        missing = [m for m in expected if m not in run.data.metrics]
+        assert not missing, (r, missing)
+        assert run.data.metrics["oracle_calls"] == 16 + 8 * r
+        paths = {a.path for folder in ("batch", "top", "plots", "checkpoints")
+                 for a in client.list_artifacts(run.info.run_id, folder)}
+        want = {f"batch/round-{r:03d}.json", f"top/round-{r:03d}.png", f"plots/curves-round-{r:03d}.png"}
+        if r > 0:
+            want |= {f"plots/acquisition-round-{r:03d}.png", f"plots/calibration-round-{r:03d}.png",
+                     f"checkpoints/proposer-round-{r:03d}.pt", f"checkpoints/surrogate-round-{r:03d}.pt"}
+            assert [d.dataset.name for d in run.inputs.dataset_inputs] == [f"labels-round-{r:03d}"]
+        assert paths == want, (r, paths ^ want)
+        table = json.loads(Path(client.download_artifacts(run.info.run_id, f"batch/round-{r:03d}.json",
+                                                          str(tmp_path))).read_text())
+        assert {"design", "score", "acquisition", "mean", "std", "status"} <= set(table["columns"])
+        designs = [row[table["columns"].index("design")] for row in table["data"]]
+        assert sorted(designs) == sorted(row["design"] for row in ledger.batch(r))
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_ui_shows_runs_charts_and_batch_table(finished, mlflow_server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    client, experiment, run_dir = finished
+    parent, rounds = _runs(client, experiment)
+    shots = SCREENSHOTS or tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    base = f"{mlflow_server}/#/experiments/{experiment.experiment_id}"
+    design = Ledger(run_dir / "ledger.sqlite").batch(1)[0]["design"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(f"{base}/runs", wait_until="load")  # the UI polls: never wait for networkidle
+            page.get_by_text("4 matching runs").wait_for(timeout=60_000)
+            page.get_by_text("tiny", exact=True).first.wait_for()
+            page.screenshot(path=shots / "runs.png")
+
+            page.goto(f"{base}/runs/{parent.info.run_id}/model-metrics", wait_until="load")
+            page.get_by_text("by_calls/top10_mean").first.wait_for(timeout=60_000)
+            page.screenshot(path=shots / "charts.png")
+
+            page.goto(f"{base}/runs/{rounds[1].info.run_id}/artifacts/batch/round-001.json", wait_until="load")
+            page.get_by_text(design, exact=True).first.wait_for(timeout=60_000)
+            page.screenshot(path=shots / "batch-table.png")
+        finally:
+            browser.close()
+    assert all((shots / f).stat().st_size > 10_000 for f in ("runs.png", "charts.png", "batch-table.png"))
