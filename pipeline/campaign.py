@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -27,7 +26,7 @@ from sciloop.pipeline.ledger import DesignRow, Ledger
 from sciloop.pipeline.plugins import module_path, resolve_oracle
 from sciloop.pipeline.report import summary_table
 from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
-from sciloop.pipeline.tracking import Tracker, default_tracking_uri, git_commit
+from sciloop.pipeline.tracking import Tracker, open_campaign_tracker
 from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
 from sciloop.proposers.screening import ScreeningProposer
 from sciloop.proposers.selfies_env import SelfiesEnv
@@ -64,7 +63,7 @@ class Campaign:
             raise ConfigError(f"{self.run_dir} holds a campaign with a different config "
                               f"(digest {stored} != {config.digest()}): use a new run_dir")
         self.ledger.set_meta("config_digest", config.digest())
-        (self.run_dir / "config.yaml").write_text(self._config_yaml())
+        (self.run_dir / "config.yaml").write_text(config.to_yaml())
         self.domain = MoleculeDomain()
         self.oracle, self._user_module = resolve_oracle(config.oracle)
         self.library = load_library(config.initial.library)
@@ -78,9 +77,6 @@ class Campaign:
                     console: Console | None = None, **kw: Any) -> "Campaign":
         """Build from a YAML path or dict, with `key.sub=value` overrides and keyword overrides."""
         return cls(load_config(source, overrides, **kw), console=console)
-
-    def _config_yaml(self) -> str:
-        return yaml.safe_dump(self.config.model_dump(mode="json"), sort_keys=False)
 
     # -- set-up ---------------------------------------------------------------------------
     def _start_ray(self) -> None:
@@ -101,20 +97,27 @@ class Campaign:
         self._owns_ray = True
 
     def _start_tracking(self) -> None:
-        cfg = self.config.tracking
-        uri = cfg.uri or default_tracking_uri(self.run_dir)
-        # Embedded store: artifacts beside it in the run directory. A tracking server decides
-        # for itself (with --artifacts-destination, clients on other nodes upload through it).
-        local = (self.run_dir / "artifacts").as_uri() if cfg.uri is None else None
-        self.tracker = Tracker(uri, cfg.experiment, artifact_location=local)
-        import ray
+        try:
+            self.tracker = open_campaign_tracker(self.config, self.run_dir, self.ledger, __version__)
+        except Exception as exc:  # noqa: BLE001 - any tracking failure: go on without it
+            self._tracking_lost("connect", exc)
 
-        tags = {"sciloop.version": __version__, "sciloop.git_commit": git_commit(),
-                "sciloop.config_hash": self.config.digest(), "sciloop.run_dir": str(self.run_dir),
-                "sciloop.ray_address": ray.get_runtime_context().gcs_address if ray.is_initialized() else "none"}
-        run_id = self.tracker.start_campaign(self.config.name, self.config.model_dump(mode="json"), tags,
-                                             self._config_yaml(), run_id=self.ledger.get_meta("mlflow_parent_run"))
-        self.ledger.set_meta("mlflow_parent_run", run_id)
+    def _tracking_lost(self, what: str, exc: BaseException) -> None:
+        """Warn once and go on without MLflow: the ledger keeps everything for `sciloop sync`."""
+        self.console.log(f"[yellow]warning:[/yellow] MLflow unavailable ({what}: {type(exc).__name__}: "
+                         f"{exc}). The campaign goes on; the ledger keeps every result. "
+                         f"Mirror it later with: sciloop sync {self.run_dir}")
+        self.tracker = None
+
+    def _mirror(self, what: str, fn: Any, *args: Any) -> Any:
+        """Run an MLflow call; the first failure switches tracking off (one warning)."""
+        if self.tracker is None:
+            return None
+        try:
+            return fn(*args)
+        except Exception as exc:  # noqa: BLE001
+            self._tracking_lost(what, exc)
+            return None
 
     def _make_proposer(self) -> Any:
         cfg, pc = self.config, self.config.proposer
@@ -151,7 +154,6 @@ class Campaign:
         self._start_ray()
         try:
             self._start_tracking()
-            assert self.tracker is not None
             done = {r["round"] for r in self.ledger.rounds() if r["stage"] == "done"}
             for round_ in range(self.config.rounds + 1):
                 if round_ in done:
@@ -163,10 +165,12 @@ class Campaign:
                 try:
                     self._round(round_, remaining)
                 except BaseException:  # the ledger keeps what happened; the UI shows the failure
-                    for run_id in filter(None, (self._round_run_id(round_), self.tracker.parent_id)):
-                        self.tracker.end_run(run_id, "FAILED")
+                    if self.tracker is not None:
+                        for run_id in filter(None, (self._round_run_id(round_), self.tracker.parent_id)):
+                            self._mirror("end run", self.tracker.end_run, run_id, "FAILED")
                     raise
-            self.tracker.end_run(self.tracker.parent_id or "")
+            if self.tracker is not None:
+                self._mirror("end run", self.tracker.end_run, self.tracker.parent_id)
             rounds = self.ledger.rounds()
             self.console.print(summary_table(rounds, f"sciloop campaign {self.config.name!r}: "
                                                      f"{self.ledger.oracle_calls()} oracle calls"))
@@ -178,11 +182,10 @@ class Campaign:
                 ray.shutdown()
 
     def _round(self, round_: int, remaining: int) -> None:
-        assert self.tracker is not None
         t0 = time.monotonic()
         _seed_everything(self.config.seed * 1000 + round_)
         self.ledger.start_round(round_)
-        run_id = self.tracker.start_round(round_, self._round_run_id(round_))
+        run_id = self._mirror("start round", lambda: self.tracker.start_round(round_, self._round_run_id(round_)))
         self.ledger.set_stage(round_, "started", mlflow_run_id=run_id)
         metrics: dict[str, float] = {}
         ctx = RoundContext()
@@ -201,8 +204,10 @@ class Campaign:
         metrics["seconds_oracle"] = time.monotonic() - t_score
         metrics.update(round_metrics(self.ledger, round_, rows, failures, self.featurizer))
         metrics["seconds_total"] = time.monotonic() - t0
-        log_round(self.tracker, self.ledger, run_id, round_, metrics, ctx)
         self.ledger.finish_round(round_, metrics)
+        if run_id is not None and self._mirror("log round", log_round, self.tracker, self.ledger, run_id,
+                                               round_, metrics, ctx):
+            self.ledger.mark_logged(round_)
         self.console.log(f"round {round_}: {int(metrics['new_labels'])} labels, best {metrics['best']:.3f}, "
                          f"top-10 {metrics['top10_mean']:.3f}, {metrics['seconds_total']:.0f}s")
 

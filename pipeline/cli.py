@@ -75,6 +75,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    from sciloop.pipeline.sync import sync
+
+    rounds = sync(args.run_dir)
+    print(f"logged rounds {rounds} to MLflow" if rounds else "MLflow already has every finished round")
+    return 0
+
+
 def cmd_oracles(_args: argparse.Namespace) -> int:
     from sciloop.oracles.molecular import builtin_oracles
 
@@ -105,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="output file (default: <run_dir>/report.html)")
     p.set_defaults(fn=cmd_report)
+    p = sub.add_parser("sync", help="log to MLflow the rounds it missed (e.g. while its server was down)")
+    p.add_argument("run_dir")
+    p.set_defaults(fn=cmd_sync)
     p = sub.add_parser("oracles", help="list the built-in oracles")
     p.set_defaults(fn=cmd_oracles)
     return parser

@@ -123,6 +123,10 @@ class CampaignConfig(_Strict):
     def total_budget(self) -> int:
         return self.budget or self.initial.size + self.rounds * self.batch_size
 
+    def to_yaml(self) -> str:
+        """The resolved config as YAML (what the run directory and MLflow keep)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
     def digest(self) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume)."""
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()

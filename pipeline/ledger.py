@@ -19,7 +19,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rounds(
     round INTEGER PRIMARY KEY, stage TEXT NOT NULL, started REAL NOT NULL, finished REAL,
-    mlflow_run_id TEXT, metrics TEXT);
+    mlflow_run_id TEXT, metrics TEXT, logged INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS candidates(
     round INTEGER NOT NULL, design TEXT NOT NULL, key TEXT, dropped TEXT);
 CREATE TABLE IF NOT EXISTS designs(
@@ -100,11 +100,16 @@ class Ledger:
             self._db.execute("UPDATE rounds SET stage = 'done', finished = ?, metrics = ? "
                              "WHERE round = ?", (time.time(), json.dumps(metrics), round_))
 
+    def mark_logged(self, round_: int) -> None:
+        """The round is fully mirrored to MLflow (`sciloop sync` skips it)."""
+        with self._db:
+            self._db.execute("UPDATE rounds SET logged = 1 WHERE round = ?", (round_,))
+
     def rounds(self) -> list[dict[str, Any]]:
-        cur = self._db.execute("SELECT round, stage, started, finished, mlflow_run_id, metrics "
+        cur = self._db.execute("SELECT round, stage, started, finished, mlflow_run_id, metrics, logged "
                                "FROM rounds ORDER BY round")
         return [dict(round=r, stage=s, started=a, finished=b, mlflow_run_id=m,
-                     metrics=json.loads(x) if x else {}) for r, s, a, b, m, x in cur]
+                     metrics=json.loads(x) if x else {}, logged=bool(g)) for r, s, a, b, m, x, g in cur]
 
     # -- candidates and designs -----------------------------------------------------------
     def add_candidates(self, round_: int, rows: Iterable[tuple[str, str | None, str | None]]) -> None:

@@ -59,8 +59,8 @@ def round_metrics(ledger: Ledger, round_: int, rows: list[DesignRow], failures: 
 
 
 def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metrics: dict[str, float],
-              ctx: RoundContext) -> None:
-    """Log one round to its nested run and the campaign curves to the parent run."""
+              ctx: RoundContext) -> bool:
+    """Log one round to its nested run and the campaign curves to the parent run; True when done."""
     assert tracker.parent_id is not None
     tracker.log_metrics(run_id, metrics, step=round_)
     batch = ledger.batch(round_)
@@ -88,6 +88,7 @@ def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metric
                         step=int(metrics["oracle_calls"]))
     tracker.log_metrics(tracker.parent_id, campaign | {"oracle_calls": metrics["oracle_calls"]}, step=round_)
     tracker.end_run(run_id)
+    return True
 
 
 def _log_figure(tracker: Tracker, run_id: str, fig, path: str) -> None:

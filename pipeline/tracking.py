@@ -7,7 +7,9 @@ reattaches to its runs instead of logging params twice (MLflow params are immuta
 
 from __future__ import annotations
 
+import os
 import subprocess
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +117,39 @@ class Tracker:
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
+
+
+def open_campaign_tracker(config, run_dir: Path, ledger, version: str) -> Tracker:
+    """Connect to the campaign's tracking store and open (or reattach to) its parent run.
+
+    The embedded store keeps artifacts in the run directory; a tracking server decides for
+    itself (with `--artifacts-destination`, clients on other nodes upload through it).
+    A server that does not answer its health check within seconds raises `ConnectionError`.
+
+    Args:
+        config: the `CampaignConfig`.
+        run_dir: the campaign's run directory.
+        ledger: the campaign's `Ledger` (it keeps the parent run id).
+        version: sciloop's version, as a tag.
+    """
+    cfg = config.tracking
+    uri = cfg.uri or default_tracking_uri(run_dir)
+    if uri.startswith(("http://", "https://")):
+        # fail in seconds, not after minutes of the client's retries
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+        try:
+            urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5)
+        except OSError as exc:
+            raise ConnectionError(f"MLflow tracking server {uri} does not answer ({exc})") from None
+    local = (run_dir / "artifacts").as_uri() if cfg.uri is None else None
+    tracker = Tracker(uri, cfg.experiment, artifact_location=local)
+    import ray
+
+    tags = {"sciloop.version": version, "sciloop.git_commit": git_commit(),
+            "sciloop.config_hash": config.digest(), "sciloop.run_dir": str(run_dir),
+            "sciloop.ray_address": ray.get_runtime_context().gcs_address if ray.is_initialized() else "none"}
+    run_id = tracker.start_campaign(config.name, config.model_dump(mode="json"), tags, config.to_yaml(),
+                                    run_id=ledger.get_meta("mlflow_parent_run"))
+    ledger.set_meta("mlflow_parent_run", run_id)
+    return tracker

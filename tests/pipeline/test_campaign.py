@@ -6,6 +6,7 @@ The oracle is a plain function of this test module, named in config as
 
 import collections
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from sciloop.proposers.gflownet import GFlowNetProposer
 from sciloop.surrogates.ensemble import EnsembleSurrogate
 from sciloop.surrogates.featurizers import MorganFeaturizer
 
-CALL_LOG = Path(tempfile.gettempdir()) / "sciloop-test-campaign-calls.log"
+CALL_LOG = Path(tempfile.gettempdir()) / "sciloop-test-campaign-calls.log"  # set per test
 
 
 def score(smiles: list[str]) -> list[float]:
@@ -41,7 +42,8 @@ def _with_user_oracle(config: dict) -> dict:
 
 def test_tiny_campaign_end_to_end(ray_session, tmp_path, monkeypatch, tiny):
     monkeypatch.chdir(Path(__file__).parent)  # `test_campaign` imports from the working directory
-    CALL_LOG.unlink(missing_ok=True)
+    # the oracle travels to the workers by value, this module's globals with it
+    monkeypatch.setattr(sys.modules[__name__], "CALL_LOG", tmp_path / "calls.log")
     config = _with_user_oracle(tiny)
     campaign = Campaign.from_config(config, run_dir=str(tmp_path / "run"), console=Console(quiet=True))
     rounds = campaign.run()

@@ -4,6 +4,7 @@ Needs Debian's chromium (`apt-get install -y chromium`, done by .ci/run) and Pla
 Python (the `test` extra); the browser test is skipped, with the reason, where chromium is absent.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from rich.console import Console
 
 from sciloop.pipeline.campaign import Campaign
 from sciloop.pipeline.ledger import Ledger
+from sciloop.pipeline.sync import sync
 
 ROUND_METRICS = ["round", "oracle_calls", "labels", "new_labels", "failures", "best", "top1_mean",
                  "top10_mean", "top100_mean", "batch_mean", "batch_best", "diversity_top10",
@@ -36,11 +38,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
+@contextlib.contextmanager
+def serve(root: Path, port: int):
     """`mlflow server` on 127.0.0.1 with an SQLite database and a proxied artifact store."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{root / 'db.sqlite'}",
          "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port)],
@@ -60,6 +60,12 @@ def mlflow_server(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    with serve(tmp_path_factory.mktemp("mlflow-server"), _free_port()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +151,29 @@ def test_ui_shows_runs_charts_and_batch_table(finished, mlflow_server, tmp_path)
         finally:
             browser.close()
     assert all((shots / f).stat().st_size > 10_000 for f in ("runs.png", "charts.png", "batch-table.png"))
+
+
+def test_server_down_then_sync_without_duplicates(ray_session, tmp_path):
+    from conftest import TINY
+
+    port = _free_port()  # nothing listens here yet
+    config = TINY | {"rounds": 1, "tracking": {"uri": f"http://127.0.0.1:{port}", "experiment": "later"}}
+    console = Console(record=True, width=200)
+    Campaign.from_config(config, run_dir=str(tmp_path / "run"), console=console).run()
+    text = console.export_text()
+    assert text.count("MLflow unavailable") == 1 and "sciloop sync" in text
+    ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
+    assert [r["stage"] for r in ledger.rounds()] == ["done", "done"] and ledger.oracle_calls() == 24
+
+    with serve(tmp_path / "server", port) as url:
+        assert sync(tmp_path / "run") == [0, 1]
+        client = MlflowClient(url)
+        parent, rounds = _runs(client, client.get_experiment_by_name("later"))
+        assert [int(r.data.tags["sciloop.round"]) for r in rounds] == [0, 1]
+        history = lambda: [m.step for m in client.get_metric_history(parent.info.run_id, "by_calls/top10_mean")]
+        assert history() == [16, 24]
+        assert "checkpoints/proposer-round-001.pt" in {
+            a.path for a in client.list_artifacts(rounds[1].info.run_id, "checkpoints")}
+        assert sync(tmp_path / "run") == []  # nothing twice
+        assert history() == [16, 24]
+        assert len(client.search_runs([parent.info.experiment_id])) == 3
