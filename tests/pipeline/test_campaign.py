@@ -107,6 +107,8 @@ def test_tiny_campaign_end_to_end(ray_session, tmp_path, monkeypatch, tiny):
     again = Campaign.from_config(config, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
     assert len(again) == 3 and Ledger(tmp_path / "run" / "ledger.sqlite").oracle_calls() == 32
     assert len(CALL_LOG.read_text().splitlines()) == 32
+    assert len(client.search_runs([exp.experiment_id])) == 4  # reattached to its runs: none added
+    assert [m.step for m in client.get_metric_history(parent[0].info.run_id, "by_calls/top10_mean")] == [16, 24, 32]
 
 
 def _designs_by_round(run_dir: Path) -> list[list[str]]:
