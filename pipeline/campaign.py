@@ -22,7 +22,7 @@ from sciloop.oracles.base import OracleResult
 from sciloop.oracles.runner import OracleRunner
 from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
 from sciloop.pipeline.domain import MoleculeDomain, load_library
-from sciloop.pipeline.ledger import DesignRow, Ledger
+from sciloop.pipeline.ledger import DesignRow, Ledger, RunDirLock
 from sciloop.pipeline.plugins import module_path, resolve_oracle
 from sciloop.pipeline.report import summary_table
 from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
@@ -150,7 +150,15 @@ class Campaign:
 
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
-        """Run (or continue) the campaign to its last round or its budget; return round records."""
+        """Run (or continue) the campaign to its last round or its budget; return round records.
+
+        Raises:
+            ConfigError: another process is running a campaign in the same run directory.
+        """
+        with RunDirLock(self.run_dir):
+            return self._run()
+
+    def _run(self) -> list[dict[str, Any]]:
         self._start_ray()
         try:
             self._start_tracking()

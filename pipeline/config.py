@@ -114,9 +114,10 @@ class CampaignConfig(_Strict):
 
     @model_validator(mode="after")
     def _budget_fits(self) -> "CampaignConfig":
-        if self.budget is not None and self.budget < self.initial.size:
-            raise ValueError(f"budget ({self.budget}) is smaller than initial.size "
-                             f"({self.initial.size}): raise budget or lower initial.size")
+        if self.budget is not None and self.budget < self.initial.size + self.batch_size:
+            raise ValueError(f"budget ({self.budget}) leaves no room for one batch after the initial "
+                             f"screen (initial.size {self.initial.size} + batch_size {self.batch_size}): "
+                             f"raise budget or lower initial.size / batch_size")
         return self
 
     @property

@@ -8,7 +8,9 @@ key, so the database itself refuses to send a design to the oracle twice.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -186,3 +188,36 @@ class Ledger:
             "FROM designs d WHERE d.round = ? ORDER BY d.rowid", (round_,))
         cols = ["design", "source", "acquisition", "mean", "std", "status", "score", "node"]
         return [dict(zip(cols, row)) for row in cur]
+
+
+class RunDirLock:
+    """An exclusive lock on a run directory, so two campaigns never interleave in one ledger.
+
+    The OS drops the lock when the holder dies (even by SIGKILL): no stale lock after a crash.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / "lock"
+        self._fh: Any = None
+
+    def __enter__(self) -> "RunDirLock":
+        from sciloop.pipeline.config import ConfigError
+
+        self._fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.seek(0)
+            holder = self._fh.read().strip() or "?"
+            self._fh.close()
+            raise ConfigError(f"{self.path.parent} is in use by another sciloop process (pid {holder}); "
+                              f"wait for it or use another run_dir") from None
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(str(os.getpid()))
+        self._fh.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fh, fcntl.LOCK_UN)
+        self._fh.close()

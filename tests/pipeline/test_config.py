@@ -39,3 +39,9 @@ def test_bad_override_syntax_and_missing_file():
 def test_digest_tracks_content():
     assert load_config({}).digest() == load_config({}).digest()
     assert load_config({}).digest() != load_config({"seed": 1}).digest()
+
+
+def test_budget_must_leave_room_for_a_batch():
+    with pytest.raises(ConfigError, match="budget .120. leaves no room for one batch"):
+        load_config({"budget": 120, "initial": {"size": 100}, "batch_size": 50})
+    assert load_config({"budget": 150, "initial": {"size": 100}, "batch_size": 50}).total_budget == 150

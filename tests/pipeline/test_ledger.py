@@ -35,3 +35,22 @@ def test_rounds_and_meta_survive_reopen(tmp_path):
     assert again.get_meta("mlflow_parent_run") == "abc"
     (r,) = again.rounds()
     assert r["stage"] == "done" and r["mlflow_run_id"] == "r0" and r["metrics"] == {"best": 0.4}
+
+
+def test_run_dir_lock_refuses_a_second_holder(tmp_path):
+    import subprocess
+    import sys
+
+    from sciloop.pipeline.config import ConfigError
+    from sciloop.pipeline.ledger import RunDirLock
+
+    with RunDirLock(tmp_path):
+        with pytest.raises(ConfigError, match=r"in use by another sciloop process \(pid \d+\)"):
+            with RunDirLock(tmp_path):
+                pass
+        # another process is refused too (flock is per open file, so this is the real case)
+        code = "import sys; from sciloop.pipeline.ledger import RunDirLock; RunDirLock(sys.argv[1]).__enter__()"
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+        assert out.returncode != 0 and "in use by another sciloop process" in out.stderr
+    with RunDirLock(tmp_path):  # released on exit
+        pass
