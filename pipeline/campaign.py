@@ -162,6 +162,7 @@ class Campaign:
         self._start_ray()
         try:
             self._start_tracking()
+            self._settle_in_flight()
             done = {r["round"] for r in self.ledger.rounds() if r["stage"] == "done"}
             for round_ in range(self.config.rounds + 1):
                 if round_ in done:
@@ -197,18 +198,18 @@ class Campaign:
         self.ledger.set_stage(round_, "started", mlflow_run_id=run_id)
         metrics: dict[str, float] = {}
         ctx = RoundContext()
-        pending = self.ledger.pending()
-        if pending:  # a crash after selection: score what was selected, select nothing new
-            rows = pending
-        elif round_ == 0:
-            rows = self._initial_batch(min(self.config.initial.size, remaining))
+        rows = self.ledger.designs(round_)
+        if rows:  # resumed after selection: score what is left, select nothing new
+            pending_keys = {r.key for r in self.ledger.pending()}
+            to_score = [r for r in rows if r.key in pending_keys]
         else:
-            rows = self._propose(round_, min(self.config.batch_size, remaining), metrics, ctx)
-        if not pending:
+            rows = (self._initial_batch(min(self.config.initial.size, remaining)) if round_ == 0
+                    else self._propose(round_, min(self.config.batch_size, remaining), metrics, ctx))
             self.ledger.add_designs(round_, rows)
+            to_score = rows
         self.ledger.set_stage(round_, "selected")
         t_score = time.monotonic()
-        failures = self._score(rows, f"round {round_}: oracle")
+        failures = self._score(to_score, f"round {round_}: oracle")
         metrics["seconds_oracle"] = time.monotonic() - t_score
         metrics.update(round_metrics(self.ledger, round_, rows, failures, self.featurizer))
         metrics["seconds_total"] = time.monotonic() - t0
@@ -324,15 +325,32 @@ class Campaign:
         tmp.replace(target)
         return target
 
-    def _score(self, rows: list[DesignRow], description: str) -> int:
+    def _settle_in_flight(self) -> None:
+        """Designs sent before a crash with no result: re-send (idempotent oracles) or mark unknown."""
+        flight = self.ledger.in_flight()
+        if not flight:
+            return
+        if self.oracle.idempotent:
+            self.console.log(f"re-sending {len(flight)} designs left in flight by the last run "
+                             f"(the oracle is idempotent)")
+            self._score(flight, "re-send in-flight designs", resend=True)
+        else:
+            self.ledger.mark_unknown([r.key for r in flight],
+                                     "in flight when the campaign stopped; the oracle is not idempotent")
+            self.console.log(f"[yellow]warning:[/yellow] {len(flight)} designs were in flight when the "
+                             f"last run stopped; they are not sent again (the oracle is not idempotent). "
+                             f"Supply their values with: sciloop label {self.run_dir} results.csv")
+
+    def _score(self, rows: list[DesignRow], description: str, resend: bool = False) -> int:
         """Send rows to the oracle on Ray; the ledger records submission and each result."""
         by_key = {r.design: r.key for r in rows}
         runner = OracleRunner(self.oracle)
+        mark = self.ledger.mark_resubmitted if resend else self.ledger.mark_submitted
         with self._progress() as progress:
             task = progress.add_task(description, total=len(rows))
 
             def on_submit(chunk: list[str]) -> None:
-                self.ledger.mark_submitted([by_key[d] for d in chunk])
+                mark([by_key[d] for d in chunk])
 
             def on_result(design: str, result: OracleResult, node: str) -> None:
                 self.ledger.record_result(by_key[design], result.value, result.reason, node)

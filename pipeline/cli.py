@@ -52,7 +52,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     for r in ledger.rounds():
         if r["stage"] != "done":
             console.print(f"round {r['round']} stopped at stage {r['stage']!r}")
-    console.print(f"events: {ledger.counts()}; pending (never sent): {len(ledger.pending())}")
+    console.print(f"events: {ledger.counts()}; pending (never sent): {len(ledger.pending())}; "
+                  f"in flight: {len(ledger.in_flight())}; unknown (sciloop label): {len(ledger.unknown())}")
     return 0
 
 
@@ -80,6 +81,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     rounds = sync(args.run_dir)
     print(f"logged rounds {rounds} to MLflow" if rounds else "MLflow already has every finished round")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    from sciloop.pipeline.labels import import_labels
+
+    done = import_labels(args.run_dir, args.results)
+    print(f"labelled {len(done.labeled)}, failed {len(done.failed)}, skipped {len(done.skipped)}")
+    for design, why in done.skipped.items():
+        print(f"  skipped {design}: {why}")
     return 0
 
 
@@ -116,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sync", help="log to MLflow the rounds it missed (e.g. while its server was down)")
     p.add_argument("run_dir")
     p.set_defaults(fn=cmd_sync)
+    p = sub.add_parser("label", help="import values (CSV: design,value) for designs awaiting a result")
+    p.add_argument("run_dir")
+    p.add_argument("results", help="CSV with columns design,value")
+    p.set_defaults(fn=cmd_label)
     p = sub.add_parser("oracles", help="list the built-in oracles")
     p.set_defaults(fn=cmd_oracles)
     return parser

@@ -3,7 +3,9 @@
 It is the campaign's source of truth (MLflow is only the window). Oracle calls are recorded as
 events: a `submitted` row is written *before* a design is dispatched and a `labeled` or `failed`
 row the moment its result arrives. A unique index allows one `submitted` event per canonical
-key, so the database itself refuses to send a design to the oracle twice.
+key, so the database itself refuses to send a design to the oracle twice. A design left in
+flight by a crash is either `resubmitted` (idempotent oracles only) or marked `unknown` until a
+user supplies its value (`sciloop label`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ CREATE TABLE IF NOT EXISTS designs(
 CREATE TABLE IF NOT EXISTS events(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL REFERENCES designs(key),
-    kind TEXT NOT NULL CHECK (kind IN ('submitted', 'labeled', 'failed')),
+    kind TEXT NOT NULL CHECK (kind IN ('submitted', 'resubmitted', 'labeled', 'failed', 'unknown')),
     value REAL, reason TEXT, node TEXT, t REAL NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS one_submission ON events(key) WHERE kind = 'submitted';
 CREATE INDEX IF NOT EXISTS events_key ON events(key);
@@ -131,12 +133,34 @@ class Ledger:
     def known_keys(self) -> set[str]:
         return {k for (k,) in self._db.execute("SELECT key FROM designs")}
 
+    def designs(self, round_: int) -> list[DesignRow]:
+        """The designs selected in a round, in selection order."""
+        cur = self._db.execute("SELECT key, design, source, acquisition, mean, std FROM designs "
+                               "WHERE round = ? ORDER BY rowid", (round_,))
+        return [DesignRow(*row) for row in cur]
+
     def pending(self) -> list[DesignRow]:
         """Designs selected but never submitted to the oracle."""
         cur = self._db.execute(
             "SELECT key, design, source, acquisition, mean, std FROM designs WHERE key NOT IN "
             "(SELECT key FROM events WHERE kind = 'submitted') ORDER BY rowid")
         return [DesignRow(*row) for row in cur]
+
+    def _by_latest_event(self, kinds: tuple[str, ...]) -> list[DesignRow]:
+        marks = ", ".join("?" * len(kinds))
+        cur = self._db.execute(
+            "SELECT d.key, d.design, d.source, d.acquisition, d.mean, d.std FROM designs d "
+            "WHERE (SELECT kind FROM events e WHERE e.key = d.key ORDER BY id DESC LIMIT 1) "
+            f"IN ({marks}) ORDER BY d.rowid", kinds)
+        return [DesignRow(*row) for row in cur]
+
+    def in_flight(self) -> list[DesignRow]:
+        """Designs sent to the oracle whose result never arrived (the process died meanwhile)."""
+        return self._by_latest_event(("submitted", "resubmitted"))
+
+    def unknown(self) -> list[DesignRow]:
+        """Designs whose oracle outcome is unknown and awaits `sciloop label`."""
+        return self._by_latest_event(("unknown",))
 
     # -- oracle events --------------------------------------------------------------------
     def mark_submitted(self, keys: list[str]) -> None:
@@ -145,6 +169,20 @@ class Ledger:
         with self._db:
             self._db.executemany("INSERT INTO events(key, kind, t) VALUES (?, 'submitted', ?)",
                                  [(k, now) for k in keys])
+
+    def mark_resubmitted(self, keys: list[str]) -> None:
+        """Write `resubmitted` events for in-flight designs sent again (idempotent oracles only)."""
+        now = time.time()
+        with self._db:
+            self._db.executemany("INSERT INTO events(key, kind, t) VALUES (?, 'resubmitted', ?)",
+                                 [(k, now) for k in keys])
+
+    def mark_unknown(self, keys: list[str], reason: str) -> None:
+        """In-flight designs that must not be sent again: their outcome is for the user to supply."""
+        now = time.time()
+        with self._db:
+            self._db.executemany("INSERT INTO events(key, kind, reason, t) VALUES (?, 'unknown', ?, ?)",
+                                 [(k, reason, now) for k in keys])
 
     def record_result(self, key: str, value: float | None, reason: str | None, node: str) -> None:
         kind = "labeled" if value is not None else "failed"
@@ -164,8 +202,9 @@ class Ledger:
         return [v for (v,) in cur]
 
     def oracle_calls(self) -> int:
-        """Designs ever sent to the oracle (the budget spent)."""
-        return self._db.execute("SELECT COUNT(*) FROM events WHERE kind = 'submitted'").fetchone()[0]
+        """Oracle calls paid for: first submissions plus re-sends (the budget spent)."""
+        return self._db.execute("SELECT COUNT(*) FROM events WHERE kind IN ('submitted', 'resubmitted')"
+                                ).fetchone()[0]
 
     def counts(self) -> dict[str, int]:
         """Event counts by kind, plus designs selected."""

@@ -54,3 +54,34 @@ def test_run_dir_lock_refuses_a_second_holder(tmp_path):
         assert out.returncode != 0 and "in use by another sciloop process" in out.stderr
     with RunDirLock(tmp_path):  # released on exit
         pass
+
+
+def test_in_flight_unknown_and_resubmitted(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.add_designs(0, [DesignRow(k, k, "library") for k in ("C", "N", "O")])
+    ledger.mark_submitted(["C", "N", "O"])
+    ledger.record_result("C", 1.0, None, "n")
+    assert [r.key for r in ledger.in_flight()] == ["N", "O"]
+    ledger.mark_unknown(["N"], "in flight")
+    ledger.mark_resubmitted(["O"])
+    assert [r.key for r in ledger.unknown()] == ["N"] and [r.key for r in ledger.in_flight()] == ["O"]
+    assert ledger.oracle_calls() == 4  # the re-send is paid for
+    ledger.record_result("O", 2.0, None, "n")
+    assert ledger.in_flight() == [] and [r.key for r in ledger.designs(0)] == ["C", "N", "O"]
+
+
+def test_label_import(tmp_path):
+    from sciloop.pipeline.cli import main
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.add_designs(0, [DesignRow(k, k, "library") for k in ("CCO", "CCN", "CCC", "c1ccccc1")])
+    ledger.mark_submitted(["CCO", "CCN", "CCC"])
+    ledger.record_result("CCC", 0.1, None, "n")
+    ledger.mark_unknown(["CCO"], "in flight")
+    (tmp_path / "results.csv").write_text(
+        "design,value\nOCC,0.5\nCCN,oops\nCCC,0.9\nc1ccccc1,0.7\nCCCl,1.0\nnot-smiles,1\n")
+    assert main(["label", str(tmp_path), str(tmp_path / "results.csv")]) == 0
+    labels = {l.key: l.value for l in ledger.labels()}
+    assert labels == {"CCO": 0.5, "CCC": 0.1, "c1ccccc1": 0.7}  # CCC kept its first value
+    assert ledger.failures() == [("CCN", "labelled without a usable value: 'oops'")]
+    assert ledger.unknown() == [] and ledger.in_flight() == [] and ledger.pending() == []
