@@ -1,10 +1,25 @@
-"""The oracle contract: a batch of designs in, one result (value or failure) per design out."""
+"""The oracle contract: a batch of designs in, one result (value or failure) per design out.
+
+An oracle is anything with `score(batch) -> list[OracleResult]` plus declared limits. Optional
+parts, all read with `getattr` so a minimal object still works:
+
+- `setup()` once per worker before its first call, `teardown()` when the worker retires
+  (an oracle with either runs on a pool of Ray actors, one per worker);
+- `resources`: custom Ray resources per call (`{"docking_license": 1}`);
+- `cost`: what one design costs (budget accounting, informative);
+- `transient_errors`: exception types whose failures are retried with back-off;
+- `retry`: a `RetryPolicy`;
+- `num_workers`: how many calls may run at once (default: as many as the resources allow).
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+
+#: A score: one number, or a vector for a multi-objective oracle.
+Value = float | tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -12,27 +27,41 @@ class OracleResult:
     """The outcome of scoring one design.
 
     Attributes:
-        value: the score, or None when the call failed.
-        reason: why the call failed (exception text, "timeout", "nan", "invalid design",
-            "worker lost"); None on success.
+        value: the score (a tuple for a multi-objective oracle), or None when the call failed.
+        reason: why the call failed ("ValueError: ...", "timeout", "non-finite value: nan",
+            "invalid design", "worker lost: ..."); None on success.
+        transient: the failure may succeed if retried (an exception type the oracle declared
+            transient); the runner retries it with back-off.
     """
 
-    value: float | None
+    value: Value | None
     reason: str | None = None
+    transient: bool = False
 
     @property
     def ok(self) -> bool:
         return self.value is not None
 
     @classmethod
-    def failure(cls, reason: str) -> "OracleResult":
-        return cls(None, reason)
+    def failure(cls, reason: str, transient: bool = False) -> "OracleResult":
+        return cls(None, reason, transient)
 
     @classmethod
     def from_value(cls, value: object) -> "OracleResult":
-        """Wrap a raw score; None, NaN, inf and non-numbers become failures with a reason."""
+        """Wrap a raw score; None, NaN, inf and non-numbers become failures with a reason.
+
+        A list or tuple is a multi-objective score: every entry must be a finite number.
+        """
+        if isinstance(value, OracleResult):
+            return value if not value.ok else cls.from_value(value.value)
         if value is None:
             return cls.failure("no value")
+        if isinstance(value, (list, tuple)):
+            parts = [cls.from_value(v) for v in value]
+            bad = next((p for p in parts if not p.ok), None)
+            if bad is not None or not parts:
+                return cls.failure(bad.reason if bad else "empty vector")  # type: ignore[arg-type]
+            return cls(tuple(p.value for p in parts))  # type: ignore[misc]
         try:
             v = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -42,13 +71,62 @@ class OracleResult:
         return cls(v)
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When the runner calls the oracle again for a design.
+
+    Attributes:
+        max_retries: extra attempts for a design whose failure is transient.
+        backoff_s: wait before the first retry; each next retry waits `factor` times longer.
+        factor: growth of the wait between retries.
+        max_backoff_s: the longest wait.
+        max_resends: extra attempts for designs lost with a dead worker; used only when the
+            oracle is idempotent (a non-idempotent call may have been paid already).
+    """
+
+    max_retries: int = 2
+    backoff_s: float = 1.0
+    factor: float = 2.0
+    max_backoff_s: float = 60.0
+    max_resends: int = 1
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt number `attempt` (1 = the first retry)."""
+        return min(self.max_backoff_s, self.backoff_s * self.factor ** max(0, attempt - 1))
+
+
+class OracleError(RuntimeError):
+    """A failure of the oracle as a whole that must stop the campaign (not one design)."""
+
+
+class ResultCountError(OracleError):
+    """The oracle returned a different number of results than designs it was given."""
+
+    def __init__(self, oracle: str, got: int, expected: int, batch: str = ""):
+        self.oracle, self.got, self.expected, self.batch = oracle, got, expected, batch
+        where = f" for batch {batch}" if batch else ""
+        super().__init__(f"oracle {oracle!r} returned {got} results for {expected} designs{where}")
+
+    def __reduce__(self):  # keep the fields across Ray's pickling
+        return (ResultCountError, (self.oracle, self.got, self.expected, self.batch))
+
+
+class ConsecutiveFailureError(OracleError):
+    """Too many designs failed in a row: the oracle is probably broken, not the designs."""
+
+
+class OracleSetupError(OracleError):
+    """`setup()` failed on a worker: nothing can be scored until it is fixed."""
+
+
 @runtime_checkable
 class Oracle(Protocol):
     """Ground truth for a campaign.
 
     Resources and limits are declared so that the runner can place calls on Ray:
-    `num_cpus`, `num_gpus`, `timeout_s` (per call of `score`), `batch_size` (designs per call)
-    and `idempotent` (safe to call again for the same design).
+    `num_cpus`, `num_gpus`, `timeout_s` (per call of `score`, from when the call starts),
+    `batch_size` (designs per call) and `idempotent` (safe to call again for the same design).
+    See the module docstring for the optional parts (setup, teardown, resources, cost, retries).
     """
 
     name: str
@@ -67,8 +145,10 @@ class Oracle(Protocol):
 class FunctionOracle:
     """Wraps a plain function `f(list[str]) -> list[float]` as an `Oracle`.
 
-    A raised exception fails every design of the call with the exception as the reason;
-    NaN, inf and None fail one design each.
+    `score` never raises: an exception fails every design of the call with the exception as
+    the reason; NaN, inf and None fail one design each; a wrong number of values fails the
+    call. `evaluate` is the strict form the runner uses: it lets exceptions through (so that
+    declared transient errors can be retried) and raises `ResultCountError`.
     """
 
     fn: Callable[[list[str]], Sequence[object]]
@@ -78,13 +158,28 @@ class FunctionOracle:
     timeout_s: float | None = None
     batch_size: int = 16
     idempotent: bool = False
+    resources: dict[str, float] = field(default_factory=dict)
+    cost: float = 1.0
+    transient_errors: tuple[type[BaseException], ...] = ()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def evaluate(self, batch: list[str]) -> list[OracleResult]:
+        """Score `batch`, raising the function's exceptions and `ResultCountError`."""
+        values = list(self.fn(list(batch)))
+        if len(values) != len(batch):
+            raise ResultCountError(self.name, len(values), len(batch))
+        return [OracleResult.from_value(v) for v in values]
 
     def score(self, batch: list[str]) -> list[OracleResult]:
         try:
-            values = list(self.fn(list(batch)))
+            return self.evaluate(batch)
+        except ResultCountError as exc:
+            return [OracleResult.failure(f"returned {exc.got} values for {exc.expected} designs")] * len(batch)
         except Exception as exc:  # the user's code: report, never crash the campaign
             return [OracleResult.failure(f"{type(exc).__name__}: {exc}")] * len(batch)
-        if len(values) != len(batch):
-            reason = f"returned {len(values)} values for {len(batch)} designs"
-            return [OracleResult.failure(reason)] * len(batch)
-        return [OracleResult.from_value(v) for v in values]
+
+
+def declared(oracle: Any, attr: str, default: Any) -> Any:
+    """An optional declaration of `oracle`, or `default` when it is absent or None."""
+    value = getattr(oracle, attr, None)
+    return default if value is None else value

@@ -95,4 +95,10 @@ def builtin_oracles() -> dict[str, Callable[[], object]]:
     }
     table["qed"] = lambda: Descriptor(fn=QED.qed, name="qed")
     table["logp"] = lambda: Descriptor(fn=_logp, name="logp")
+    from sciloop.oracles.guacamol import GUACAMOL_OBJECTIVES  # imports this module: kept local
+
+    from sciloop.oracles.pmo import PMO_OBJECTIVES
+
+    table.update(GUACAMOL_OBJECTIVES)
+    table.update(PMO_OBJECTIVES)
     return table

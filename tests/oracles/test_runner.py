@@ -53,3 +53,18 @@ def test_timeout_fails_the_call(ray_session):
     _, results, failures = _record(OracleRunner(oracle), ["C"])
     assert failures == 1 and results[0][1].reason == "timeout"
     assert time.monotonic() - t < 20
+
+
+def test_each_design_is_called_exactly_once(ray_session, tmp_path):
+    side = tmp_path / "calls.txt"
+
+    def logged(xs):
+        with open(side, "a") as f:
+            f.writelines(f"{x}\n" for x in xs)
+        return [1.0] * len(xs)
+
+    designs = [f"d{i}" for i in range(32)]
+    runner = OracleRunner(FunctionOracle(logged, batch_size=4, num_cpus=0.5))
+    submitted, results, failures = _record(runner, designs)
+    assert failures == 0 and sorted(side.read_text().splitlines()) == sorted(designs)
+    assert runner.report.calls == 32 and runner.report.workers == 4  # 2 CPUs / 0.5

@@ -1,0 +1,132 @@
+"""An external program as an oracle: candidates to a file, the command run, results read back.
+
+The command is a template with `{input}` (a file with one design per line) and, optionally,
+`{output}` (where the program writes its results; without it, its standard output is read).
+Results are one value per line in input order (`output_format="lines"`), or a CSV with a
+header naming the design and value columns (`output_format="csv"`). A non-zero exit fails the
+whole call with the exit status and the end of stderr; a line that does not parse, a design
+missing from a CSV, or a missing line fails that design alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from sciloop.oracles.base import OracleResult, RetryPolicy
+
+
+@dataclass
+class CommandOracle:
+    """Runs `command` once per batch.
+
+    Args:
+        command: the command template, e.g. `"python dock.py --in {input} --out {output}"`
+            (split like a shell would, without a shell) or a list of arguments.
+        output_format: "lines" (one value per line, in input order) or "csv".
+        design_column: the CSV column naming the design.
+        value_columns: the CSV value column(s); several make a multi-objective score.
+        command_timeout_s: kill the program (its whole process group) after this many
+            seconds; None: 95% of `timeout_s`, so the program is stopped before the runner
+            gives up on the worker (a killed worker would leave the program running).
+        env: extra environment variables for the program.
+        cwd: the program's working directory (default: a fresh temporary folder per call).
+        failure_tokens: output values that mean "failed" (reported as such, not as malformed).
+
+    Example:
+        >>> CommandOracle("python dock.py {input} {output}", batch_size=8, timeout_s=600)
+    """
+
+    command: str | list[str]
+    name: str = "command"
+    output_format: Literal["lines", "csv"] = "lines"
+    design_column: str = "design"
+    value_columns: tuple[str, ...] = ("value",)
+    command_timeout_s: float | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    failure_tokens: tuple[str, ...] = ("", "nan", "fail", "failed", "error", "none")
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    resources: dict[str, float] = field(default_factory=dict)
+    timeout_s: float | None = None
+    batch_size: int = 16
+    idempotent: bool = False
+    cost: float = 1.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def _argv(self, inp: Path, out: Path) -> list[str]:
+        parts = shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
+        return [p.format(input=str(inp), output=str(out)) for p in parts]
+
+    def _limit(self) -> float | None:
+        if self.command_timeout_s is not None:
+            return self.command_timeout_s
+        return None if self.timeout_s is None else 0.95 * self.timeout_s
+
+    def score(self, batch: list[str]) -> list[OracleResult]:
+        with tempfile.TemporaryDirectory(prefix="sciloop-cmd-") as tmp:
+            inp, out = Path(tmp) / "input.txt", Path(tmp) / "output.txt"
+            inp.write_text("".join(f"{d}\n" for d in batch))
+            argv = self._argv(inp, out)
+            proc = subprocess.Popen(argv, cwd=self.cwd or tmp, env=os.environ | self.env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    start_new_session=True)
+            try:
+                stdout, stderr = proc.communicate(timeout=self._limit())
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                return [OracleResult.failure("timeout (command killed)")] * len(batch)
+            if proc.returncode != 0:
+                tail = " | ".join(stderr.strip().splitlines()[-3:])[:300]
+                reason = f"command exited with status {proc.returncode}" + (f": {tail}" if tail else "")
+                return [OracleResult.failure(reason)] * len(batch)
+            uses_file = any("{output}" in p for p in
+                            (shlex.split(self.command) if isinstance(self.command, str) else self.command))
+            if uses_file and not out.exists():
+                return [OracleResult.failure("command wrote no output file")] * len(batch)
+            text = out.read_text() if uses_file else stdout
+        return self._parse_csv(text, batch) if self.output_format == "csv" else self._parse_lines(text, batch)
+
+    def _value(self, token: str) -> OracleResult:
+        token = token.strip()
+        if token.lower() in self.failure_tokens:
+            return OracleResult.failure(f"command reported failure: {token!r}")
+        try:
+            return OracleResult.from_value(float(token))
+        except ValueError:
+            return OracleResult.failure(f"malformed output: {token[:80]!r}")
+
+    def _parse_lines(self, text: str, batch: list[str]) -> list[OracleResult]:
+        lines = text.splitlines()
+        if len(lines) > len(batch):
+            return [OracleResult.failure(f"malformed output: {len(lines)} lines for {len(batch)} designs")] * len(batch)
+        return [self._value(lines[i]) if i < len(lines) else OracleResult.failure("malformed output: no line")
+                for i in range(len(batch))]
+
+    def _parse_csv(self, text: str, batch: list[str]) -> list[OracleResult]:
+        rows = list(csv.DictReader(io.StringIO(text)))
+        header = set(rows[0]) if rows else set()
+        missing_cols = [c for c in (self.design_column, *self.value_columns) if c not in header]
+        if missing_cols:
+            return [OracleResult.failure(f"malformed output: no column(s) {missing_cols}")] * len(batch)
+        by_design: dict[str, OracleResult] = {}
+        for row in rows:
+            design = row[self.design_column]
+            if design in by_design:
+                by_design[design] = OracleResult.failure("malformed output: design listed twice")
+                continue
+            parts = [self._value(row[c] or "") for c in self.value_columns]
+            bad = next((p for p in parts if not p.ok), None)
+            by_design[design] = bad or (parts[0] if len(parts) == 1 else
+                                         OracleResult(tuple(p.value for p in parts)))  # type: ignore[misc]
+        return [by_design.get(d, OracleResult.failure("malformed output: design missing")) for d in batch]

@@ -1,0 +1,116 @@
+"""GuacaMol-defined objectives of the PMO suite, and rdkit's synthetic-accessibility score.
+
+Implemented from the published GuacaMol definitions (Brown et al. 2019, `guacamol` package:
+fingerprints, score modifiers, isomer scoring) as the PMO leaderboard's reference library
+(pytdc 1.1.15) computes them; tests/oracles/test_pmo_reference.py checks every one against that
+library's stored values (tests/oracles/data/) within 1e-3.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from rdkit import Chem, DataStructs, RDConfig
+from rdkit.Chem import AllChem, rdMolDescriptors
+
+from sciloop.oracles.molecular import MolecularObjective
+
+#: GuacaMol fingerprints by name (count-based Morgan as in `guacamol.utils.fingerprints`).
+FINGERPRINTS: dict[str, Callable[[Chem.Mol], Any]] = {
+    "ECFP4": lambda m: AllChem.GetMorganFingerprint(m, 2),
+    "ECFP6": lambda m: AllChem.GetMorganFingerprint(m, 3),
+    "FCFP4": lambda m: AllChem.GetMorganFingerprint(m, 2, useFeatures=True),
+    "FCFP6": lambda m: AllChem.GetMorganFingerprint(m, 3, useFeatures=True),
+    "AP": lambda m: rdMolDescriptors.GetAtomPairFingerprint(m, maxLength=10),
+}
+
+
+def gaussian(x: float, mu: float, sigma: float) -> float:
+    """GuacaMol's GaussianModifier: exp(-(x - mu)^2 / (2 sigma^2))."""
+    return math.exp(-0.5 * ((x - mu) / sigma) ** 2)
+
+
+def clipped(x: float, upper_x: float, lower_x: float = 0.0) -> float:
+    """GuacaMol's ClippedScoreModifier with high=1, low=0: linear between the bounds, clipped."""
+    return min(1.0, max(0.0, (x - lower_x) / (upper_x - lower_x)))
+
+
+@dataclass(kw_only=True)
+class Similarity(MolecularObjective):
+    """Tanimoto similarity to a target in a GuacaMol fingerprint, clipped at `threshold`.
+
+    `threshold=None` gives the raw similarity (the rediscovery form).
+    """
+
+    target: str
+    fingerprint: str = "ECFP4"
+    threshold: float | None = 0.75
+    _target_fp: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:  # rdkit fingerprints do not pickle: rebuilt on the worker
+        return self.__dict__ | {"_target_fp": None}
+
+    def score_mol(self, mol: Chem.Mol) -> float:
+        fp = FINGERPRINTS[self.fingerprint]
+        if self._target_fp is None:
+            self._target_fp = fp(Chem.MolFromSmiles(self.target))
+        sim = DataStructs.TanimotoSimilarity(self._target_fp, fp(mol))
+        return sim if self.threshold is None else clipped(sim, self.threshold)
+
+
+def parse_formula(formula: str) -> list[tuple[str, int]]:
+    """'C9H10N2O2PF2Cl' -> [('C', 9), ('H', 10), ('N', 2), ('O', 2), ('P', 1), ('F', 2), ('Cl', 1)]."""
+    parts = re.findall(r"([A-Z][a-z]*)(\d*)", formula)
+    if "".join(e + n for e, n in parts) != formula:
+        raise ValueError(f"not a molecular formula: {formula!r}")
+    return [(e, int(n) if n else 1) for e, n in parts]
+
+
+@dataclass(kw_only=True)
+class Isomer(MolecularObjective):
+    """GuacaMol isomer score: geometric mean of Gaussians on each element's count (sigma 1)
+    and on the total number of atoms with hydrogens (sigma 2)."""
+
+    formula: str
+
+    def score_mol(self, mol: Chem.Mol) -> float:
+        counts = parse_formula(self.formula)
+        with_h = Chem.AddHs(mol)
+        symbols = [a.GetSymbol() for a in with_h.GetAtoms()]
+        scores = [gaussian(symbols.count(e), n, 1.0) for e, n in counts]
+        scores.append(gaussian(with_h.GetNumAtoms(), sum(n for _, n in counts), 2.0))
+        return math.prod(scores) ** (1.0 / len(scores))
+
+
+def _sascorer():
+    path = os.path.join(RDConfig.RDContribDir, "SA_Score")
+    if path not in sys.path:
+        sys.path.append(path)
+    import sascorer  # rdkit's contrib scorer (Ertl & Schuffenhauer 2009)
+
+    return sascorer
+
+
+@dataclass(kw_only=True)
+class SAScore(MolecularObjective):
+    """Synthetic accessibility (1 easy ... 10 hard) from rdkit's contrib `sascorer`."""
+
+    def score_mol(self, mol: Chem.Mol) -> float:
+        return float(_sascorer().calculateScore(mol))
+
+
+#: name -> factory, merged into `builtin_oracles()`.
+GUACAMOL_OBJECTIVES: dict[str, Callable[[], MolecularObjective]] = {
+    "sa": lambda: SAScore(name="sa"),
+    "isomers_c7h8n2o2": lambda: Isomer(formula="C7H8N2O2", name="isomers_c7h8n2o2"),
+    "isomers_c9h10n2o2pf2cl": lambda: Isomer(formula="C9H10N2O2PF2Cl", name="isomers_c9h10n2o2pf2cl"),
+    "albuterol_similarity": lambda: Similarity(target="CC(C)(C)NCC(O)c1ccc(O)c(CO)c1", fingerprint="FCFP4",
+                                               threshold=0.75, name="albuterol_similarity"),
+    "mestranol_similarity": lambda: Similarity(target="COc1ccc2[C@H]3CC[C@@]4(C)[C@@H](CC[C@@]4(O)C#C)[C@@H]3CCc2c1",
+                                               fingerprint="AP", threshold=0.75, name="mestranol_similarity"),
+}

@@ -1,0 +1,116 @@
+"""A lab as the oracle: export a batch as CSV, later import the lab's results CSV.
+
+The campaign pauses after `export_batch` and resumes once `read_results` has brought the
+values in (the pause and `sciloop label` are the pipeline's). A results file has a header with
+at least `design` and `value`, and optionally `reason`; an empty value, NaN or a non-number is
+a failure (with the file's reason when given).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from sciloop.oracles.base import OracleResult
+
+
+@dataclass(frozen=True)
+class ImportedResults:
+    """What a results file held, checked against the designs that were sent.
+
+    Attributes:
+        results: a result for each expected design found in the file.
+        missing: expected designs the file does not mention (still pending).
+        unknown: designs in the file that were not expected (ignored).
+        duplicates: designs listed more than once (the first row counts).
+    """
+
+    results: dict[str, OracleResult]
+    missing: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+
+def export_batch(path: str | Path, designs: Iterable[str]) -> Path:
+    """Write `designs` to a CSV (`design,value`, values empty) for the lab; atomic.
+
+    Args:
+        path: the CSV to write; its folder is created.
+        designs: the batch, in order.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["design", "value"])
+        writer.writerows([d, ""] for d in designs)
+    os.replace(tmp, path)
+    return path
+
+
+def read_results(path: str | Path, expected: Iterable[str] | None = None) -> ImportedResults:
+    """Read a results CSV (`design,value[,reason]`).
+
+    Args:
+        path: the lab's file.
+        expected: the designs that were sent; None accepts every design in the file.
+
+    Raises:
+        ValueError: the file has no `design` or `value` column.
+    """
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        cols = set(reader.fieldnames or [])
+        if not {"design", "value"} <= cols:
+            raise ValueError(f"{path}: expected columns 'design' and 'value', found {sorted(cols)}")
+        rows = list(reader)
+    wanted = None if expected is None else list(expected)
+    wanted_set = None if wanted is None else set(wanted)
+    results: dict[str, OracleResult] = {}
+    unknown, duplicates = [], []
+    for row in rows:
+        design = (row["design"] or "").strip()
+        if wanted_set is not None and design not in wanted_set:
+            unknown.append(design)
+            continue
+        if design in results:
+            duplicates.append(design)
+            continue
+        raw = (row["value"] or "").strip()
+        reason = (row.get("reason") or "").strip()
+        result = OracleResult.from_value(raw) if raw else OracleResult.failure(reason or "no value reported")
+        if not result.ok and reason:
+            result = OracleResult.failure(reason)
+        results[design] = result
+    missing = [d for d in (wanted or []) if d not in results]
+    return ImportedResults(results, missing, unknown, duplicates)
+
+
+@dataclass
+class LabOracle:
+    """Marks a campaign whose oracle is a lab: batches go out as files, results come back.
+
+    It has no `score`: the pipeline exports each batch to `folder/batch-<round>.csv`, pauses,
+    and imports a results file with `read_results` (`sciloop label <run-dir> results.csv`).
+
+    Args:
+        folder: where batches are written (relative paths: inside the run directory).
+        name: shown in listings and errors.
+    """
+
+    folder: str = "handoff"
+    name: str = "lab"
+    batch_size: int = 96
+    idempotent: bool = False
+    cost: float = 1.0
+    asynchronous: bool = True
+
+    def batch_path(self, run_dir: str | Path, round_: int) -> Path:
+        return Path(run_dir) / self.folder / f"batch-{round_:03d}.csv"
+
+    def export(self, run_dir: str | Path, round_: int, designs: Iterable[str]) -> Path:
+        return export_batch(self.batch_path(run_dir, round_), designs)

@@ -1,0 +1,51 @@
+"""The external-command oracle, alone and on a real local Ray."""
+
+import sys
+import time
+from pathlib import Path
+
+from sciloop.oracles.external import CommandOracle
+from sciloop.oracles.runner import OracleRunner
+
+SCRIPT = Path(__file__).with_name("ext_score.py")
+PY = sys.executable
+
+
+def test_lines_from_output_file_with_per_design_malformed():
+    oracle = CommandOracle([PY, str(SCRIPT), "{input}", "{output}"])
+    res = oracle.score(["C", "CCO", "garbage"])
+    assert [r.value for r in res[:2]] == [1.0, 3.0]
+    assert res[2].reason == "malformed output: 'oops'"
+
+
+def test_stdout_csv_and_missing_design():
+    oracle = CommandOracle(f"{PY} {SCRIPT} {{input}} --csv", output_format="csv")
+    res = oracle.score(["CC", "skip", "garbage"])
+    assert res[0].value == 2.0
+    assert res[1].reason == "malformed output: design missing"
+    assert res[2].reason == "malformed output: 'oops'"
+
+
+def test_non_zero_exit_fails_each_design_with_status_and_stderr():
+    res = CommandOracle([PY, str(SCRIPT), "{input}", "{output}"]).score(["C", "crash"])
+    assert all(r.reason == "command exited with status 3: segmentation fault (simulated)" for r in res)
+
+
+def test_too_many_lines_and_command_timeout(tmp_path):
+    many = CommandOracle([PY, "-c", "print('1\\n2\\n3')"]).score(["a", "b"])
+    assert all("3 lines for 2 designs" in r.reason for r in many)
+    t = time.monotonic()
+    slow = CommandOracle([PY, "-c", "import time; time.sleep(30)"], command_timeout_s=1).score(["a"])
+    assert slow[0].reason == "timeout (command killed)" and time.monotonic() - t < 10
+
+
+def test_command_oracle_on_ray(ray_session):
+    oracle = CommandOracle([PY, str(SCRIPT), "{input}", "{output}"], num_cpus=0.5, batch_size=2)
+    results = {}
+    failures = OracleRunner(oracle).run(["C", "CC", "garbage", "CCCC", "crash"], lambda c: None,
+                                        lambda d, r, n: results.__setitem__(d, r))
+    assert results["C"].value == 1.0 and results["CCCC"].value == 4.0
+    assert results["garbage"].reason.startswith("malformed output")
+    # batches: [C, CC], [garbage, CCCC], [crash]: a non-zero exit fails only its own batch
+    assert results["crash"].reason.startswith("command exited with status 3")
+    assert failures == 2
