@@ -344,7 +344,7 @@ class Campaign:
     def _score(self, rows: list[DesignRow], description: str, resend: bool = False) -> int:
         """Send rows to the oracle on Ray; the ledger records submission and each result."""
         by_key = {r.design: r.key for r in rows}
-        runner = OracleRunner(self.oracle)
+        runner = OracleRunner(self.oracle, max_consecutive_failures=self.config.oracle.max_consecutive_failures)
         mark = self.ledger.mark_resubmitted if resend else self.ledger.mark_submitted
         with self._progress() as progress:
             task = progress.add_task(description, total=len(rows))

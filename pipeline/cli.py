@@ -95,10 +95,10 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 
 def cmd_oracles(_args: argparse.Namespace) -> int:
-    from sciloop.oracles.molecular import builtin_oracles
+    from sciloop.oracles.registry import available_oracles
 
-    for name in sorted(builtin_oracles()):
-        print(name)
+    for info in available_oracles():
+        print(f"{info.name:28s} {info.source:12s} {info.summary}")
     return 0
 
 
@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("results", help="CSV with columns design,value")
     p.set_defaults(fn=cmd_label)
-    p = sub.add_parser("oracles", help="list the built-in oracles")
+    p = sub.add_parser("oracles", help="list the built-in objectives and installed oracle plug-ins")
     p.set_defaults(fn=cmd_oracles)
     return parser
 

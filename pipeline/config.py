@@ -19,13 +19,16 @@ class OracleConfig(_Strict):
     """Which oracle scores designs and how it is placed on Ray."""
 
     target: str = Field("celecoxib_rediscovery", description=(
-        "a built-in objective name (see `sciloop oracles`) or an import path 'module:attr' "
-        "naming a function f(list[str]) -> list[float] or an Oracle object/class"))
+        "a built-in objective or plug-in name (see `sciloop oracles`) or an import path "
+        "'module:attr' naming a function f(list[str]) -> list[float] or an Oracle object/class"))
     kwargs: dict[str, Any] = Field(default_factory=dict, description="arguments for a class target")
     num_cpus: float | None = Field(None, ge=0, description="CPUs per oracle call (None: the oracle's own)")
     num_gpus: float | None = Field(None, ge=0)
     timeout_s: float | None = Field(None, gt=0, description="seconds per call before it fails as 'timeout'")
     batch_size: int | None = Field(None, ge=1, description="designs per oracle call")
+    idempotent: bool | None = Field(None, description="safe to call again for the same design (None: the oracle's own)")
+    resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources per call")
+    max_consecutive_failures: int | None = Field(20, ge=1, description="stop the campaign after this many failures in a row")
 
 
 class InitialConfig(_Strict):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 import sys
 import sysconfig
@@ -11,8 +10,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sciloop.oracles.base import FunctionOracle, Oracle
-from sciloop.oracles.molecular import builtin_oracles
+from sciloop.oracles.base import Oracle
+from sciloop.oracles.registry import as_oracle, load_oracle
 from sciloop.pipeline.config import ConfigError, OracleConfig
 
 
@@ -61,32 +60,28 @@ def resolve_oracle(cfg: OracleConfig) -> tuple[Oracle, ModuleType | None]:
     """Build the oracle object of a config; also return the user module that workers need.
 
     Raises:
-        ConfigError: unknown built-in name, import failure, or an object that is not an oracle.
+        ConfigError: an unknown name, an import failure, or an object that is not an oracle.
     """
-    if ":" not in cfg.target:
-        table = builtin_oracles()
-        if cfg.target not in table:
-            raise ConfigError(f"oracle.target {cfg.target!r} is not a built-in objective; "
-                              f"use one of {sorted(table)} or 'module:attr'")
-        oracle: Any = table[cfg.target]()
+    if ":" not in cfg.target:  # a built-in objective or an installed plug-in
+        try:
+            oracle: Any = load_oracle(cfg.target, **cfg.kwargs)
+        except KeyError as exc:
+            raise ConfigError(f"oracle.target: {exc.args[0]}; or give 'module:attr'") from None
         module = None
     else:
-        obj = import_target(cfg.target)
-        if inspect.isclass(obj):
-            obj = obj(**cfg.kwargs)
-        if hasattr(obj, "score"):
-            oracle = obj
-            for attr, default in (("name", cfg.target), ("num_cpus", 1.0), ("num_gpus", 0.0),
-                                  ("timeout_s", None), ("batch_size", 16), ("idempotent", False)):
-                if not hasattr(oracle, attr):
-                    setattr(oracle, attr, default)
-        elif callable(obj):
-            oracle = FunctionOracle(obj, name=cfg.target)
-        else:
-            raise ConfigError(f"oracle.target {cfg.target!r} is neither a function nor an oracle")
+        try:
+            oracle = as_oracle(import_target(cfg.target), cfg.target, **cfg.kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"oracle.target {cfg.target!r}: {exc}") from None
         module = local_module(cfg.target)
-    for attr in ("num_cpus", "num_gpus", "timeout_s", "batch_size"):
+    for attr, default in (("name", cfg.target), ("num_cpus", 1.0), ("num_gpus", 0.0),
+                          ("timeout_s", None), ("batch_size", 16), ("idempotent", False)):
+        if not hasattr(oracle, attr):
+            setattr(oracle, attr, default)
+    for attr in ("num_cpus", "num_gpus", "timeout_s", "batch_size", "idempotent"):
         value = getattr(cfg, attr)
         if value is not None:
             setattr(oracle, attr, value)
+    if cfg.resources:
+        oracle.resources = dict(cfg.resources)
     return oracle, module

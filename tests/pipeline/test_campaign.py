@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+import pytest
 from mlflow.tracking import MlflowClient
 from rdkit import Chem
 from rich.console import Console
@@ -137,3 +138,51 @@ def test_ask_tell(ray_session, tmp_path, tiny):
     ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
     assert ledger.oracle_calls() == 18 and len(ledger.labels()) == 17
     assert len(ledger.pending()) == 3
+
+
+def faulty(smiles: list[str]) -> list[float]:
+    """Raises on chlorine, NaN for bromine, kills its worker on sulfur; logs what it is paid for."""
+    with open(CALL_LOG, "a") as fh:
+        fh.writelines(f"{os.getpid()}\t{s}\n" for s in smiles)
+    if any("Cl" in s for s in smiles):
+        raise RuntimeError("simulator rejects chlorine")
+    if any("S" in s for s in smiles):
+        os._exit(3)
+    return [float("nan") if "Br" in s else float(len(s)) for s in smiles]
+
+
+def test_campaign_survives_oracle_faults(ray_session, tmp_path, monkeypatch, tiny):
+    monkeypatch.chdir(Path(__file__).parent)
+    monkeypatch.setattr(sys.modules[__name__], "CALL_LOG", tmp_path / "calls.log")
+    config = tiny | {"rounds": 1, "initial": {"size": 30}}
+    config["oracle"] = {"target": "test_campaign:faulty", "batch_size": 1, "num_cpus": 0.5,
+                        "max_consecutive_failures": 50}
+    Campaign.from_config(config, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
+    ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
+    reasons = dict(ledger.failures())
+    for design in (r.design for r in ledger.designs(0) + ledger.designs(1)):
+        if "Cl" in design:
+            assert "simulator rejects chlorine" in reasons[design]
+        elif "S" in design:
+            assert reasons[design].startswith("worker lost")
+        elif "Br" in design:
+            assert "non-finite" in reasons[design]
+    kinds = {"chlorine" if "Cl" in d else "worker" if "S" in d else "nan" for d in reasons}
+    assert kinds == {"chlorine", "worker", "nan"}, reasons  # every fault happened at least once
+    paid = [line.split("\t")[1].strip() for line in CALL_LOG.read_text().splitlines()]
+    assert len(paid) == len(set(paid)) == ledger.oracle_calls()  # the non-idempotent oracle: never twice
+
+
+def short(smiles: list[str]) -> list[float]:
+    return [1.0] * (len(smiles) - 1)
+
+
+def test_wrong_number_of_results_stops_the_campaign(ray_session, tmp_path, monkeypatch, tiny):
+    from sciloop.oracles.base import ResultCountError
+
+    monkeypatch.chdir(Path(__file__).parent)
+    tiny["oracle"] = {"target": "test_campaign:short", "batch_size": 4, "num_cpus": 0.5}
+    with pytest.raises(ResultCountError, match=r"oracle 'test_campaign:short' returned 3 results for 4 designs"):
+        Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
+    ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
+    assert ledger.failures() and ledger.rounds()[0]["stage"] != "done"

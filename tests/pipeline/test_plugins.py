@@ -8,7 +8,7 @@ from sciloop.pipeline.plugins import module_path, resolve_oracle
 def test_builtin_and_unknown_names():
     oracle, module = resolve_oracle(OracleConfig(target="qed", num_cpus=0.25))
     assert oracle.name == "qed" and oracle.num_cpus == 0.25 and module is None
-    with pytest.raises(ConfigError, match="not a built-in objective"):
+    with pytest.raises(ConfigError, match="no oracle named 'qedd'"):
         resolve_oracle(OracleConfig(target="qedd"))
 
 
