@@ -43,12 +43,18 @@ def _summary(obj: Any) -> str:
     return doc.splitlines()[0] if doc else ""
 
 
-def available_oracles() -> list[OracleInfo]:
-    """Built-ins first (sorted), then plug-ins (sorted); a plug-in never shadows a built-in."""
+def _builtins() -> dict[str, Any]:
+    """Factories of the built-in oracles: the objectives, and `lab` (the file hand-off)."""
+    from sciloop.oracles.handoff import LabOracle
     from sciloop.oracles.molecular import builtin_oracles
 
+    return builtin_oracles() | {"lab": LabOracle}
+
+
+def available_oracles() -> list[OracleInfo]:
+    """Built-ins first (sorted), then plug-ins (sorted); a plug-in never shadows a built-in."""
     out = [OracleInfo(name, "built-in", f"sciloop.oracles:{name}", _summary(type(factory())))
-           for name, factory in sorted(builtin_oracles().items())]
+           for name, factory in sorted(_builtins().items())]
     taken = {o.name for o in out}
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         if ep.name in taken:
@@ -84,11 +90,9 @@ def load_oracle(name: str, **kwargs: Any) -> Any:
     Raises:
         KeyError: no oracle of that name (the message lists what is available).
     """
-    from sciloop.oracles.molecular import builtin_oracles
-
-    table = builtin_oracles()
+    table = _builtins()
     if name in table:
-        return table[name]()
+        return table[name](**kwargs)
     matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not matches:
         names = [o.name for o in available_oracles()]

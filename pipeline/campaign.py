@@ -162,23 +162,29 @@ class Campaign:
         self._start_ray()
         try:
             self._start_tracking()
-            self._settle_in_flight()
+            waiting = self._settle_in_flight()
             done = {r["round"] for r in self.ledger.rounds() if r["stage"] == "done"}
             for round_ in range(self.config.rounds + 1):
                 if round_ in done:
                     continue
+                if waiting:
+                    break
                 remaining = self.config.total_budget - self.ledger.oracle_calls()
-                if remaining <= 0:
+                if remaining <= 0 and not self.ledger.designs(round_):  # a started round still ends
                     self.console.log(f"budget of {self.config.total_budget} oracle calls spent")
                     break
                 try:
-                    self._round(round_, remaining)
+                    waiting = not self._round(round_, remaining)
                 except BaseException:  # the ledger keeps what happened; the UI shows the failure
                     if self.tracker is not None:
                         for run_id in filter(None, (self._round_run_id(round_), self.tracker.parent_id)):
                             self._mirror("end run", self.tracker.end_run, run_id, "FAILED")
                     raise
-            if self.tracker is not None:
+            if waiting:
+                self.console.log(f"paused: {len(self.ledger.in_flight())} designs await their labels. "
+                                 f"Import them with `sciloop label {self.run_dir} results.csv`, "
+                                 f"then `sciloop resume {self.run_dir}`")
+            elif self.tracker is not None:
                 self._mirror("end run", self.tracker.end_run, self.tracker.parent_id)
             rounds = self.ledger.rounds()
             self.console.print(summary_table(rounds, f"sciloop campaign {self.config.name!r}: "
@@ -190,7 +196,8 @@ class Campaign:
 
                 ray.shutdown()
 
-    def _round(self, round_: int, remaining: int) -> None:
+    def _round(self, round_: int, remaining: int) -> bool:
+        """One round, or the rest of an interrupted one; False when it waits for a lab's labels."""
         t0 = time.monotonic()
         _seed_everything(self.config.seed * 1000 + round_)
         self.ledger.start_round(round_)
@@ -209,7 +216,15 @@ class Campaign:
             to_score = rows
         self.ledger.set_stage(round_, "selected")
         t_score = time.monotonic()
-        failures = self._score(to_score, f"round {round_}: oracle")
+        if getattr(self.oracle, "asynchronous", False) and to_score:  # a lab: hand off and pause
+            path = self.oracle.export(self.run_dir, round_, [r.design for r in to_score])
+            self.ledger.mark_submitted([r.key for r in to_score])
+            self.ledger.set_stage(round_, "awaiting_labels")
+            self.console.log(f"round {round_}: {len(to_score)} designs exported to {path}")
+            return False
+        if to_score:
+            self._score(to_score, f"round {round_}: oracle")
+        failures = len(self.ledger.failures(round_))
         metrics["seconds_oracle"] = time.monotonic() - t_score
         metrics.update(round_metrics(self.ledger, round_, rows, failures, self.featurizer))
         metrics["seconds_total"] = time.monotonic() - t0
@@ -219,6 +234,7 @@ class Campaign:
             self.ledger.mark_logged(round_)
         self.console.log(f"round {round_}: {int(metrics['new_labels'])} labels, best {metrics['best']:.3f}, "
                          f"top-10 {metrics['top10_mean']:.3f}, {metrics['seconds_total']:.0f}s")
+        return True
 
     def _round_run_id(self, round_: int) -> str | None:
         for r in self.ledger.rounds():
@@ -325,11 +341,14 @@ class Campaign:
         tmp.replace(target)
         return target
 
-    def _settle_in_flight(self) -> None:
-        """Designs sent before a crash with no result: re-send (idempotent oracles) or mark unknown."""
+    def _settle_in_flight(self) -> bool:
+        """Designs sent with no result yet: a lab's are awaited (True: wait); after a crash they
+        are re-sent (idempotent oracles) or marked unknown for `sciloop label`."""
         flight = self.ledger.in_flight()
         if not flight:
-            return
+            return False
+        if getattr(self.oracle, "asynchronous", False):
+            return True
         if self.oracle.idempotent:
             self.console.log(f"re-sending {len(flight)} designs left in flight by the last run "
                              f"(the oracle is idempotent)")
@@ -340,6 +359,7 @@ class Campaign:
             self.console.log(f"[yellow]warning:[/yellow] {len(flight)} designs were in flight when the "
                              f"last run stopped; they are not sent again (the oracle is not idempotent). "
                              f"Supply their values with: sciloop label {self.run_dir} results.csv")
+        return False
 
     def _score(self, rows: list[DesignRow], description: str, resend: bool = False) -> int:
         """Send rows to the oracle on Ray; the ledger records submission and each result."""

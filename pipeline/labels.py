@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sciloop.oracles.handoff import read_results
 from sciloop.pipeline.config import ConfigError
 from sciloop.pipeline.domain import MoleculeDomain
 from sciloop.pipeline.ledger import Ledger
@@ -14,15 +13,15 @@ from sciloop.pipeline.ledger import Ledger
 
 @dataclass
 class LabelImport:
-    """What an import did: designs labelled, failed (empty or non-numeric value), and skipped."""
+    """What an import did: designs labelled, failed (no usable value), and skipped (with why)."""
 
     labeled: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)  # design -> why
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
-    """Record values from a CSV with columns `design,value` for designs awaiting a result.
+    """Record values from a results CSV (`design,value[,reason]`) for designs awaiting one.
 
     Accepted: designs whose outcome is unknown, in flight (e.g. exported to a lab) or selected
     and never sent. A design already labelled, or not in the ledger, is skipped with a reason;
@@ -31,37 +30,26 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
     ledger_path = Path(run_dir) / "ledger.sqlite"
     if not ledger_path.exists():
         raise ConfigError(f"{run_dir} is not a run directory (no ledger.sqlite)")
+    try:
+        imported = read_results(csv_path)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     ledger = Ledger(ledger_path)
-    with open(csv_path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"design", "value"} <= set(reader.fieldnames):
-            raise ConfigError(f"{csv_path}: expected a header with columns 'design' and 'value', "
-                              f"got {reader.fieldnames}")
-        rows = list(reader)
-    awaiting = {r.key: r for r in ledger.unknown() + ledger.in_flight()}
-    never_sent = {r.key: r for r in ledger.pending()}
+    awaiting = {r.key for r in ledger.unknown() + ledger.in_flight()}
+    never_sent = {r.key for r in ledger.pending()}
     domain, out = MoleculeDomain(), LabelImport()
-    for row in rows:
-        design = (row["design"] or "").strip()
+    for design, result in imported.results.items():
         key = domain.canonical(design)
-        if key is None:
-            out.skipped[design] = "not a valid design"
-            continue
-        if key not in awaiting and key not in never_sent:
-            out.skipped[design] = "already has a result" if key in ledger.known_keys() else "not in the ledger"
+        if key is None or (key not in awaiting and key not in never_sent):
+            out.skipped[design] = ("not a valid design" if key is None else "already has a result"
+                                   if key in ledger.known_keys() else "not in the ledger")
             continue
         if key in never_sent:
             ledger.mark_submitted([key])
-            never_sent.pop(key)
-        awaiting.pop(key, None)
-        try:
-            value = float(row["value"])
-        except (TypeError, ValueError):
-            value = math.nan
-        if math.isfinite(value):
-            ledger.record_result(key, value, None, "label")
-            out.labeled.append(key)
-        else:
-            ledger.record_result(key, None, f"labelled without a usable value: {row['value']!r}", "label")
-            out.failed.append(key)
+            never_sent.discard(key)
+        awaiting.discard(key)
+        ledger.record_result(key, result.value, result.reason, "label")
+        (out.labeled if result.ok else out.failed).append(key)
+    for design in imported.duplicates:
+        out.skipped.setdefault(design, "listed twice (the first row counts)")
     return out

@@ -186,3 +186,30 @@ def test_wrong_number_of_results_stops_the_campaign(ray_session, tmp_path, monke
         Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
     ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
     assert ledger.failures() and ledger.rounds()[0]["stage"] != "done"
+
+
+def test_lab_hand_off_round_trip(ray_session, tmp_path, tiny):
+    """A lab as the oracle: each batch is exported, the campaign pauses, labels come back by CSV."""
+    from sciloop.pipeline.cli import main
+
+    tiny["oracle"] = {"target": "lab"}
+    run_dir = tmp_path / "run"
+    exports = []
+    for round_ in range(3):
+        Campaign.from_config(tiny, run_dir=str(run_dir), console=Console(quiet=True)).run()
+        ledger = Ledger(run_dir / "ledger.sqlite")
+        assert [r["stage"] for r in ledger.rounds()][-1] == "awaiting_labels"
+        batch = run_dir / "handoff" / f"batch-{round_:03d}.csv"
+        designs = [line.split(",")[0] for line in batch.read_text().splitlines()[1:]]
+        assert len(designs) == (16 if round_ == 0 else 8) and not set(designs) & set(exports)
+        exports += designs
+        # the lab measures all but one design, which comes back without a value
+        rows = [f"{d},{len(d)}" for d in designs[:-1]] + [f"{designs[-1]},"]
+        (tmp_path / "results.csv").write_text("design,value\n" + "\n".join(rows) + "\n")
+        assert main(["label", str(run_dir), str(tmp_path / "results.csv")]) == 0
+        assert main(["label", str(run_dir), str(tmp_path / "results.csv")]) == 0  # twice: no change
+    Campaign.from_config(tiny, run_dir=str(run_dir), console=Console(quiet=True)).run()
+    ledger = Ledger(run_dir / "ledger.sqlite")
+    assert [r["stage"] for r in ledger.rounds()] == ["done"] * 3
+    assert len(ledger.labels()) == 32 - 3 and len(ledger.failures()) == 3
+    assert ledger.oracle_calls() == 32 and ledger.in_flight() == []

@@ -83,5 +83,5 @@ def test_label_import(tmp_path):
     assert main(["label", str(tmp_path), str(tmp_path / "results.csv")]) == 0
     labels = {l.key: l.value for l in ledger.labels()}
     assert labels == {"CCO": 0.5, "CCC": 0.1, "c1ccccc1": 0.7}  # CCC kept its first value
-    assert ledger.failures() == [("CCN", "labelled without a usable value: 'oops'")]
+    assert ledger.failures() == [("CCN", "not a number: 'oops'")]
     assert ledger.unknown() == [] and ledger.in_flight() == [] and ledger.pending() == []
