@@ -96,6 +96,21 @@ class Campaign:
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
         self._owns_ray = True
 
+    def _check_resources(self) -> None:
+        """Refuse, before any oracle call, a request that no Ray cluster of this size can place."""
+        import ray
+
+        have = ray.cluster_resources()
+        need = {("num_cpus", "CPU"): self.oracle.num_cpus, ("num_gpus", "GPU"): self.oracle.num_gpus}
+        need |= {(f"resources.{k}", k): v for k, v in (getattr(self.oracle, "resources", None) or {}).items()}
+        if self.config.proposer.name == "gflownet" and self.config.proposer.num_actors:
+            need[("proposer.actor_num_cpus", "CPU")] = self.config.proposer.actor_num_cpus
+        for (key, resource), amount in need.items():
+            if amount and have.get(resource, 0.0) < amount:
+                section = "" if key.startswith("proposer.") else "oracle."
+                raise ConfigError(f"{section}{key} asks for {amount} {resource} but the Ray cluster has "
+                                  f"{have.get(resource, 0.0)}: lower it or add nodes that have it")
+
     def _start_tracking(self) -> None:
         try:
             self.tracker = open_campaign_tracker(self.config, self.run_dir, self.ledger, __version__)
@@ -161,6 +176,7 @@ class Campaign:
     def _run(self) -> list[dict[str, Any]]:
         self._start_ray()
         try:
+            self._check_resources()
             self._start_tracking()
             waiting = self._settle_in_flight()
             done = {r["round"] for r in self.ledger.rounds() if r["stage"] == "done"}

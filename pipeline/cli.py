@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from sciloop.pipeline.config import ConfigError
+from sciloop.pipeline.ledger import LedgerError
 
 
 def _tracking_uri(target: str) -> str:
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except ConfigError as err:
+    except (ConfigError, LedgerError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -15,9 +15,10 @@ import json
 import os
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -37,6 +38,10 @@ CREATE TABLE IF NOT EXISTS events(
 CREATE UNIQUE INDEX IF NOT EXISTS one_submission ON events(key) WHERE kind = 'submitted';
 CREATE INDEX IF NOT EXISTS events_key ON events(key);
 """
+
+
+class LedgerError(RuntimeError):
+    """The ledger could not be written (disk full, read-only); it is left as it was."""
 
 
 @dataclass(frozen=True)
@@ -69,14 +74,29 @@ class Ledger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(SCHEMA)
+        except sqlite3.OperationalError as exc:
+            raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
 
     def close(self) -> None:
         self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        """One transaction; a full disk or a read-only run directory becomes a `LedgerError`
+        (SQLite rolls the transaction back, so the ledger stays as it was)."""
+        try:
+            with self._db:
+                yield
+        except sqlite3.OperationalError as exc:
+            raise LedgerError(f"cannot write the ledger {self.path}: {exc}. Nothing of this step was "
+                              f"recorded; free disk space or fix permissions, then `sciloop resume "
+                              f"{self.path.parent}`") from exc
 
     # -- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str, default: Any = None) -> Any:
@@ -84,29 +104,29 @@ class Ledger:
         return json.loads(row[0]) if row else default
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self._db:
+        with self._tx():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     # -- rounds ---------------------------------------------------------------------------
     def start_round(self, round_: int, stage: str = "started") -> None:
-        with self._db:
+        with self._tx():
             self._db.execute("INSERT OR IGNORE INTO rounds(round, stage, started) VALUES (?, ?, ?)",
                              (round_, stage, time.time()))
             self._db.execute("UPDATE rounds SET stage = ? WHERE round = ?", (stage, round_))
 
     def set_stage(self, round_: int, stage: str, mlflow_run_id: str | None = None) -> None:
-        with self._db:
+        with self._tx():
             self._db.execute("UPDATE rounds SET stage = ?, mlflow_run_id = COALESCE(?, mlflow_run_id) "
                              "WHERE round = ?", (stage, mlflow_run_id, round_))
 
     def finish_round(self, round_: int, metrics: dict[str, float]) -> None:
-        with self._db:
+        with self._tx():
             self._db.execute("UPDATE rounds SET stage = 'done', finished = ?, metrics = ? "
                              "WHERE round = ?", (time.time(), json.dumps(metrics), round_))
 
     def mark_logged(self, round_: int) -> None:
         """The round is fully mirrored to MLflow (`sciloop sync` skips it)."""
-        with self._db:
+        with self._tx():
             self._db.execute("UPDATE rounds SET logged = 1 WHERE round = ?", (round_,))
 
     def rounds(self) -> list[dict[str, Any]]:
@@ -118,14 +138,14 @@ class Ledger:
     # -- candidates and designs -----------------------------------------------------------
     def add_candidates(self, round_: int, rows: Iterable[tuple[str, str | None, str | None]]) -> None:
         """Record every proposed candidate: (design, canonical key or None, why dropped or None)."""
-        with self._db:
+        with self._tx():
             self._db.executemany("INSERT INTO candidates VALUES (?, ?, ?, ?)",
                                  [(round_, d, k, why) for d, k, why in rows])
 
     def add_designs(self, round_: int, rows: Iterable[DesignRow]) -> None:
         """Record designs selected for the oracle (pending). A key seen before is an error."""
         now = time.time()
-        with self._db:
+        with self._tx():
             self._db.executemany(
                 "INSERT INTO designs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(r.key, r.design, round_, r.source, r.acquisition, r.mean, r.std, now) for r in rows])
@@ -166,27 +186,27 @@ class Ledger:
     def mark_submitted(self, keys: list[str]) -> None:
         """Write `submitted` events; raises sqlite3.IntegrityError if any key was sent before."""
         now = time.time()
-        with self._db:
+        with self._tx():
             self._db.executemany("INSERT INTO events(key, kind, t) VALUES (?, 'submitted', ?)",
                                  [(k, now) for k in keys])
 
     def mark_resubmitted(self, keys: list[str]) -> None:
         """Write `resubmitted` events for in-flight designs sent again (idempotent oracles only)."""
         now = time.time()
-        with self._db:
+        with self._tx():
             self._db.executemany("INSERT INTO events(key, kind, t) VALUES (?, 'resubmitted', ?)",
                                  [(k, now) for k in keys])
 
     def mark_unknown(self, keys: list[str], reason: str) -> None:
         """In-flight designs that must not be sent again: their outcome is for the user to supply."""
         now = time.time()
-        with self._db:
+        with self._tx():
             self._db.executemany("INSERT INTO events(key, kind, reason, t) VALUES (?, 'unknown', ?, ?)",
                                  [(k, reason, now) for k in keys])
 
     def record_result(self, key: str, value: float | None, reason: str | None, node: str) -> None:
         kind = "labeled" if value is not None else "failed"
-        with self._db:
+        with self._tx():
             self._db.execute("INSERT INTO events(key, kind, value, reason, node, t) "
                              "VALUES (?, ?, ?, ?, ?, ?)", (key, kind, value, reason, node, time.time()))
 

@@ -213,3 +213,15 @@ def test_lab_hand_off_round_trip(ray_session, tmp_path, tiny):
     assert [r["stage"] for r in ledger.rounds()] == ["done"] * 3
     assert len(ledger.labels()) == 32 - 3 and len(ledger.failures()) == 3
     assert ledger.oracle_calls() == 32 and ledger.in_flight() == []
+
+
+def test_impossible_resource_request_stops_before_any_oracle_call(ray_session, tmp_path, tiny):
+    from sciloop.pipeline.config import ConfigError
+
+    tiny["oracle"] |= {"num_gpus": 1}
+    with pytest.raises(ConfigError, match=r"oracle.num_gpus asks for 1.0 GPU but the Ray cluster has 0.0"):
+        Campaign.from_config(tiny, run_dir=str(tmp_path / "a"), console=Console(quiet=True)).run()
+    tiny["oracle"] |= {"num_gpus": 0, "resources": {"docking_licence": 1}}
+    with pytest.raises(ConfigError, match=r"oracle.resources.docking_licence asks for 1"):
+        Campaign.from_config(tiny, run_dir=str(tmp_path / "b"), console=Console(quiet=True)).run()
+    assert Ledger(tmp_path / "b" / "ledger.sqlite").oracle_calls() == 0

@@ -85,3 +85,36 @@ def test_label_import(tmp_path):
     assert labels == {"CCO": 0.5, "CCC": 0.1, "c1ccccc1": 0.7}  # CCC kept its first value
     assert ledger.failures() == [("CCN", "not a number: 'oops'")]
     assert ledger.unknown() == [] and ledger.in_flight() == [] and ledger.pending() == []
+
+
+def test_disk_full_fails_clearly_and_leaves_the_ledger_valid(tmp_path):
+    from sciloop.pipeline.ledger import LedgerError
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.add_designs(0, [DesignRow("C", "C", "library")])
+    ledger.mark_submitted(["C"])
+    ledger.record_result("C", 1.0, None, "n")
+    pages = ledger._db.execute("PRAGMA page_count").fetchone()[0]
+    ledger._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now full
+    rows = [DesignRow(f"C{'C' * i}O", f"C{'C' * i}O", "gflownet", 0.1, 0.2, 0.3) for i in range(2000)]
+    with pytest.raises(LedgerError, match="cannot write the ledger .*full.*sciloop resume"):
+        ledger.add_designs(1, rows)
+    ledger.close()
+    again = Ledger(tmp_path / "ledger.sqlite")
+    assert again._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [r.key for r in again.designs(0)] == ["C"] and again.designs(1) == []  # all or nothing
+    assert [(l.key, l.value) for l in again.labels()] == [("C", 1.0)]
+
+
+def test_unopenable_ledger_fails_clearly(tmp_path):
+    """A read-only run directory (or, as root, who can write anywhere, a path that is no file)."""
+    import os
+
+    from sciloop.pipeline.ledger import LedgerError
+
+    if os.geteuid() == 0:  # root writes anyway: make the file itself unopenable instead
+        (tmp_path / "ledger.sqlite").mkdir()
+    else:
+        tmp_path.chmod(0o500)
+    with pytest.raises(LedgerError, match="cannot open the ledger"):
+        Ledger(tmp_path / "ledger.sqlite")
