@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,12 +51,22 @@ def round_metrics(ledger: Ledger, round_: int, rows: list[DesignRow], failures: 
         m["modes_above_initial_best"] = count_modes(
             featurizer.bit_fingerprints([l.key for l in ranked]), [l.value for l in ranked],
             threshold=max(l.value for l in initial) + 1e-12)
+    m["driver_rss_mb"] = _rss_mb()
     scored = [r for r in rows if r.key in batch and r.mean is not None]
     if len(scored) >= 3:
         pm = prospective_metrics(torch.tensor([r.mean for r in scored]), torch.tensor([r.std for r in scored]),
                                  torch.tensor([batch[r.key] for r in scored]))
         m.update({f"{k}_batch": float(v) for k, v in pm.items()})
     return m
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process (MiB); nan where /proc is absent."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return math.nan
 
 
 def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metrics: dict[str, float],
