@@ -33,6 +33,7 @@ from sciloop.proposers.selfies_env import SelfiesEnv
 from sciloop.surrogates.acquisition import AcquisitionConfig, acquisition_values, make_acquisition, make_log_reward
 from sciloop.surrogates.ensemble import EnsembleConfig, EnsembleSurrogate
 from sciloop.surrogates.featurizers import MorganFeaturizer
+from sciloop.surrogates.graphs import GraphFeaturizer
 from sciloop.surrogates.selection import select_batch
 
 from sciloop.pipeline import __version__
@@ -68,6 +69,8 @@ class Campaign:
         self.oracle, self._user_module = resolve_oracle(config.oracle)
         self.library = load_library(config.initial.library)
         self.featurizer = MorganFeaturizer(radius=config.surrogate.radius, n_bits=config.surrogate.n_bits)
+        # what the surrogate sees; Tanimoto selection and metrics always use the fingerprints
+        self.surrogate_featurizer = GraphFeaturizer() if config.surrogate.member == "gnn" else self.featurizer
         self.proposer: Any = None
         self.tracker: Tracker | None = None
         self._owns_ray = False
@@ -269,9 +272,10 @@ class Campaign:
         labels = self.ledger.labels()
         designs, y = [l.key for l in labels], [l.value for l in labels]
         sc = self.config.surrogate
-        surrogate = EnsembleSurrogate(self.featurizer, EnsembleConfig(
-            members=sc.members, hidden=sc.hidden, layers=sc.layers, epochs=sc.epochs, lr=sc.lr,
-            weight_decay=sc.weight_decay, seed=self.config.seed * 1000 + round_))
+        surrogate = EnsembleSurrogate(self.surrogate_featurizer, EnsembleConfig(
+            member=sc.member, members=sc.members, hidden=sc.hidden, layers=sc.layers, epochs=sc.epochs,
+            lr=sc.lr, weight_decay=sc.weight_decay, batch_size=sc.batch_size, patience=sc.patience,
+            max_steps=sc.max_steps, num_threads=sc.num_threads, seed=self.config.seed * 1000 + round_))
         stats = surrogate.fit(designs, y)
         return surrogate, designs, y, {f"surrogate_{k}": float(v) for k, v in stats.items()}
 

@@ -39,8 +39,9 @@ class InitialConfig(_Strict):
 
 
 class SurrogateConfig(_Strict):
-    """Ensemble of MLPs on Morgan count fingerprints."""
+    """An ensemble fit together in one process: MLPs on Morgan count fingerprints, or GNNs."""
 
+    member: Literal["mlp", "gnn"] = Field("mlp", description="mlp (fingerprints) or gnn (GINE on graphs)")
     members: int = Field(5, ge=2)
     hidden: int = Field(256, ge=8)
     layers: int = Field(2, ge=1)
@@ -49,6 +50,11 @@ class SurrogateConfig(_Strict):
     weight_decay: float = Field(1e-4, ge=0)
     radius: int = Field(2, ge=1)
     n_bits: int = Field(2048, ge=64)
+    batch_size: int = Field(256, ge=1)
+    patience: int | None = Field(None, ge=1, description=(
+        "early stopping: epochs without improvement on each member's out-of-bag rows (None: off)"))
+    max_steps: int | None = Field(None, ge=1, description="cap on optimiser steps per fit (None: no cap)")
+    num_threads: int | None = Field(None, ge=1, description="torch threads while fitting (None: torch's default)")
 
 
 class AcquisitionConfig(_Strict):

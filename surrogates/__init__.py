@@ -1,6 +1,6 @@
-"""Surrogates: featurizers, the MLP ensemble as a BoTorch model, acquisition rewards, selection.
+"""Surrogates: featurizers, ensembles (MLP, GNN, CNN) as BoTorch models, rewards, selection.
 
-Designs arrive as canonical SMILES strings. This package never imports ``sciloop.pipeline``,
+Designs arrive as canonical strings (SMILES, or token sequences for ``SequenceFeaturizer``). This package never imports ``sciloop.pipeline``,
 ``sciloop.proposers`` or ``sciloop.oracles``.
 """
 
@@ -13,22 +13,33 @@ from .acquisition import (
     make_acquisition,
     make_log_reward,
 )
-from .ensemble import EnsembleConfig, EnsembleSurrogate, MLPEnsembleModel
+from .cnn import CNNEnsemble
+from .ensemble import MEMBER_KINDS, EnsembleConfig, EnsembleSurrogate, MLPEnsembleModel
 from .featurizers import Featurizer, MorganFeaturizer, tanimoto_matrix
+from .gnn import GINEEnsemble
+from .graphs import GraphFeaturizer
 from .metrics import prospective_metrics
 from .mlp import VectorisedMLPEnsemble
 from .selection import select_batch, select_batch_greedy_q
+from .sequences import SequenceFeaturizer
+from .training import TrainConfig, train_members
 
 __all__ = [
     "ACQUISITION_NAMES",
     "LOG_REWARD_FLOOR",
+    "MEMBER_KINDS",
     "AcquisitionConfig",
+    "CNNEnsemble",
     "EnsembleConfig",
     "EnsembleMemberSampler",
     "EnsembleSurrogate",
     "Featurizer",
+    "GINEEnsemble",
+    "GraphFeaturizer",
     "MLPEnsembleModel",
     "MorganFeaturizer",
+    "SequenceFeaturizer",
+    "TrainConfig",
     "VectorisedMLPEnsemble",
     "acquisition_values",
     "make_acquisition",
@@ -37,4 +48,5 @@ __all__ = [
     "select_batch",
     "select_batch_greedy_q",
     "tanimoto_matrix",
+    "train_members",
 ]

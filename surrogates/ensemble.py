@@ -1,4 +1,4 @@
-"""The surrogate: an MLP ensemble over design features, exposed as a BoTorch ``EnsembleModel``.
+"""The surrogate: an ensemble (MLP, GNN or CNN members) as a BoTorch ``EnsembleModel``.
 
 ``EnsembleSurrogate`` owns the featurizer, fits the vectorised ensemble on standardised
 labels, and hands out ``MLPEnsembleModel``, whose ``posterior(X)`` is BoTorch's
@@ -18,6 +18,7 @@ from torch import Tensor
 
 from .featurizers import Featurizer
 from .mlp import VectorisedMLPEnsemble, train_ensemble
+from .training import TrainConfig, torch_threads, train_members
 
 __all__ = ["EnsembleConfig", "EnsembleSurrogate", "MLPEnsembleModel", "VectorisedMLPEnsemble"]
 
@@ -27,9 +28,12 @@ STATE_FORMAT = "sciloop.surrogates.EnsembleSurrogate/1"
 
 @dataclass
 class EnsembleConfig:
-    """Hyper-parameters of the MLP ensemble.
+    """Hyper-parameters of the ensemble.
 
     Attributes:
+        member: ``"mlp"`` (``VectorisedMLPEnsemble`` on fixed-width features, e.g. Morgan
+            fingerprints), ``"gnn"`` (``GINEEnsemble``; needs a ``GraphFeaturizer``) or
+            ``"cnn"`` (``CNNEnsemble``; needs a ``SequenceFeaturizer``).
         members: Ensemble size ``s``.
         hidden: Width of every hidden layer.
         layers: Number of hidden layers.
@@ -41,8 +45,22 @@ class EnsembleConfig:
             equally and differs only by initialisation).
         dropout: Dropout after each hidden activation while training.
         seed: Seed of initialisation, bootstrap and shuffling (members get different draws).
+        patience: Per-member early stopping: epochs without improvement of a member's MSE on
+            its out-of-bag rows (its held-out split; a shared ``val_fraction`` split when
+            ``bootstrap`` is False) before it stops; its best weights are restored. ``None``
+            or 0: train all ``epochs``.
+        val_fraction: Held-out share of rows when ``bootstrap`` is False.
+        max_steps: Cap on optimizer steps (``None``: none); bounds the refit time on large
+            label sets. The default 400 binds only above ~3,000 labels (batch 256); measured
+            on 10,000 WEHI molecules (MolLogP, K=5, hidden 256, 2 layers, 1 thread): 7.6 CPU
+            seconds and out-of-bag MSE 0.103 (standardised) against 32 s and 0.097 uncapped
+            (43 epochs, early-stopped).
+        num_threads: Torch intra-op threads while fitting (restored afterwards); ``None``
+            leaves torch's setting alone. Use 1 on a machine shared with busy processes
+            (e.g. Ray actors): oversubscribed threads can make a fit 20x slower.
     """
 
+    member: str = "mlp"
     members: int = 5
     hidden: int = 256
     layers: int = 2
@@ -53,12 +71,53 @@ class EnsembleConfig:
     bootstrap: bool = True
     dropout: float = 0.0
     seed: int = 0
+    patience: int | None = 10
+    val_fraction: float = 0.1
+    max_steps: int | None = 400
+    num_threads: int | None = None
+
+
+#: Ensemble member kinds accepted as ``EnsembleConfig.member``.
+MEMBER_KINDS = ("mlp", "gnn", "cnn")
+
+
+def build_net(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> torch.nn.Module:
+    """A fresh, untrained ensemble network of the configured member kind.
+
+    Args:
+        config: The ensemble's hyper-parameters (``member`` picks the kind).
+        featurizer: The surrogate's featurizer (a GNN keeps it: inputs are its table indices).
+        in_dim: Feature dimension ``d`` (used by the MLP).
+
+    Returns:
+        A module mapping `n x d` features to `K x n` member predictions, with ``members``
+        and ``member_view``.
+    """
+    cfg = config
+    if cfg.member == "mlp":
+        return VectorisedMLPEnsemble(in_dim, cfg.members, cfg.hidden, cfg.layers,
+                                     cfg.dropout, cfg.seed)
+    if cfg.member == "gnn":
+        from .gnn import GINEEnsemble
+        from .graphs import GraphFeaturizer
+        if not isinstance(featurizer, GraphFeaturizer):
+            raise TypeError(f"member 'gnn' needs a GraphFeaturizer, got {featurizer!r}")
+        return GINEEnsemble(featurizer, cfg.members, cfg.hidden, cfg.layers, cfg.seed)
+    if cfg.member == "cnn":
+        from .cnn import CNNEnsemble
+        from .sequences import SequenceFeaturizer
+        if not isinstance(featurizer, SequenceFeaturizer):
+            raise TypeError(f"member 'cnn' needs a SequenceFeaturizer, got {featurizer!r}")
+        return CNNEnsemble(featurizer, cfg.members, cfg.hidden, cfg.layers, cfg.seed)
+    raise ValueError(f"unknown member {cfg.member!r}; valid: {MEMBER_KINDS}")
 
 
 class MLPEnsembleModel(EnsembleModel):
     """A BoTorch ensemble model over feature rows; predictions in the original units of ``y``.
 
-    The network computes in its own dtype (float32); outputs are cast to the dtype of ``X``.
+    Despite the name it wraps any ensemble network mapping `n x d` features to `K x n`
+    (MLP on fingerprints, GNN on graph-table indices, CNN on token ids). The network
+    computes in its own dtype (float32); outputs are cast to the dtype of ``X``.
 
     Example:
         >>> posterior = model.posterior(X)  # `X`: `b x q x d`
@@ -102,7 +161,7 @@ class MLPEnsembleModel(EnsembleModel):
 
 
 class EnsembleSurrogate:
-    """Featurizer + MLP ensemble: fit on labelled designs, predict, hand out a BoTorch model.
+    """Featurizer + ensemble: fit on labelled designs, predict, hand out a BoTorch model.
 
     Example:
         >>> surrogate = EnsembleSurrogate(MorganFeaturizer(), EnsembleConfig(members=5))
@@ -156,7 +215,9 @@ class EnsembleSurrogate:
 
         Returns:
             ``train_loss`` (standardised units), ``train_rmse`` (of the ensemble mean, in
-            units of ``y``), ``fit_seconds`` (wall), ``fit_cpu_seconds``, ``steps``, ``n_train``.
+            units of ``y``), ``val_mse`` (standardised units, members' best held-out MSE),
+            ``epochs``, ``best_epoch``, ``fit_seconds`` (wall), ``fit_cpu_seconds``,
+            ``steps``, ``n_train``.
         """
         designs = list(designs)
         Y = torch.as_tensor(list(y), dtype=torch.float64).reshape(-1)
@@ -171,14 +232,30 @@ class EnsembleSurrogate:
         if not y_std > 1e-12:
             y_std = 1.0
         cfg = self.config
-        net = VectorisedMLPEnsemble(X.shape[-1], cfg.members, cfg.hidden, cfg.layers,
-                                    cfg.dropout, cfg.seed)
-        stats = train_ensemble(net, X, (Y - y_mean) / y_std, epochs=cfg.epochs, lr=cfg.lr,
-                               weight_decay=cfg.weight_decay, batch_size=cfg.batch_size,
-                               bootstrap=cfg.bootstrap, seed=cfg.seed)
+        net = build_net(cfg, self.featurizer, X.shape[-1])
+        Z = (Y - y_mean) / y_std
+        with torch_threads(cfg.num_threads):
+            stats = self._train(net, X, Z)
         stats["train_rmse"] *= y_std
         stats["n_train"] = float(len(designs))
         self._model = MLPEnsembleModel(net, y_mean, y_std).eval()
+        return stats
+
+    def _train(self, net: torch.nn.Module, X: Tensor, Z: Tensor) -> dict[str, float]:
+        """Train ``net`` on features `n x d` and standardised labels `n`."""
+        cfg = self.config
+        if cfg.member == "mlp":  # sparse fingerprints take the sparse first-layer path
+            stats = train_ensemble(net, X, Z, epochs=cfg.epochs, lr=cfg.lr,
+                                   weight_decay=cfg.weight_decay, batch_size=cfg.batch_size,
+                                   bootstrap=cfg.bootstrap, seed=cfg.seed,
+                                   patience=cfg.patience, max_steps=cfg.max_steps,
+                                   val_fraction=cfg.val_fraction)
+        else:
+            train_cfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                    batch_size=cfg.batch_size, bootstrap=cfg.bootstrap,
+                                    patience=cfg.patience, val_fraction=cfg.val_fraction,
+                                    max_steps=cfg.max_steps, seed=cfg.seed)
+            stats = train_members(net, lambda idx: net(X[idx]), Z, train_cfg)
         return stats
 
     @torch.no_grad()
@@ -227,7 +304,7 @@ class EnsembleSurrogate:
         return {
             "format": STATE_FORMAT,
             "config": asdict(self.config),
-            "in_dim": model.net.in_dim,
+            "in_dim": int(getattr(model.net, "in_dim", self.featurizer.dim)),
             "y_mean": float(model.y_mean),
             "y_std": float(model.y_std),
             "net": {k: v.detach().cpu().clone() for k, v in model.net.state_dict().items()},
@@ -243,8 +320,6 @@ class EnsembleSurrogate:
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"not an EnsembleSurrogate checkpoint: {state.get('format')!r}")
         self.config = EnsembleConfig(**state["config"])
-        cfg = self.config
-        net = VectorisedMLPEnsemble(int(state["in_dim"]), cfg.members, cfg.hidden, cfg.layers,
-                                    cfg.dropout, cfg.seed)
+        net = build_net(self.config, self.featurizer, int(state["in_dim"]))
         net.load_state_dict(state["net"])
         self._model = MLPEnsembleModel(net, state["y_mean"], state["y_std"]).eval()

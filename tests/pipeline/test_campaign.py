@@ -225,3 +225,12 @@ def test_impossible_resource_request_stops_before_any_oracle_call(ray_session, t
     with pytest.raises(ConfigError, match=r"oracle.resources.docking_licence asks for 1"):
         Campaign.from_config(tiny, run_dir=str(tmp_path / "b"), console=Console(quiet=True)).run()
     assert Ledger(tmp_path / "b" / "ledger.sqlite").oracle_calls() == 0
+
+
+def test_gnn_surrogate_with_early_stopping(ray_session, tmp_path, tiny):
+    tiny["rounds"] = 1
+    tiny["surrogate"] |= {"member": "gnn", "hidden": 16, "epochs": 30, "patience": 3, "num_threads": 1}
+    rounds = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
+    metrics = rounds[1]["metrics"]
+    assert metrics["surrogate_epochs"] <= 30 and "spearman_batch" in metrics
+    assert all(row["mean"] is not None for row in Ledger(tmp_path / "run" / "ledger.sqlite").batch(1))

@@ -11,8 +11,10 @@ from sciloop.surrogates import EnsembleConfig, EnsembleSurrogate, MorganFeaturiz
 
 NCI = os.path.join(os.path.dirname(rdkit.__file__), "Data", "NCI", "first_5K.smi")
 
-#: Small enough to keep the folder fast on 2 shared cores, large enough to learn MolLogP.
-SMALL = EnsembleConfig(members=5, hidden=64, layers=2, epochs=60, batch_size=128, seed=0)
+#: Small enough to keep the folder fast on 2 shared cores, large enough to learn MolLogP;
+#: one torch thread (two threads on a loaded machine were 20x slower).
+SMALL = EnsembleConfig(members=5, hidden=64, layers=2, epochs=60, batch_size=128, seed=0,
+                       num_threads=1)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from scipy.stats import spearmanr
 
 from sciloop.surrogates import EnsembleSurrogate, MorganFeaturizer, VectorisedMLPEnsemble
 from sciloop.surrogates.mlp import SparseRows, train_ensemble
+from sciloop.surrogates.training import torch_threads
 
 
 def test_members_differ_and_match_a_looped_reference():
@@ -38,7 +39,8 @@ def test_uncertainty_grows_away_from_the_data():
     X = torch.rand(128, 1, generator=g) * 2 - 1
     y = torch.sin(3 * X[:, 0])
     net = VectorisedMLPEnsemble(in_dim=1, members=8, hidden=32, layers=2, seed=0)
-    stats = train_ensemble(net, X, y, epochs=150, lr=1e-2, batch_size=128, seed=0)
+    with torch_threads(1):
+        stats = train_ensemble(net, X, y, epochs=150, lr=1e-2, batch_size=128, seed=0)
     assert stats["train_rmse"] < 0.2
     with torch.no_grad():
         near = net(torch.linspace(-0.9, 0.9, 50).unsqueeze(-1)).std(0).mean()
@@ -49,7 +51,7 @@ def test_uncertainty_grows_away_from_the_data():
 def test_fit_ranks_held_out_molecules(fitted, logp_data):
     surrogate, stats = fitted
     smiles, labels = logp_data
-    assert stats["n_train"] == 300 and stats["fit_seconds"] > 0 and stats["steps"] == 60 * 3
+    assert stats["n_train"] == 300 and stats["fit_seconds"] > 0 and 0 < stats["steps"] <= 60 * 3
     mean, std = surrogate.predict(smiles[300:])
     assert mean.shape == std.shape == (200,) and mean.dtype == torch.float64
     assert (std > 0).all()
