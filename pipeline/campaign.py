@@ -323,7 +323,9 @@ class Campaign:
                              min_distance=self.config.selection.min_distance)
         mean, std = surrogate.predict([pool[i] for i in picks])
         metrics["seconds_propose"] = time.monotonic() - t
-        ctx.train_designs, ctx.train_y, ctx.pool_values = designs, y, values.tolist()
+        pool_log_rewards = log_reward(pool).tolist()
+        ctx.train_designs, ctx.train_y = designs, y
+        ctx.pool_log_rewards, ctx.picked_log_rewards = pool_log_rewards, [pool_log_rewards[i] for i in picks]
         return [DesignRow(key=pool[i], design=pool[i], source=self.config.proposer.name,
                           acquisition=float(values[i]), mean=float(m), std=float(s))
                 for i, m, s in zip(picks, mean.tolist(), std.tolist())]

@@ -24,7 +24,8 @@ class RoundContext:
 
     train_designs: list[str] = field(default_factory=list)
     train_y: list[float] = field(default_factory=list)
-    pool_values: list[float] = field(default_factory=list)
+    pool_log_rewards: list[float] = field(default_factory=list)  # the GFlowNet's reward on the pool
+    picked_log_rewards: list[float] = field(default_factory=list)  # ... and on the selected batch
     checkpoints: list[Path] = field(default_factory=list)
 
 
@@ -81,10 +82,9 @@ def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metric
         image = top_molecules_grid([l.key for l in labels], [l.value for l in labels])
         tracker.client.log_image(run_id, image, f"top/round-{round_:03d}.png")
     _log_figure(tracker, run_id, curves_figure(ledger.call_values()), f"plots/curves-round-{round_:03d}.png")
-    if ctx.pool_values:
-        picked = [r["acquisition"] for r in batch if r["acquisition"] is not None]
-        _log_figure(tracker, run_id, histogram_figure(ctx.pool_values, picked, "acquisition"),
-                    f"plots/acquisition-round-{round_:03d}.png")
+    if ctx.pool_log_rewards:
+        fig = histogram_figure(ctx.pool_log_rewards, ctx.picked_log_rewards, "log-reward")
+        _log_figure(tracker, run_id, fig, f"plots/reward-round-{round_:03d}.png")
     scored = [r for r in batch if r["score"] is not None and r["mean"] is not None]
     if len(scored) >= 3:
         fig = calibration_figure([r["mean"] for r in scored], [r["std"] for r in scored],

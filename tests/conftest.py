@@ -19,3 +19,21 @@ def ray_session():
                  log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+_CRASH_ROWS: list[tuple[str, int, int, int, int]] = []
+
+
+@pytest.fixture
+def crash_report():
+    """Collects a row per fault-injection case (printed as a table at the end of the run)."""
+    return _CRASH_ROWS.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _CRASH_ROWS:
+        write = terminalreporter.write_line
+        write("")
+        write("SIGKILL fault injection: kill point | labels lost | duplicate oracle calls | unknown | paid calls")
+        for kill_at, lost, duplicates, unknown, paid in _CRASH_ROWS:
+            write(f"  {kill_at:18s} | {lost:11d} | {duplicates:22d} | {unknown:7d} | {paid:10d}")

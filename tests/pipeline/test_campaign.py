@@ -90,7 +90,7 @@ def test_tiny_campaign_end_to_end(ray_session, tmp_path, monkeypatch, tiny):
     rid = round2.info.run_id
     paths = {a.path for folder in ("top", "plots", "checkpoints")
              for a in client.list_artifacts(rid, folder)}
-    assert paths == {"top/round-002.png", "plots/curves-round-002.png", "plots/acquisition-round-002.png",
+    assert paths == {"top/round-002.png", "plots/curves-round-002.png", "plots/reward-round-002.png",
                      "plots/calibration-round-002.png", "checkpoints/proposer-round-002.pt",
                      "checkpoints/surrogate-round-002.pt"}
     (dataset_input,) = round2.inputs.dataset_inputs

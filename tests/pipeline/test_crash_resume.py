@@ -72,8 +72,9 @@ def _start(cwd: Path, *args: str) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-@pytest.mark.parametrize("kill_at", ["oracle-call-15", "round1-trained", "round1-done"])
-def test_sigkill_then_resume(tmp_path, kill_at):
+@pytest.mark.parametrize("kill_at", ["oracle-call-15", "round1-started", "round1-surrogate",
+                                     "round1-trained", "round1-selected", "round1-done"])
+def test_sigkill_then_resume(tmp_path, kill_at, crash_report):
     side, kill = tmp_path / "calls.txt", tmp_path / "kill.txt"
     (tmp_path / "crash_oracle.py").write_text(ORACLE.format(side=str(side), kill=str(kill)))
     (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(CONFIG))
@@ -105,8 +106,7 @@ def test_sigkill_then_resume(tmp_path, kill_at):
     labels = {l.key: l.value for l in ledger.labels()}
     unknown = {r.key for r in ledger.unknown()}
     lost = [k for k in paid if k not in labels and k not in unknown]
-    print(f"\nkill point {kill_at:18s} labels lost {len(lost)}  duplicate oracle calls {duplicates}  "
-          f"unknown {len(unknown)}  paid {len(paid)}")
+    crash_report((kill_at, len(lost), duplicates, len(unknown), len(paid)))
     assert duplicates == 0 and lost == []
     assert not set(labels) & unknown
     for key, value in labels.items():  # each label is the oracle's value for that design

@@ -109,7 +109,7 @@ def test_every_metric_and_artifact_of_every_round(finished, tmp_path):
                  for a in client.list_artifacts(run.info.run_id, folder)}
         want = {f"batch/round-{r:03d}.json", f"top/round-{r:03d}.png", f"plots/curves-round-{r:03d}.png"}
         if r > 0:
-            want |= {f"plots/acquisition-round-{r:03d}.png", f"plots/calibration-round-{r:03d}.png",
+            want |= {f"plots/reward-round-{r:03d}.png", f"plots/calibration-round-{r:03d}.png",
                      f"checkpoints/proposer-round-{r:03d}.pt", f"checkpoints/surrogate-round-{r:03d}.pt"}
             assert [d.dataset.name for d in run.inputs.dataset_inputs] == [f"labels-round-{r:03d}"]
         assert paths == want, (r, paths ^ want)
