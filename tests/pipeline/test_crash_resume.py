@@ -10,6 +10,7 @@ unchanged.
 
 import collections
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -80,16 +81,22 @@ def test_sigkill_then_resume(tmp_path, kill_at, crash_report):
     (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(CONFIG))
     db = tmp_path / "run" / "ledger.sqlite"
 
-    proc = _start(tmp_path, "run", "campaign.yaml")
-    if kill_at.startswith("oracle-call-"):  # the oracle itself pulls the plug mid-batch
-        kill.write_text(f"{proc.pid} {kill_at.rsplit('-', 1)[1]}")
-    else:
-        _, stage = kill_at.split("-")
-        deadline = time.monotonic() + 300
-        while _stage(db, 1) != stage and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGKILL)
-    out = proc.communicate(timeout=300)[0]
+    for _attempt in range(3):  # a short stage can slip past the poll on a loaded machine: run again
+        shutil.rmtree(tmp_path / "run", ignore_errors=True)
+        side.unlink(missing_ok=True)
+        proc = _start(tmp_path, "run", "campaign.yaml")
+        if kill_at.startswith("oracle-call-"):  # the oracle itself pulls the plug mid-batch
+            kill.write_text(f"{proc.pid} {kill_at.rsplit('-', 1)[1]}")
+        else:
+            stage = kill_at.split("-")[1]
+            deadline = time.monotonic() + 300
+            while _stage(db, 1) != stage and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        out = proc.communicate(timeout=300)[0]
+        if proc.returncode == -signal.SIGKILL:
+            break
     assert proc.returncode == -signal.SIGKILL, out[-3000:]
     before = Ledger(db)
     round0 = before.batch(0)
