@@ -19,3 +19,9 @@ TINY = {
 def tiny() -> dict:
     """A fresh copy of the tiny campaign config (edit freely)."""
     return copy.deepcopy(TINY)
+
+
+@pytest.fixture(scope="module")
+def tiny_for_module() -> dict:
+    """The same, for module-scoped fixtures."""
+    return copy.deepcopy(TINY)

@@ -69,12 +69,10 @@ def mlflow_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def finished(mlflow_server, ray_session, tmp_path_factory):
+def finished(mlflow_server, ray_session, tmp_path_factory, tiny_for_module):
     """A tiny finished campaign logged to the server; returns (client, experiment, run_dir)."""
-    from conftest import TINY
-
     run_dir = tmp_path_factory.mktemp("campaign") / "run"
-    config = TINY | {"tracking": {"uri": mlflow_server, "experiment": "served"}}
+    config = tiny_for_module | {"tracking": {"uri": mlflow_server, "experiment": "served"}}
     Campaign.from_config(config, run_dir=str(run_dir), console=Console(quiet=True)).run()
     client = MlflowClient(mlflow_server)
     return client, client.get_experiment_by_name("served"), run_dir
@@ -153,11 +151,9 @@ def test_ui_shows_runs_charts_and_batch_table(finished, mlflow_server, tmp_path)
     assert all((shots / f).stat().st_size > 10_000 for f in ("runs.png", "charts.png", "batch-table.png"))
 
 
-def test_server_down_then_sync_without_duplicates(ray_session, tmp_path):
-    from conftest import TINY
-
+def test_server_down_then_sync_without_duplicates(ray_session, tmp_path, tiny):
     port = _free_port()  # nothing listens here yet
-    config = TINY | {"rounds": 1, "tracking": {"uri": f"http://127.0.0.1:{port}", "experiment": "later"}}
+    config = tiny | {"rounds": 1, "tracking": {"uri": f"http://127.0.0.1:{port}", "experiment": "later"}}
     console = Console(record=True, width=200)
     Campaign.from_config(config, run_dir=str(tmp_path / "run"), console=console).run()
     text = console.export_text()
