@@ -18,9 +18,9 @@ def top_k_mean(values: Sequence[float], k: int) -> float:
 
 def summary_table(rounds: list[dict[str, Any]], title: str) -> Table:
     """One row per finished round: oracle calls, best, top-10 mean, prospective Spearman."""
-    table = Table(title=title)
-    for col in ("round", "oracle calls", "new labels", "failures", "best", "top-10 mean",
-                "spearman (new batch)", "seconds"):
+    table = Table(title=title, caption="spearman: the surrogate's rank correlation on each new batch, "
+                                       "predicted before its labels were seen")
+    for col in ("round", "calls", "labels", "fails", "best", "top-10", "spearman", "secs"):
         table.add_column(col, justify="right")
 
     def fmt(v: Any, spec: str = ".3f") -> str:
