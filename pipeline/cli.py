@@ -44,10 +44,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from sciloop.pipeline.ledger import Ledger
     from sciloop.pipeline.report import summary_table
 
-    db = Path(args.run_dir) / "ledger.sqlite"
-    if not db.exists():
-        raise ConfigError(f"{args.run_dir} is not a run directory (no ledger.sqlite)")
-    ledger = Ledger(db)
+    ledger = Ledger.of_run_dir(args.run_dir)
     console = Console()
     console.print(summary_table(ledger.rounds(), f"{args.run_dir}: {ledger.oracle_calls()} oracle calls"))
     for r in ledger.rounds():
@@ -71,8 +68,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from sciloop.pipeline.html_report import write_report
 
-    if not (Path(args.run_dir) / "ledger.sqlite").exists():
-        raise ConfigError(f"{args.run_dir} is not a run directory (no ledger.sqlite)")
     print(write_report(args.run_dir, args.out))
     return 0
 

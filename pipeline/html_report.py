@@ -44,7 +44,7 @@ def _cell(value, spec: str) -> str:
 def write_report(run_dir: str | Path, out: str | Path | None = None, top: int = 12) -> Path:
     """Write `report.html` (curves, per-round table, top designs) into the run directory."""
     run_dir = Path(run_dir)
-    ledger = Ledger(run_dir / "ledger.sqlite")
+    ledger = Ledger.of_run_dir(run_dir)
     rounds = ledger.rounds()
     labels = sorted(ledger.labels(), key=lambda l: -l.value)
     rows = "".join("<tr>" + "".join(f"<td>{_cell(r['metrics'].get(k, r['round'] if k == 'round' else None), f)}</td>"

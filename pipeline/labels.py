@@ -27,22 +27,20 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
     and never sent. A design already labelled, or not in the ledger, is skipped with a reason;
     nothing is ever labelled twice. An empty or non-numeric value records a failure.
     """
-    ledger_path = Path(run_dir) / "ledger.sqlite"
-    if not ledger_path.exists():
-        raise ConfigError(f"{run_dir} is not a run directory (no ledger.sqlite)")
+    ledger = Ledger.of_run_dir(run_dir)
     try:
         imported = read_results(csv_path)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    ledger = Ledger(ledger_path)
     awaiting = {r.key for r in ledger.unknown() + ledger.in_flight()}
     never_sent = {r.key for r in ledger.pending()}
+    known = ledger.known_keys()
     domain, out = MoleculeDomain(), LabelImport()
     for design, result in imported.results.items():
         key = domain.canonical(design)
         if key is None or (key not in awaiting and key not in never_sent):
             out.skipped[design] = ("not a valid design" if key is None else "already has a result"
-                                   if key in ledger.known_keys() else "not in the ledger")
+                                   if key in known else "not in the ledger")
             continue
         if key in never_sent:
             ledger.mark_submitted([key])

@@ -83,6 +83,20 @@ class Ledger:
         except sqlite3.OperationalError as exc:
             raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
 
+    @classmethod
+    def of_run_dir(cls, run_dir: str | Path) -> "Ledger":
+        """The ledger of an existing run directory (never creates one).
+
+        Raises:
+            ConfigError: `run_dir` holds no ledger.
+        """
+        from sciloop.pipeline.config import ConfigError
+
+        path = Path(run_dir) / "ledger.sqlite"
+        if not path.exists():
+            raise ConfigError(f"{run_dir} is not a run directory (no ledger.sqlite)")
+        return cls(path)
+
     def close(self) -> None:
         self._db.close()
 

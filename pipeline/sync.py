@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sciloop.pipeline import __version__
-from sciloop.pipeline.config import ConfigError, load_config
+from sciloop.pipeline.config import load_config
 from sciloop.pipeline.ledger import Ledger
 from sciloop.pipeline.round_log import RoundContext, log_round
 from sciloop.pipeline.tracking import open_campaign_tracker
@@ -30,10 +30,8 @@ def sync(run_dir: str | Path) -> list[int]:
     server went away are reattached, so nothing is logged twice.
     """
     run_dir = Path(run_dir)
-    if not (run_dir / "ledger.sqlite").exists():
-        raise ConfigError(f"{run_dir} is not a run directory (no ledger.sqlite)")
+    ledger = Ledger.of_run_dir(run_dir)
     config = load_config(run_dir / "config.yaml")
-    ledger = Ledger(run_dir / "ledger.sqlite")
     tracker = open_campaign_tracker(config, run_dir.resolve(), ledger, __version__)
     synced = []
     for r in ledger.rounds():
