@@ -67,7 +67,7 @@ class Campaign:
         (self.run_dir / "config.yaml").write_text(config.to_yaml())
         self.domain = MoleculeDomain()
         self.oracle, self._user_module = resolve_oracle(config.oracle)
-        self.library = load_library(config.initial.library)
+        self.library = load_library(config.initial.library, config.initial.library_size, config.seed)
         self.featurizer = MorganFeaturizer(radius=config.surrogate.radius, n_bits=config.surrogate.n_bits)
         # what the surrogate sees; Tanimoto selection and metrics always use the fingerprints
         self.surrogate_featurizer = GraphFeaturizer() if config.surrogate.member == "gnn" else self.featurizer
@@ -93,8 +93,10 @@ class Campaign:
                 ray.cloudpickle.register_pickle_by_value(module)
             return
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address=self.config.ray.address,
-                 num_cpus=self.config.ray.num_cpus if self.config.ray.address is None else None,
+        # Inside a Ray Job (or with RAY_ADDRESS exported) Ray connects to that cluster.
+        address = self.config.ray.address or os.environ.get("RAY_ADDRESS")
+        ray.init(address=address,
+                 num_cpus=self.config.ray.num_cpus if address is None else None,
                  runtime_env={"py_modules": [module_path(module)]} if module is not None else None,
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
         self._owns_ray = True

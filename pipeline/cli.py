@@ -26,8 +26,12 @@ def _tracking_uri(target: str) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from sciloop.pipeline.campaign import Campaign
 
-    Campaign.from_config(args.config, args.overrides).run()
+    Campaign.from_config(args.config, args.overrides + _ray_override(args)).run()
     return 0
+
+
+def _ray_override(args: argparse.Namespace) -> list[str]:
+    return [f"ray.address={args.ray_address}"] if args.ray_address else []
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -36,7 +40,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     config = Path(args.run_dir) / "config.yaml"
     if not config.exists():
         raise ConfigError(f"{args.run_dir} is not a run directory (no config.yaml)")
-    Campaign.from_config(config).run()
+    Campaign.from_config(config, _ray_override(args)).run()
     return 0
 
 
@@ -98,15 +102,34 @@ def cmd_oracles(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from sciloop.pipeline import bench, bench_table
+
+    if args.suite == "table":
+        print(bench_table.write_readme() if args.readme else bench_table.pmo_table(bench.load_results()))
+        return 0
+    objectives = sorted(bench.published()) if args.objectives == "all" else (
+        list(bench.TUNING) if args.objectives == "tuning" else args.objectives.split(","))
+    try:
+        bench.bench_pmo(objectives, [int(s) for s in args.seeds.split(",")], args.budget,
+                        args.methods.split(","), args.corpus, args.overrides)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sciloop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run a campaign from a YAML config")
     p.add_argument("config", help="campaign YAML, e.g. configs/quickstart.yaml")
     p.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. rounds=3 proposer.steps=50")
+    p.add_argument("--ray-address", help="a running Ray cluster (e.g. auto, ray://head:10001); "
+                   "default: RAY_ADDRESS if set, else a local Ray in-process")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("resume", help="continue the campaign in a run directory")
     p.add_argument("run_dir")
+    p.add_argument("--ray-address", help="a running Ray cluster (the campaign may move between clusters)")
     p.set_defaults(fn=cmd_resume)
     p = sub.add_parser("status", help="rounds, budget spent and pending designs of a run directory")
     p.add_argument("run_dir")
@@ -127,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("results", help="CSV with columns design,value")
     p.set_defaults(fn=cmd_label)
+    p = sub.add_parser("bench", help="the PMO benchmark (pmo), or its README table (table)")
+    p.add_argument("suite", choices=["pmo", "table"])
+    p.add_argument("--objectives", default="tuning", help="comma-separated, 'tuning' (the 10) or 'all' (the 20)")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--budget", type=int, default=10_000)
+    p.add_argument("--methods", default="screening,graph_ga,sciloop")
+    p.add_argument("--corpus", default="moses", help="moses (pip install --no-deps molsets), nci or wehi")
+    p.add_argument("--readme", action="store_true", help="table: rewrite the README's PMO table")
+    p.add_argument("overrides", nargs="*", help="sciloop config overrides, e.g. proposer.steps=100")
+    p.set_defaults(fn=cmd_bench)
     p = sub.add_parser("oracles", help="list the built-in objectives and installed oracle plug-ins")
     p.set_defaults(fn=cmd_oracles)
     return parser

@@ -34,8 +34,9 @@ class OracleConfig(_Strict):
 class InitialConfig(_Strict):
     """The first labelled set, screened from a molecule library and counted against the budget."""
 
-    library: Literal["nci", "wehi"] = "nci"
+    library: Literal["nci", "wehi", "moses"] = "nci"
     size: int = Field(100, ge=2)
+    library_size: int = Field(20_000, ge=100, description="molecules drawn from 'moses' (seeded by `seed`)")
 
 
 class SurrogateConfig(_Strict):
@@ -138,8 +139,12 @@ class CampaignConfig(_Strict):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
     def digest(self) -> str:
-        """A short hash of the resolved config (tags runs; detects edits on resume)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """A short hash of the resolved config (tags runs; detects edits on resume).
+
+        Where the campaign runs (`ray`) is left out: a campaign started on a laptop may be
+        resumed on a cluster.
+        """
+        blob = json.dumps(self.model_dump(mode="json", exclude={"ray"}), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 

@@ -44,21 +44,41 @@ def _rdkit_data(*parts: str) -> str:
     return os.path.join(os.path.dirname(rdkit.__file__), "Data", *parts)
 
 
-def load_library(name: str = "nci") -> list[str]:
-    """A real molecule library from rdkit's wheel: canonical, desalted, deduplicated, in file order.
+def _moses_train(size: int, seed: int) -> list[str]:
+    """`size` SMILES drawn at random (seeded) from the MOSES training set (1.58M, ZINC-derived)."""
+    import gzip
+    import importlib.util
+    import random
+
+    spec = importlib.util.find_spec("moses")  # locates the wheel's data without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("library 'moses' needs the MOSES data: pip install --no-deps molsets")
+    path = os.path.join(spec.submodule_search_locations[0], "dataset", "data", "train.csv.gz")
+    with gzip.open(path, "rt") as fh:
+        rows = [line.split(",", 1)[0] for line in fh][1:]  # header: SMILES,SPLIT
+    return random.Random(seed).sample(rows, min(size, len(rows)))
+
+
+def load_library(name: str = "nci", size: int = 20_000, seed: int = 0) -> list[str]:
+    """A real molecule library: canonical, desalted, deduplicated, in file order.
 
     Args:
-        name: "nci" (`Data/NCI/first_5K.smi`, ~5k molecules) or "wehi"
-            (`Data/Pains/test_data/wehi_mols.csv`, ~10k molecules).
+        name: "nci" (rdkit's `Data/NCI/first_5K.smi`, ~5k molecules), "wehi" (rdkit's
+            `Data/Pains/test_data/wehi_mols.csv`, ~10k molecules) or "moses" (a random
+            `size` of the MOSES training set; `pip install --no-deps molsets`).
+        size: molecules drawn from "moses" (the rdkit sets are used whole).
+        seed: the draw from "moses".
     """
-    if name == "nci":
+    if name == "moses":
+        raw = _moses_train(size, seed)
+    elif name == "nci":
         with open(_rdkit_data("NCI", "first_5K.smi")) as fh:
             raw = [line.split()[0] for line in fh if line.strip()]
     elif name == "wehi":
         with open(_rdkit_data("Pains", "test_data", "wehi_mols.csv")) as fh:
             raw = [row[0] for row in csv.reader(fh) if row]
     else:
-        raise ValueError(f"unknown library {name!r}: use 'nci' or 'wehi'")
+        raise ValueError(f"unknown library {name!r}: use 'nci', 'wehi' or 'moses'")
     domain, seen, out = MoleculeDomain(), set(), []
     for smiles in raw:
         key = domain.canonical(smiles)
