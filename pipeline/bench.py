@@ -113,24 +113,25 @@ def run_screening(objective: str, budget: int, seed: int, corpus: list[str]) -> 
 
 
 def run_graph_ga(objective: str, budget: int, seed: int, corpus: list[str]) -> tuple[list[float], dict]:
-    """Jensen's Graph GA (PMO settings) driven by ask/tell until the budget is spent."""
+    """Jensen's Graph GA with the leaderboard's settings, driven by ask/tell until the budget is
+    spent or its own early stop (top-100 flat for 5 generations, as mol_opt ran it; the AUC holds
+    the final value for the rest of the budget)."""
     from sciloop.proposers.graph_ga import GraphGA, GraphGAConfig
 
     oracle = BudgetedOracle(objective, budget)
     ga = GraphGA(corpus, GraphGAConfig(seed=seed))
     times = {"propose": 0.0, "oracle": 0.0}
-    stalls = 0
-    while not oracle.spent and stalls < 20:
+    while not oracle.spent:
         t = time.monotonic()
         asked = ga.ask()
         times["propose"] += time.monotonic() - t
+        if not asked:  # early stop (`ga.stopped` says why)
+            break
         t = time.monotonic()
-        before = len(oracle.values)
         scores = oracle(asked)
         times["oracle"] += time.monotonic() - t
         told = [(d, s) for d, s in zip(asked, scores) if s is not None]
         ga.tell([d for d, _ in told], [s for _, s in told])
-        stalls = stalls + 1 if len(oracle.values) == before else 0
     return oracle.values, times
 
 

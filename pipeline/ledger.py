@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS events(
     key TEXT NOT NULL REFERENCES designs(key),
     kind TEXT NOT NULL CHECK (kind IN ('submitted', 'resubmitted', 'labeled', 'failed', 'unknown')),
     value REAL, reason TEXT, node TEXT, t REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS placements(
+    round INTEGER NOT NULL, stage TEXT NOT NULL, node TEXT NOT NULL, worker TEXT NOT NULL,
+    gpus TEXT NOT NULL DEFAULT '', t REAL NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS one_submission ON events(key) WHERE kind = 'submitted';
 CREATE INDEX IF NOT EXISTS events_key ON events(key);
 """
@@ -223,6 +226,25 @@ class Ledger:
         with self._tx():
             self._db.execute("INSERT INTO events(key, kind, value, reason, node, t) "
                              "VALUES (?, ?, ?, ?, ?, ?)", (key, kind, value, reason, node, time.time()))
+
+    # -- where work ran -------------------------------------------------------------------
+    def record_placements(self, round_: int, stage: str, workers: list[dict[str, Any]]) -> None:
+        """Records the Ray workers a stage ran on: dicts with `node`, `worker` and optional `gpus`."""
+        now = time.time()
+        with self._tx():
+            self._db.executemany(
+                "INSERT INTO placements(round, stage, node, worker, gpus, t) VALUES (?, ?, ?, ?, ?, ?)",
+                [(round_, stage, w["node"], w["worker"], ",".join(map(str, w.get("gpus", ()))), now)
+                 for w in workers])
+
+    def nodes(self, stage: str) -> set[str]:
+        """Ray node ids that did a stage's work: "oracle" (from the results) or a recorded stage."""
+        if stage == "oracle":
+            cur = self._db.execute("SELECT DISTINCT node FROM events WHERE kind IN ('labeled', 'failed') "
+                                   "AND node IS NOT NULL AND node != ''")
+        else:
+            cur = self._db.execute("SELECT DISTINCT node FROM placements WHERE stage = ?", (stage,))
+        return {n for (n,) in cur}
 
     def labels(self) -> list[Label]:
         cur = self._db.execute(
