@@ -9,7 +9,12 @@ parts, all read with `getattr` so a minimal object still works:
 - `cost`: what one design costs (budget accounting, informative);
 - `transient_errors`: exception types whose failures are retried with back-off;
 - `retry`: a `RetryPolicy`;
-- `num_workers`: how many calls may run at once (default: as many as the resources allow).
+- `num_workers`: how many calls may run at once (default: as many as the resources allow);
+- `num_objectives`: the length of each design's score vector; when declared, a result of
+  another length fails that design ("wrong number of objectives").
+
+A multi-objective oracle returns a vector per design (a list, tuple or 1-D array); the result's
+`value` is then a tuple of floats, and `values` is always a tuple (length 1 for one objective).
 """
 
 from __future__ import annotations
@@ -42,6 +47,18 @@ class OracleResult:
     def ok(self) -> bool:
         return self.value is not None
 
+    @property
+    def values(self) -> tuple[float, ...] | None:
+        """The score as a tuple (one entry for a single objective); None for a failure."""
+        if self.value is None:
+            return None
+        return self.value if isinstance(self.value, tuple) else (self.value,)
+
+    @property
+    def num_objectives(self) -> int:
+        """The score's length (1 for a plain number); 0 for a failure."""
+        return len(self.values or ())
+
     @classmethod
     def failure(cls, reason: str, transient: bool = False) -> "OracleResult":
         return cls(None, reason, transient)
@@ -56,8 +73,11 @@ class OracleResult:
             return value if not value.ok else cls.from_value(value.value)
         if value is None:
             return cls.failure("no value")
+        if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy, torch
+            value = value.tolist()
         if isinstance(value, (list, tuple)):
-            parts = [cls.from_value(v) for v in value]
+            parts = [cls.failure(f"not a number: {v!r}") if isinstance(v, (list, tuple)) else cls.from_value(v)
+                     for v in value]
             bad = next((p for p in parts if not p.ok), None)
             if bad is not None or not parts:
                 return cls.failure(bad.reason if bad else "empty vector")  # type: ignore[arg-type]
@@ -69,6 +89,13 @@ class OracleResult:
         if not math.isfinite(v):
             return cls.failure(f"non-finite value: {v}")
         return cls(v)
+
+    def expecting(self, num_objectives: int | None) -> "OracleResult":
+        """This result, or a failure when its score does not have `num_objectives` entries."""
+        if num_objectives is None or not self.ok or self.num_objectives == num_objectives:
+            return self
+        return OracleResult.failure(f"wrong number of objectives: {self.num_objectives} "
+                                    f"(expected {num_objectives})")
 
 
 @dataclass(frozen=True)
@@ -147,7 +174,8 @@ class FunctionOracle:
 
     `score` never raises: an exception fails every design of the call with the exception as
     the reason; NaN, inf and None fail one design each; a wrong number of values fails the
-    call. `evaluate` is the strict form the runner uses: it lets exceptions through (so that
+    call. A multi-objective function returns a vector per design (list, tuple, array row);
+    NaN/inf in any entry fails that design. `evaluate` is the strict form the runner uses: it lets exceptions through (so that
     declared transient errors can be retried) and raises `ResultCountError`.
     """
 
@@ -162,13 +190,14 @@ class FunctionOracle:
     cost: float = 1.0
     transient_errors: tuple[type[BaseException], ...] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    num_objectives: int | None = None
 
     def evaluate(self, batch: list[str]) -> list[OracleResult]:
         """Score `batch`, raising the function's exceptions and `ResultCountError`."""
         values = list(self.fn(list(batch)))
         if len(values) != len(batch):
             raise ResultCountError(self.name, len(values), len(batch))
-        return [OracleResult.from_value(v) for v in values]
+        return [OracleResult.from_value(v).expecting(self.num_objectives) for v in values]
 
     def score(self, batch: list[str]) -> list[OracleResult]:
         try:

@@ -41,8 +41,9 @@ def call_chunk(oracle: Any, chunk: list[str], node: str = "") -> ChunkOutcome:
 
     Uses the oracle's strict `evaluate` when it has one (see `FunctionOracle`), else `score`.
     Exceptions of a type in `oracle.transient_errors` give transient failures; any other
-    exception fails the whole chunk with the exception as the reason; NaN/inf/None values fail
-    their design; a wrong number of results is reported as `count_error`.
+    exception fails the whole chunk with the exception as the reason; NaN/inf/None values (in
+    any entry of a vector) fail their design, and so does a vector of another length than the
+    declared `num_objectives`; a wrong number of results is reported as `count_error`.
 
     Args:
         oracle: the oracle object.
@@ -64,7 +65,9 @@ def call_chunk(oracle: Any, chunk: list[str], node: str = "") -> ChunkOutcome:
     if len(raw) != n:
         error = ResultCountError(str(declared(oracle, "name", type(oracle).__name__)), len(raw), n)
         return ChunkOutcome([], started, time.time() - started, node, error)
-    return ChunkOutcome([OracleResult.from_value(r) for r in raw], started, time.time() - started, node)
+    width = declared(oracle, "num_objectives", None)
+    results = [OracleResult.from_value(r).expecting(width) for r in raw]
+    return ChunkOutcome(results, started, time.time() - started, node)
 
 
 class OracleHost:

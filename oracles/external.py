@@ -2,8 +2,10 @@
 
 The command is a template with `{input}` (a file with one design per line) and, optionally,
 `{output}` (where the program writes its results; without it, its standard output is read).
-Results are one value per line in input order (`output_format="lines"`), or a CSV with a
-header naming the design and value columns (`output_format="csv"`). A non-zero exit fails the
+Results are one value per line in input order (`output_format="lines"`; several numbers on a
+line, separated by commas or spaces, make a multi-objective score), or a CSV with a header
+naming the design and value columns (`output_format="csv"`; several `value_columns` make a
+multi-objective score). A non-zero exit fails the
 whole call with the exit status and the end of stderr; a line that does not parse, a design
 missing from a CSV, or a missing line fails that design alone.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -40,6 +43,7 @@ class CommandOracle:
         env: extra environment variables for the program.
         cwd: the program's working directory (default: a fresh temporary folder per call).
         failure_tokens: output values that mean "failed" (reported as such, not as malformed).
+        num_objectives: when set, a design whose score has another length fails.
 
     Example:
         >>> CommandOracle("python dock.py {input} {output}", batch_size=8, timeout_s=600)
@@ -54,6 +58,7 @@ class CommandOracle:
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     failure_tokens: tuple[str, ...] = ("", "nan", "fail", "failed", "error", "none")
+    num_objectives: int | None = None
     num_cpus: float = 1.0
     num_gpus: float = 0.0
     resources: dict[str, float] = field(default_factory=dict)
@@ -95,7 +100,8 @@ class CommandOracle:
             if uses_file and not out.exists():
                 return [OracleResult.failure("command wrote no output file")] * len(batch)
             text = out.read_text() if uses_file else stdout
-        return self._parse_csv(text, batch) if self.output_format == "csv" else self._parse_lines(text, batch)
+        parsed = self._parse_csv(text, batch) if self.output_format == "csv" else self._parse_lines(text, batch)
+        return [r.expecting(self.num_objectives) for r in parsed]
 
     def _value(self, token: str) -> OracleResult:
         token = token.strip()
@@ -106,11 +112,20 @@ class CommandOracle:
         except ValueError:
             return OracleResult.failure(f"malformed output: {token[:80]!r}")
 
+    def _line(self, line: str) -> OracleResult:
+        """One line: a number, or several (commas or spaces between) for a vector."""
+        parts = [p for p in re.split(r"[,\s]+", line.strip()) if p]
+        if len(parts) < 2:
+            return self._value(line)
+        results = [self._value(p) for p in parts]
+        bad = next((r for r in results if not r.ok), None)
+        return bad or OracleResult(tuple(r.value for r in results))  # type: ignore[misc]
+
     def _parse_lines(self, text: str, batch: list[str]) -> list[OracleResult]:
         lines = text.splitlines()
         if len(lines) > len(batch):
             return [OracleResult.failure(f"malformed output: {len(lines)} lines for {len(batch)} designs")] * len(batch)
-        return [self._value(lines[i]) if i < len(lines) else OracleResult.failure("malformed output: no line")
+        return [self._line(lines[i]) if i < len(lines) else OracleResult.failure("malformed output: no line")
                 for i in range(len(batch))]
 
     def _parse_csv(self, text: str, batch: list[str]) -> list[OracleResult]:

@@ -3,7 +3,9 @@
 The campaign pauses after `export_batch` and resumes once `read_results` has brought the
 values in (the pause and `sciloop label` are the pipeline's). A results file has a header with
 at least `design` and `value`, and optionally `reason`; an empty value, NaN or a non-number is
-a failure (with the file's reason when given).
+a failure (with the file's reason when given). A multi-objective lab names several value
+columns (`value_columns=("yield", "purity")`): a design's score is then the tuple of them, and
+an empty or non-numeric entry in any of them fails the design.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from sciloop.oracles.base import OracleResult
 
@@ -34,39 +36,43 @@ class ImportedResults:
     duplicates: list[str] = field(default_factory=list)
 
 
-def export_batch(path: str | Path, designs: Iterable[str]) -> Path:
+def export_batch(path: str | Path, designs: Iterable[str], value_columns: Sequence[str] = ("value",)) -> Path:
     """Write `designs` to a CSV (`design,value`, values empty) for the lab; atomic.
 
     Args:
         path: the CSV to write; its folder is created.
         designs: the batch, in order.
+        value_columns: the empty columns the lab fills in (several: one per objective).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["design", "value"])
-        writer.writerows([d, ""] for d in designs)
+        writer.writerow(["design", *value_columns])
+        writer.writerows([d, *([""] * len(value_columns))] for d in designs)
     os.replace(tmp, path)
     return path
 
 
-def read_results(path: str | Path, expected: Iterable[str] | None = None) -> ImportedResults:
+def read_results(path: str | Path, expected: Iterable[str] | None = None,
+                 value_columns: Sequence[str] = ("value",)) -> ImportedResults:
     """Read a results CSV (`design,value[,reason]`).
 
     Args:
         path: the lab's file.
         expected: the designs that were sent; None accepts every design in the file.
+        value_columns: the score's columns; several make each score a tuple (multi-objective).
 
     Raises:
-        ValueError: the file has no `design` or `value` column.
+        ValueError: the file lacks the `design` column or a value column.
     """
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         cols = set(reader.fieldnames or [])
-        if not {"design", "value"} <= cols:
-            raise ValueError(f"{path}: expected columns 'design' and 'value', found {sorted(cols)}")
+        if not {"design", *value_columns} <= cols:
+            wanted_cols = " and ".join(repr(c) for c in ("design", *value_columns))
+            raise ValueError(f"{path}: expected columns {wanted_cols}, found {sorted(cols)}")
         rows = list(reader)
     wanted = None if expected is None else list(expected)
     wanted_set = None if wanted is None else set(wanted)
@@ -80,9 +86,12 @@ def read_results(path: str | Path, expected: Iterable[str] | None = None) -> Imp
         if design in results:
             duplicates.append(design)
             continue
-        raw = (row["value"] or "").strip()
+        raw = [(row[c] or "").strip() for c in value_columns]
         reason = (row.get("reason") or "").strip()
-        result = OracleResult.from_value(raw) if raw else OracleResult.failure(reason or "no value reported")
+        if not all(raw):
+            result = OracleResult.failure(reason or "no value reported")
+        else:
+            result = OracleResult.from_value(raw[0] if len(raw) == 1 else raw)
         if not result.ok and reason:
             result = OracleResult.failure(reason)
         results[design] = result
@@ -100,6 +109,7 @@ class LabOracle:
     Args:
         folder: where batches are written (relative paths: inside the run directory).
         name: shown in listings and errors.
+        value_columns: the columns the lab fills in; several make a multi-objective score.
     """
 
     folder: str = "handoff"
@@ -108,9 +118,14 @@ class LabOracle:
     idempotent: bool = False
     cost: float = 1.0
     asynchronous: bool = True
+    value_columns: tuple[str, ...] = ("value",)
 
     def batch_path(self, run_dir: str | Path, round_: int) -> Path:
         return Path(run_dir) / self.folder / f"batch-{round_:03d}.csv"
 
     def export(self, run_dir: str | Path, round_: int, designs: Iterable[str]) -> Path:
-        return export_batch(self.batch_path(run_dir, round_), designs)
+        return export_batch(self.batch_path(run_dir, round_), designs, self.value_columns)
+
+    def read(self, path: str | Path, expected: Iterable[str] | None = None) -> ImportedResults:
+        """`read_results` with this lab's value columns."""
+        return read_results(path, expected, self.value_columns)

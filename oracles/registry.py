@@ -44,11 +44,19 @@ def _summary(obj: Any) -> str:
 
 
 def _builtins() -> dict[str, Any]:
-    """Factories of the built-in oracles: the objectives, and `lab` (the file hand-off)."""
+    """Factories of the built-in oracles, by config name.
+
+    The molecular objectives; `ehrlich` (sequences), `hypergrid`, `token_count` and
+    `two_token_fractions` (synthetic), and `lab` (the file hand-off), which are classes
+    built with the config's keyword arguments (`load_oracle("ehrlich", length=64, seed=1)`).
+    """
+    from sciloop.oracles.ehrlich import Ehrlich
     from sciloop.oracles.handoff import LabOracle
     from sciloop.oracles.molecular import builtin_oracles
+    from sciloop.oracles.synthetic import Hypergrid, TokenCount, TwoTokenFractions
 
-    return builtin_oracles() | {"lab": LabOracle}
+    return builtin_oracles() | {"ehrlich": Ehrlich, "hypergrid": Hypergrid, "token_count": TokenCount,
+                                "two_token_fractions": TwoTokenFractions, "lab": LabOracle}
 
 
 def available_oracles() -> list[OracleInfo]:

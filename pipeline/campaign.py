@@ -27,6 +27,7 @@ from sciloop.pipeline.plugins import module_path, resolve_oracle
 from sciloop.pipeline.report import summary_table
 from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
 from sciloop.pipeline.tracking import Tracker, open_campaign_tracker
+from sciloop.proposers.genetic import GeneticConfig, GeneticProposer, MixtureProposer
 from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
 from sciloop.proposers.screening import ScreeningProposer
 from sciloop.proposers.selfies_env import SelfiesEnv
@@ -108,8 +109,11 @@ class Campaign:
         have = ray.cluster_resources()
         need = {("num_cpus", "CPU"): self.oracle.num_cpus, ("num_gpus", "GPU"): self.oracle.num_gpus}
         need |= {(f"resources.{k}", k): v for k, v in (getattr(self.oracle, "resources", None) or {}).items()}
-        if self.config.proposer.name == "gflownet" and self.config.proposer.num_actors:
-            need[("proposer.actor_num_cpus", "CPU")] = self.config.proposer.actor_num_cpus
+        pc = self.config.proposer
+        if "gflownet" in pc.name and pc.num_actors:
+            need[("proposer.actor_num_cpus", "CPU")] = pc.actor_num_cpus
+            need[("proposer.actor_num_gpus", "GPU")] = pc.actor_num_gpus
+            need |= {(f"proposer.actor_resources.{k}", k): v for k, v in pc.actor_resources.items()}
         for (key, resource), amount in need.items():
             if amount and have.get(resource, 0.0) < amount:
                 section = "" if key.startswith("proposer.") else "oracle."
@@ -143,16 +147,30 @@ class Campaign:
         cfg, pc = self.config, self.config.proposer
         if pc.name == "screening":
             return ScreeningProposer(self.library, seed=cfg.seed + 1)
+        genetic = GeneticProposer(self.library, GeneticConfig(seed=cfg.seed))
+        proposer: Any = genetic
+        if pc.name == "gflownet":
+            proposer = self._make_gflownet()
+        elif pc.name == "gflownet+genetic":
+            proposer = MixtureProposer(
+                {"gflownet": self._make_gflownet(), "genetic": genetic},
+                {"gflownet": 1 - pc.genetic_fraction, "genetic": pc.genetic_fraction},
+                {"gflownet": pc.steps, "genetic": pc.genetic_generations})
+        checkpoint = self._latest_checkpoint()  # resume: the last round's weights and draws
+        if checkpoint is not None:
+            proposer.load_state_dict(torch.load(checkpoint, weights_only=False))
+        return proposer
+
+    def _make_gflownet(self) -> GFlowNetProposer:
+        cfg, pc = self.config, self.config.proposer
         env = SelfiesEnv.from_corpus(self.library, max_len=pc.max_len)
         gcfg = GFlowNetConfig(batch_size=pc.batch_size, lr=pc.lr, epsilon=pc.epsilon,
                               replay_fraction=pc.replay_fraction, max_len=pc.max_len, hidden=pc.hidden,
                               num_actors=pc.num_actors, actor_num_cpus=pc.actor_num_cpus,
+                              actor_num_gpus=pc.actor_num_gpus, actor_resources=dict(pc.actor_resources),
                               prior_weight=pc.prior_weight if pc.pretrain_steps else 0.0, seed=cfg.seed)
         proposer = GFlowNetProposer(env, gcfg, corpus=self.library)
-        checkpoint = self._latest_checkpoint()
-        if checkpoint is not None:
-            proposer.load_state_dict(torch.load(checkpoint, weights_only=False))
-        elif pc.pretrain_steps:
+        if self._latest_checkpoint() is None and pc.pretrain_steps:
             with self._progress() as progress:
                 task = progress.add_task("pretrain GFlowNet policy on the library", total=None)
                 nll = proposer.pretrain(pc.pretrain_steps)
@@ -297,7 +315,8 @@ class Campaign:
         t = time.monotonic()
         log_reward = make_log_reward(surrogate, acq_cfg, designs, y)
         top = [d for _, d in sorted(zip(y, designs), reverse=True)[: self.config.proposer.replay_top]]
-        steps = self.config.proposer.steps
+        pc = self.config.proposer
+        steps = pc.genetic_generations if pc.name == "genetic" else pc.steps
         samplers = getattr(self.proposer, "samplers", nullcontext)  # one actor start-up per round
         with samplers(), self._progress() as progress:
             task = progress.add_task(f"round {round_}: train proposer", total=steps)
@@ -307,6 +326,9 @@ class Campaign:
             t = time.monotonic()
             pool, candidates = self._sample_pool(self.config.proposer.pool_factor * n)
         metrics.update({f"proposer_{k}": float(v) for k, v in (train_stats or {}).items()})
+        workers = {(p["node_id"], p["actor_id"]): p["gpu_ids"] for p in getattr(self.proposer, "placements", [])}
+        self.ledger.record_placements(round_, "proposer", [{"node": n, "worker": a, "gpus": g}
+                                                           for (n, a), g in workers.items()])
         ctx.checkpoints = [self._checkpoint(f"proposer-round-{round_:03d}.pt", self.proposer.state_dict()),
                            self._checkpoint(f"surrogate-round-{round_:03d}.pt", surrogate.state_dict())]
         self.ledger.set_stage(round_, "trained")
@@ -397,10 +419,16 @@ class Campaign:
                 mark([by_key[d] for d in chunk])
 
             def on_result(design: str, result: OracleResult, node: str) -> None:
-                self.ledger.record_result(by_key[design], result.value, result.reason, node)
+                self._record(by_key[design], result, node)
                 progress.advance(task)
 
             return runner.run([r.design for r in rows], on_submit, on_result)
+
+    def _record(self, key: str, result: OracleResult, node: str) -> None:
+        """A result into the ledger; a score vector is kept whole and scalarised for the surrogate."""
+        values = result.values
+        value = None if values is None else self.config.oracle.scalarise(values)
+        self.ledger.record_result(key, value, result.reason, node, values if values and len(values) > 1 else None)
 
     # -- ask / tell ------------------------------------------------------------------------
     def propose(self, n: int) -> list[str]:
@@ -423,7 +451,7 @@ class Campaign:
         self.ledger.mark_submitted([pending[d].key for d in results])
         for design, value in results.items():
             res = OracleResult.from_value(value) if value is not None else OracleResult.failure("reported failed")
-            self.ledger.record_result(pending[design].key, res.value, res.reason, "user")
+            self._record(pending[design].key, res, "user")
         rounds = self.ledger.rounds()
         if rounds and not self.ledger.pending():
             self.ledger.finish_round(rounds[-1]["round"], {})

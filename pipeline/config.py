@@ -29,6 +29,17 @@ class OracleConfig(_Strict):
     idempotent: bool | None = Field(None, description="safe to call again for the same design (None: the oracle's own)")
     resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources per call")
     max_consecutive_failures: int | None = Field(20, ge=1, description="stop the campaign after this many failures in a row")
+    weights: list[float] | None = Field(None, description=(
+        "multi-objective oracles: the surrogate learns sum(w_i * v_i) (None: the mean); the ledger keeps every v_i"))
+
+    def scalarise(self, values: tuple[float, ...]) -> float:
+        """One number from an oracle's score vector (what the surrogate learns)."""
+        if self.weights is None:
+            return sum(values) / len(values)
+        if len(self.weights) != len(values):
+            raise ConfigError(f"oracle.weights has {len(self.weights)} entries but the oracle "
+                              f"returned {len(values)} objectives")
+        return sum(w * v for w, v in zip(self.weights, values))
 
 
 class InitialConfig(_Strict):
@@ -68,9 +79,11 @@ class AcquisitionConfig(_Strict):
 
 
 class ProposerConfig(_Strict):
-    """The proposer: a GFlowNet on Ray actors, or screening of the library (a baseline)."""
+    """The proposer: a GFlowNet on Ray actors, a graph GA on the reward, both, or screening."""
 
-    name: Literal["gflownet", "screening"] = "gflownet"
+    name: Literal["gflownet", "genetic", "gflownet+genetic", "screening"] = Field("gflownet", description=(
+        "gflownet; genetic (Jensen's graph GA bred on the reward, seeded with the best labels); "
+        "gflownet+genetic (each pool split by genetic_fraction); screening (of the library)"))
     steps: int = Field(200, ge=0, description="GFlowNet training steps per round")
     batch_size: int = Field(64, ge=1, description="trajectories per training step")
     lr: float = Field(1e-3, gt=0)
@@ -84,7 +97,11 @@ class ProposerConfig(_Strict):
         "target p(x) ~ p_prior(x)^w R(x), p_prior = the pretrained policy (0: plain TB on R)"))
     num_actors: int = Field(2, ge=0, description="Ray sampler actors (0: sample in-process)")
     actor_num_cpus: float = Field(0.5, gt=0)
+    actor_num_gpus: float = Field(0.0, ge=0, description="GPUs per sampler actor (0.5: two actors share one)")
+    actor_resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources per actor")
     pool_factor: int = Field(5, ge=1, description="pool size = pool_factor x batch size")
+    genetic_generations: int = Field(20, ge=1, description="GA generations per round (genetic proposers)")
+    genetic_fraction: float = Field(0.5, gt=0, lt=1, description="share of the pool bred by the GA (gflownet+genetic)")
 
 
 class SelectionConfig(_Strict):

@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS events(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL REFERENCES designs(key),
     kind TEXT NOT NULL CHECK (kind IN ('submitted', 'resubmitted', 'labeled', 'failed', 'unknown')),
-    value REAL, reason TEXT, node TEXT, t REAL NOT NULL);
+    value REAL, reason TEXT, node TEXT, t REAL NOT NULL, vector TEXT);
 CREATE TABLE IF NOT EXISTS placements(
     round INTEGER NOT NULL, stage TEXT NOT NULL, node TEXT NOT NULL, worker TEXT NOT NULL,
     gpus TEXT NOT NULL DEFAULT '', t REAL NOT NULL);
@@ -83,6 +83,9 @@ class Ledger:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+            if "vector" not in columns:  # a ledger written before multi-objective oracles
+                self._db.execute("ALTER TABLE events ADD COLUMN vector TEXT")
         except sqlite3.OperationalError as exc:
             raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
 
@@ -221,11 +224,21 @@ class Ledger:
             self._db.executemany("INSERT INTO events(key, kind, reason, t) VALUES (?, 'unknown', ?, ?)",
                                  [(k, reason, now) for k in keys])
 
-    def record_result(self, key: str, value: float | None, reason: str | None, node: str) -> None:
+    def record_result(self, key: str, value: float | None, reason: str | None, node: str,
+                      vector: Sequence[float] | None = None) -> None:
+        """A label (`value`; with a multi-objective oracle, `value` is the scalarised score the
+        surrogate learns and `vector` every objective) or a failure (`value` None, `reason`)."""
         kind = "labeled" if value is not None else "failed"
         with self._tx():
-            self._db.execute("INSERT INTO events(key, kind, value, reason, node, t) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (key, kind, value, reason, node, time.time()))
+            self._db.execute("INSERT INTO events(key, kind, value, reason, node, t, vector) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (key, kind, value, reason, node, time.time(),
+                              json.dumps(list(vector)) if vector is not None else None))
+
+    def vectors(self) -> dict[str, list[float]]:
+        """Every objective of each multi-objective label, by key."""
+        cur = self._db.execute("SELECT key, vector FROM events WHERE kind = 'labeled' AND vector IS NOT NULL")
+        return {k: json.loads(v) for k, v in cur}
 
     # -- where work ran -------------------------------------------------------------------
     def record_placements(self, round_: int, stage: str, workers: list[dict[str, Any]]) -> None:
@@ -237,14 +250,20 @@ class Ledger:
                 [(round_, stage, w["node"], w["worker"], ",".join(map(str, w.get("gpus", ()))), now)
                  for w in workers])
 
-    def nodes(self, stage: str) -> set[str]:
-        """Ray node ids that did a stage's work: "oracle" (from the results) or a recorded stage."""
+    def nodes(self, stage: str, round_: int | None = None) -> set[str]:
+        """Ray node ids that did a stage's work, in one round or all: "oracle" (read from the
+        results) or a stage recorded with `record_placements` ("proposer")."""
         if stage == "oracle":
-            cur = self._db.execute("SELECT DISTINCT node FROM events WHERE kind IN ('labeled', 'failed') "
-                                   "AND node IS NOT NULL AND node != ''")
+            sql = ("SELECT DISTINCT e.node FROM events e JOIN designs d USING (key) WHERE e.kind IN "
+                   "('labeled', 'failed') AND e.node IS NOT NULL AND e.node != ''")
+            args: tuple = ()
+            if round_ is not None:
+                sql, args = sql + " AND d.round = ?", (round_,)
         else:
-            cur = self._db.execute("SELECT DISTINCT node FROM placements WHERE stage = ?", (stage,))
-        return {n for (n,) in cur}
+            sql, args = "SELECT DISTINCT node FROM placements WHERE stage = ?", (stage,)
+            if round_ is not None:
+                sql, args = sql + " AND round = ?", (stage, round_)
+        return {n for (n,) in self._db.execute(sql, args)}
 
     def labels(self) -> list[Label]:
         cur = self._db.execute(

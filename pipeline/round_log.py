@@ -75,6 +75,8 @@ def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metric
     """Log one round to its nested run and the campaign curves to the parent run; True when done."""
     assert tracker.parent_id is not None
     tracker.log_metrics(run_id, metrics, step=round_)
+    tracker.set_tags(run_id, {f"sciloop.{stage}_nodes": ",".join(sorted(ledger.nodes(stage, round_)))
+                              for stage in ("proposer", "oracle")})
     batch = ledger.batch(round_)
     tracker.log_table(run_id, batch, f"batch/round-{round_:03d}.json")
     labels = ledger.labels()

@@ -3,7 +3,8 @@
 The GFlowNet core (any `DiscreteEnv`, objectives TB/DB/SubTB/soft-DQN, exact checks) is
 `trainer.GFlowNetTrainer`; see README.md in this folder for adding an environment.
 
-Ray is imported only by `sciloop.proposers.actors` (pulled in by the GFlowNet proposer).
+The campaign's molecule proposer (`gflownet.GFlowNetProposer`) is that core on SELFIES with a
+GRU policy (`policy.SequencePolicy`). Ray is imported only by `sciloop.proposers.actors`.
 """
 
 from .base import LogRewardFn, ProgressFn, Proposer

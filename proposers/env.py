@@ -34,6 +34,9 @@ class DiscreteEnv(ABC):
     n_actions: int
     input_dim: int
     max_steps: int
+    is_tree: bool = False
+    """True when every state has one parent (append-only sequences): then a terminal state
+    has one trajectory, `log p(x) = sum log P_F(tau)`, and a prior `p_prior(x)^w` is exact."""
 
     @property
     def stop(self) -> int:
@@ -74,3 +77,18 @@ class DiscreteEnv(ABC):
         """log of the uniform backward policy in `states`: `-log(#parents)` (`n` tensor)."""
         count = self.backward_mask(states).sum(-1).clamp(min=1)
         return -count.float().log()
+
+    def backward_step(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Parents reached by backward `actions` (`n`, allowed by `backward_mask`).
+
+        Needed only for offline trajectories and pretraining (`trajectories.from_terminal`).
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no backward_step")
+
+    def from_designs(self, designs: list[str]) -> torch.Tensor:
+        """States of design strings (inverse of `to_designs`): `k x state_dim`.
+
+        Designs the environment cannot represent are dropped, so `k <= len(designs)`.
+        Needed only for pretraining and offline designs.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no from_designs")

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import torch
 
 from .env import DiscreteEnv
-from .mlp_policy import MLPPolicy
 from .trajectories import masked_log_softmax
 
 
@@ -76,15 +75,16 @@ def enumerate_states(env: DiscreteEnv, max_states: int = 2_000_000) -> StateGrap
 
 @torch.no_grad()
 def terminal_distribution(
-    env: DiscreteEnv, policy: MLPPolicy | Callable[[torch.Tensor], torch.Tensor],
+    env: DiscreteEnv, policy: torch.nn.Module | Callable[[torch.Tensor], torch.Tensor],
     graph: StateGraph | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The policy's exact distribution over terminal states (float64).
 
     Args:
         env: the environment.
-        policy: an `MLPPolicy`, or any function mapping states (`m x state_dim`) to
-            forward logits (`m x n_actions`), e.g. another library's policy.
+        policy: a policy module (`MLPPolicy`, `SequencePolicy`), or any function mapping
+            states (`m x state_dim`) to forward logits (`m x n_actions`), e.g. another
+            library's policy.
         graph: the enumerated states (computed if None).
 
     Returns:
@@ -98,7 +98,8 @@ def terminal_distribution(
     for k, lv in enumerate(graph.levels):
         idx = torch.arange(graph.offsets[k], graph.offsets[k] + len(lv))
         mask = env.forward_mask(lv)
-        logits = policy(env.encode(lv)).logits if isinstance(policy, MLPPolicy) else policy(lv)
+        is_module = isinstance(policy, torch.nn.Module)
+        logits = policy(env.encode(lv)).logits if is_module else policy(lv)
         probs = masked_log_softmax(logits.double(), mask).exp()
         mass = p[idx].unsqueeze(1) * probs  # m_k x A
         p_term[idx] = mass[:, env.stop]

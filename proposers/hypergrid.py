@@ -53,6 +53,16 @@ class HypergridEnv(DiscreteEnv):
     def backward_mask(self, states: torch.Tensor) -> torch.Tensor:
         return states > 0
 
+    def backward_step(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return states - F.one_hot(actions, self.ndim)
+
+    def from_designs(self, designs: list[str]) -> torch.Tensor:
+        """States of `"i,j,.."` strings; malformed and out-of-grid ones are dropped."""
+        parts = [d.split(",") for d in designs]
+        rows = [[int(v) for v in p] for p in parts if all(v.strip().isdigit() for v in p)]
+        rows = [r for r in rows if len(r) == self.ndim and all(0 <= v < self.height for v in r)]
+        return torch.tensor(rows, dtype=torch.long).reshape(-1, self.ndim)
+
     def encode(self, states: torch.Tensor) -> torch.Tensor:
         return F.one_hot(states, self.height).flatten(1).float()
 

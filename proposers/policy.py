@@ -1,123 +1,98 @@
-"""An autoregressive forward policy P_F over token sequences (embedding + GRU)."""
+"""An autoregressive (GRU) policy for the core's sequence environments (`SequenceEnv`).
+
+A GRU rather than a Transformer: sampling carries an `O(hidden)` state per step, with no
+key/value cache, which is the fastest option on a few CPU cores. The policy has two faces:
+
+- `forward(env.encode(states))`, like `MLPPolicy`: re-reads each prefix (`O(max_len)` per
+  state); used where states come without their history (`exact.terminal_distribution`,
+  `log_partition`);
+- the recurrent fast path (`recurrent = True`): `step` carries the hidden state while
+  sampling and `along` scores whole trajectories in one teacher-forced pass, so neither
+  sampling nor training re-reads a prefix. On a tree MDP the action history *is* the state,
+  so both faces give the same outputs (tested).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from .mlp_policy import PolicyOutput
+from .sequence_env import SequenceEnv
+
 
 class SequencePolicy(nn.Module):
-    """GRU policy over the actions of a sequence environment.
+    """GRU over token prefixes: forward logits (append a token or stop) and `log F(s)`.
 
-    A GRU rather than a Transformer: sampling carries an `O(hidden)` state per step, with
-    no key/value cache, which is the fastest option on a few CPU cores.
+    Token ids follow `SequenceEnv`: `0 .. V-1` append, `V` is both the stop action and the
+    padding of states; an extra input-only id `V + 1` starts every sequence (BOS). P_B is
+    1 on a tree, so there are no backward logits.
 
     Args:
-        masks: `(max_len + 1) x V` bool tensor, allowed actions at each step
-            (e.g. `SelfiesEnv.action_masks()`); the last row must allow only `eos`.
-        eos: id of the stop action.
+        vocab: alphabet size `V` (`env.n_actions - 1`).
+        max_len: longest sequence (`env.max_len`).
         hidden: embedding and GRU width.
         num_layers: GRU layers.
+
+    >>> policy = SequencePolicy.for_env(SequenceEnv("01", max_len=8), hidden=32)
     """
 
-    def __init__(self, masks: torch.Tensor, eos: int, hidden: int = 256, num_layers: int = 2):
+    recurrent = True
+
+    def __init__(self, vocab: int, max_len: int, hidden: int = 256, num_layers: int = 2) -> None:
         super().__init__()
-        self.register_buffer("masks", masks.clone().bool(), persistent=False)
-        self.eos = eos
-        self.vocab_size = masks.shape[1]
-        self.max_len = masks.shape[0] - 1
-        self.bos = self.vocab_size  # extra input-only token
-        self.embed = nn.Embedding(self.vocab_size + 1, hidden)
-        self.gru = nn.GRU(hidden, hidden, num_layers=num_layers, batch_first=True)
-        self.head = nn.Linear(hidden, self.vocab_size)
+        self.vocab, self.max_len = vocab, max_len
+        self.n_actions = vocab + 1
+        self.bos = vocab + 1
+        self.embed = nn.Embedding(vocab + 2, hidden)
+        self.gru = nn.GRU(hidden, hidden, num_layers=num_layers)
+        self.head = nn.Linear(hidden, self.n_actions + 1)  # logits, then log F(s)
 
-    def _masked_logits(self, out: torch.Tensor, step: int | slice) -> torch.Tensor:
-        logits = self.head(out)
-        return logits.masked_fill(~self.masks[step], float("-inf"))
+    @classmethod
+    def for_env(cls, env: SequenceEnv, hidden: int = 256, num_layers: int = 2) -> SequencePolicy:
+        """A policy sized for `env`."""
+        return cls(env.n_actions - 1, env.max_len, hidden, num_layers)
 
-    def log_prob(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Summed log P_F of whole trajectories, the stop action included.
+    def _output(self, h: torch.Tensor) -> PolicyOutput:
+        out = self.head(h)
+        return PolicyOutput(out[..., : self.n_actions], None, out[..., self.n_actions])
 
-        One teacher-forced forward pass. Tokens after the first EOS are ignored; a sequence
-        of `max_len` tokens ends with the forced EOS (log-probability 0).
+    def forward(self, x: torch.Tensor) -> PolicyOutput:
+        """Outputs for one-hot encoded states `x` (`n x (max_len * (V + 1))`, `env.encode`)."""
+        tokens = x.view(len(x), self.max_len, self.vocab + 1).argmax(-1)
+        lengths = (tokens != self.vocab).sum(-1)
+        bos = tokens.new_full((len(x), 1), self.bos)
+        out, _ = self.gru(self.embed(torch.cat([bos, tokens], 1)).transpose(0, 1))
+        return self._output(out[lengths, torch.arange(len(x))])
 
-        Args:
-            tokens: `n x L` LongTensor padded with EOS, `L <= max_len`.
+    def initial_hidden(self, n: int) -> torch.Tensor:
+        """The recurrent state of `n` empty prefixes: `layers x n x hidden`."""
+        weight = self.head.weight
+        return weight.new_zeros(self.gru.num_layers, n, self.gru.hidden_size)
 
-        Returns:
-            `n` tensor of log-probabilities (differentiable).
-        """
-        n, length = tokens.shape
-        if length > self.max_len:
-            raise ValueError(f"sequences of length {length} exceed max_len={self.max_len}")
-        actions = torch.full((n, self.max_len + 1), self.eos, dtype=torch.long,
-                             device=tokens.device)
-        actions[:, :length] = tokens
-        bos = torch.full((n, 1), self.bos, dtype=torch.long, device=tokens.device)
-        inputs = torch.cat([bos, actions[:, :-1]], dim=1)
-        out, _ = self.gru(self.embed(inputs))
-        logp = torch.log_softmax(self._masked_logits(out, slice(None)), dim=-1)
-        step_logp = logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-        # a step counts if no EOS came before it
-        is_eos = (actions == self.eos).long()
-        before = torch.cumsum(is_eos, dim=1) - is_eos
-        step_logp = step_logp.masked_fill(before > 0, 0.0)
-        return step_logp.sum(dim=1)
-
-    @torch.no_grad()
-    def rollout(
-        self,
-        n: int,
-        generator: torch.Generator | None = None,
-        epsilon: float = 0.0,
-        temperature: float = 1.0,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Samples `n` trajectories, vectorised over the batch (a loop over steps only).
-
-        Actions are drawn from `(1 - epsilon) * softmax(logits / temperature)` mixed with
-        `epsilon` times the uniform distribution over allowed actions.
-
-        Args:
-            n: number of trajectories.
-            generator: torch RNG (CPU) for reproducible draws.
-            epsilon: uniform-exploration weight in [0, 1].
-            temperature: softmax temperature of the policy part.
+    def step(self, prev: torch.Tensor | None, hidden: torch.Tensor
+             ) -> tuple[PolicyOutput, torch.Tensor]:
+        """Reads the last action (`n`; None at `s_0`) and gives the outputs of the new state.
 
         Returns:
-            `(tokens, log_pf)`: an `n x max_len` LongTensor padded with EOS, and the `n`
-            summed log P_F of each trajectory under the *untempered* policy (epsilon=0,
-            temperature=1), as `log_prob` would compute it.
+            `(output, hidden)`: the policy output (`n` rows) and the next recurrent state.
         """
-        device = self.head.weight.device
-        tokens = torch.full((n, self.max_len + 1), self.eos, dtype=torch.long, device=device)
-        log_pf = torch.zeros(n, device=device)
-        done = torch.zeros(n, dtype=torch.bool, device=device)
-        x = torch.full((n, 1), self.bos, dtype=torch.long, device=device)
-        h = None
-        for t in range(self.max_len + 1):
-            out, h = self.gru(self.embed(x), h)
-            logits = self._masked_logits(out[:, 0], t)
-            logp = torch.log_softmax(logits, dim=-1)
-            probs = torch.softmax(logits / temperature, dim=-1) if temperature != 1.0 else logp.exp()
-            if epsilon > 0.0:
-                allowed = self.masks[t].float()
-                probs = (1.0 - epsilon) * probs + epsilon * allowed / allowed.sum()
-            a = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            a = a.masked_fill(done, self.eos)
-            tokens[:, t] = a
-            log_pf += logp.gather(1, a.unsqueeze(1)).squeeze(1).masked_fill(done, 0.0)
-            done |= a == self.eos
-            if bool(done.all()):
-                break
-            x = a.unsqueeze(1)
-        return tokens[:, : self.max_len], log_pf
+        n = hidden.shape[1]
+        ids = torch.full((n,), self.bos, dtype=torch.long) if prev is None else prev
+        ids = ids.to(hidden.device)
+        out, hidden = self.gru(self.embed(ids).unsqueeze(0), hidden)
+        return self._output(out[0]), hidden
 
-    def sample(
-        self,
-        n: int,
-        generator: torch.Generator | None = None,
-        epsilon: float = 0.0,
-        temperature: float = 1.0,
-    ) -> torch.Tensor:
-        """Samples `n` sequences: an `n x max_len` LongTensor padded with EOS."""
-        return self.rollout(n, generator, epsilon=epsilon, temperature=temperature)[0]
+    def along(self, actions: torch.Tensor) -> PolicyOutput:
+        """Outputs at every state `s_0 .. s_T` of trajectories given by their actions.
+
+        Args:
+            actions: `T x n` actions (`-1` after the stop, as in `Trajectories`).
+
+        Returns:
+            A `PolicyOutput` whose tensors lead with `(T + 1) x n`.
+        """
+        ids = actions.clamp(min=0)  # -1 (after the stop) reads as pad; those outputs are unused
+        bos = ids.new_full((1, ids.shape[1]), self.bos)
+        out, _ = self.gru(self.embed(torch.cat([bos, ids])))
+        return self._output(out)

@@ -1,24 +1,22 @@
-"""The SELFIES sequence environment: a tree MDP over token prefixes.
+"""The SELFIES environment: token sequences of the core whose designs are SMILES.
 
-A state is a prefix of SELFIES tokens; an action appends a token or stops (EOS). Every
-state has exactly one parent, so the backward policy is 1 and trajectory balance is exact
-on whole sequences. Any SELFIES string decodes to a valid molecule.
+A state is a prefix of SELFIES tokens (a `SequenceEnv` state); an action appends a token or
+stops. Every state has exactly one parent (a tree), and any SELFIES string decodes to a
+valid molecule.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
-from typing import Any
-
 import re
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Sequence
+from typing import Any
 
 import selfies as sf
 import torch
 from rdkit import Chem, rdBase
 
-EOS_TOKEN = "<eos>"
+from .sequence_env import SequenceEnv
 
 ORGANIC_ELEMENTS: frozenset[str] = frozenset({"B", "C", "N", "O", "F", "P", "S", "Cl", "Br", "I"})
 """Elements on which SELFIES' default valences agree with rdkit (Be, Al, As, Sn... do not)."""
@@ -26,30 +24,27 @@ ORGANIC_ELEMENTS: frozenset[str] = frozenset({"B", "C", "N", "O", "F", "P", "S",
 _ELEMENT = re.compile(r"^\[[=#/\\]?\d*([A-Z][a-z]?)")
 
 
-class SelfiesEnv:
-    """Token vocabulary, action masks and SMILES <-> token-id conversion.
+class SelfiesEnv(SequenceEnv):
+    """SELFIES molecules of `1 .. max_len` tokens as a core `DiscreteEnv`.
 
-    Token id 0 is EOS (the stop action); ids 1..V-1 are SELFIES tokens. A trajectory of
-    `k` tokens (1 <= k <= max_len) is followed by EOS, which is forced after `max_len`
-    tokens. The first action must be an atom token (not EOS, a branch or a ring token,
-    which SELFIES would skip), so no sequence decodes to an empty molecule.
+    Actions `0 .. V-1` append `alphabet[a]`; action `V` stops (forced after `max_len`
+    tokens). The first token must be an atom (not a branch or ring token, which SELFIES
+    would skip), so no trajectory decodes to an empty molecule. Designs are SMILES.
 
     Args:
-        alphabet: SELFIES tokens (e.g. `"[C]"`), without EOS.
+        alphabet: SELFIES tokens (e.g. `"[C]"`).
         max_len: maximum number of tokens per molecule.
     """
-
-    eos: int = 0
 
     def __init__(self, alphabet: Sequence[str], max_len: int = 40) -> None:
         if max_len < 1:
             raise ValueError("max_len must be at least 1")
-        if not any(_element(tok) for tok in alphabet):
+        atoms = [_element(tok) is not None for tok in alphabet]
+        if not any(atoms):
             raise ValueError("the alphabet needs at least one atom token")
-        self.alphabet: list[str] = list(alphabet)
-        self.max_len = max_len
-        self.tokens: list[str] = [EOS_TOKEN, *self.alphabet]
-        self._index = {tok: i for i, tok in enumerate(self.tokens)}
+        super().__init__(list(alphabet), max_len=max_len, min_len=1)
+        self._index = {tok: i for i, tok in enumerate(self.alphabet)}
+        self._first = torch.tensor(atoms + [False])  # allowed actions at the empty prefix
 
     @classmethod
     def from_corpus(
@@ -79,64 +74,39 @@ class SelfiesEnv:
         alphabet = sorted(tok for tok, c in counts.items() if c >= min_count)
         return cls(alphabet, max_len=max_len)
 
-    @property
-    def vocab_size(self) -> int:
-        """Number of actions: SELFIES tokens plus EOS."""
-        return len(self.tokens)
+    def forward_mask(self, states: torch.Tensor) -> torch.Tensor:
+        mask = super().forward_mask(states)
+        empty = self.lengths(states) == 0
+        return torch.where(empty.unsqueeze(1), self._first.to(mask.device), mask)
 
-    def action_masks(self) -> torch.Tensor:
-        """Allowed actions per step: a `(max_len + 1) x vocab_size` bool tensor.
-
-        Row `t` is the mask at step `t` (after `t` tokens): only atom tokens at step 0,
-        only EOS at step `max_len`, anything in between.
-        """
-        masks = torch.ones(self.max_len + 1, self.vocab_size, dtype=torch.bool)
-        masks[0] = torch.tensor([_element(tok) is not None for tok in self.tokens])
-        masks[self.max_len, :] = False
-        masks[self.max_len, self.eos] = True
-        return masks
-
-    def encode(self, smiles: str) -> list[int] | None:
-        """Token ids of a SMILES (no EOS), or None if not representable.
+    def tokenize(self, smiles: str) -> list[int] | None:
+        """Token indices of a SMILES, or None if not representable.
 
         None when encoding fails, the molecule has several fragments, a token is outside
-        the alphabet, or it is longer than `max_len` tokens.
+        the alphabet, the first token is not an atom, or it is longer than `max_len` tokens.
         """
         toks = _tokenize(smiles, self.max_len)
-        if toks is None:
+        if toks is None or _element(toks[0]) is None:
             return None
         ids = [self._index.get(tok) for tok in toks]
-        if any(i is None or i == self.eos for i in ids) or _element(toks[0]) is None:
-            return None
-        return ids  # type: ignore[return-value]
+        return None if None in ids else ids  # type: ignore[return-value]
 
-    def encode_batch(self, smiles: Sequence[str]) -> torch.Tensor:
-        """Encodes the representable SMILES into a `k x max_len` LongTensor padded with EOS.
+    def from_designs(self, designs: Sequence[str]) -> torch.Tensor:
+        """States of the representable SMILES (`k x max_len`, `k <= len(designs)`)."""
+        return self.states_of([ids for ids in map(self.tokenize, designs) if ids is not None])
 
-        Unrepresentable ones are dropped, so `k <= len(smiles)`.
-        """
-        rows = [ids for ids in map(self.encode, smiles) if ids is not None]
-        out = torch.full((len(rows), self.max_len), self.eos, dtype=torch.long)
-        for r, ids in enumerate(rows):
-            out[r, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        return out
-
-    def decode(self, token_ids: Sequence[int] | torch.Tensor) -> str:
-        """SMILES of a token-id sequence, read up to the first EOS ("" if empty)."""
-        if isinstance(token_ids, torch.Tensor):
-            token_ids = token_ids.tolist()
+    def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
+        """SMILES of a token-index sequence, read up to the first pad/stop ("" if empty)."""
+        ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
         parts: list[str] = []
-        for i in token_ids:
-            if i == self.eos:
+        for i in ids:
+            if i >= self.pad:
                 break
-            parts.append(self.tokens[i])
-        if not parts:
-            return ""
-        return sf.decoder("".join(parts))
+            parts.append(self.alphabet[i])
+        return sf.decoder("".join(parts)) if parts else ""
 
-    def decode_batch(self, tokens: torch.Tensor) -> list[str]:
-        """SMILES of each row of an `n x L` LongTensor padded with EOS."""
-        return [self.decode(row) for row in tokens.tolist()]
+    def to_designs(self, states: torch.Tensor) -> list[str]:
+        return [self.decode(row) for row in states.tolist()]
 
     def state_dict(self) -> dict[str, Any]:
         """The alphabet and length limit: enough to rebuild the environment."""
@@ -148,7 +118,7 @@ class SelfiesEnv:
         return cls(state["alphabet"], max_len=state["max_len"])
 
     def __repr__(self) -> str:
-        return f"SelfiesEnv(vocab_size={self.vocab_size}, max_len={self.max_len})"
+        return f"SelfiesEnv(tokens={len(self.alphabet)}, max_len={self.max_len})"
 
 
 def _tokenize(smiles: str, max_len: int) -> list[str] | None:
@@ -157,7 +127,7 @@ def _tokenize(smiles: str, max_len: int) -> list[str] | None:
         return None
     try:
         encoded = sf.encoder(smiles)
-    except Exception:  # selfies raises EncoderError, rdkit-free parsing may raise others
+    except Exception:  # noqa: BLE001  selfies raises EncoderError, rdkit-free parsing may raise others
         return None
     if not encoded:
         return None

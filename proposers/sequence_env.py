@@ -29,6 +29,8 @@ class SequenceEnv(DiscreteEnv):
     >>> env = SequenceEnv("ACGT", max_len=20, min_len=1)  # DNA of 1..20 bases
     """
 
+    is_tree = True
+
     def __init__(self, alphabet: Sequence[str], max_len: int, min_len: int | None = None) -> None:
         min_len = max_len if min_len is None else min_len
         if not 0 <= min_len <= max_len or max_len < 1 or len(alphabet) < 1:
@@ -65,6 +67,10 @@ class SequenceEnv(DiscreteEnv):
         mask = F.one_hot(last.clamp(max=self.pad - 1), self.n_actions - 1).bool()
         return mask & (length > 0).unsqueeze(1)
 
+    def backward_step(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        last = (self.lengths(states) - 1).clamp(min=0).unsqueeze(1)
+        return states.scatter(1, last, self.pad)
+
     def encode(self, states: torch.Tensor) -> torch.Tensor:
         return F.one_hot(states, self.pad + 1).flatten(1).float()
 
@@ -72,9 +78,19 @@ class SequenceEnv(DiscreteEnv):
         return ["".join(self.alphabet[t] for t in row if t != self.pad) for row in states.tolist()]
 
     def from_designs(self, designs: Sequence[str]) -> torch.Tensor:
-        """States of single-character-token design strings (inverse of `to_designs`)."""
+        """States of single-character-token design strings (inverse of `to_designs`).
+
+        Strings with a character outside the alphabet or a length outside
+        `min_len .. max_len` are dropped.
+        """
         index = {tok: i for i, tok in enumerate(self.alphabet)}
-        out = self.initial(len(designs))
-        for r, d in enumerate(designs):
-            out[r, : len(d)] = torch.tensor([index[c] for c in d], dtype=torch.long)
+        rows = [[index.get(c, -1) for c in d] for d in designs]
+        return self.states_of(
+            [r for r in rows if -1 not in r and self.min_len <= len(r) <= self.max_len])
+
+    def states_of(self, rows: Sequence[Sequence[int]]) -> torch.Tensor:
+        """States of token-index lists (each of `<= max_len` tokens), padded."""
+        out = self.initial(len(rows))
+        for r, ids in enumerate(rows):
+            out[r, : len(ids)] = torch.tensor(list(ids), dtype=torch.long)
         return out

@@ -1,6 +1,9 @@
 """Sampling trajectories on a `DiscreteEnv` and scoring them under a policy.
 
-Both run vectorised over the batch, with one Python loop over time steps only.
+Both run vectorised over the batch, with one Python loop over time steps only. A policy is
+an `nn.Module` mapping `env.encode(states)` to a `PolicyOutput` (`MLPPolicy`); one that sets
+`recurrent = True` (`policy.SequencePolicy`, tree environments only) is instead driven by its
+action history: `step` while sampling, `along` to score a whole batch in one pass.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from .env import DiscreteEnv
-from .mlp_policy import MLPPolicy
+from .mlp_policy import MLPPolicy, PolicyOutput
 
 NEG_INF = float("-inf")
 
@@ -66,11 +69,21 @@ def sample_trajectories(
     done = torch.zeros(n, dtype=torch.bool)
     all_states, all_actions = [states], []
     lengths = torch.zeros(n, dtype=torch.long)
+    recurrent = _is_recurrent(env, policy)
+    hidden = policy.initial_hidden(n) if recurrent else None
+    actions: torch.Tensor | None = None
     for _ in range(env.max_steps):
         live = (~done).nonzero().squeeze(1)  # the policy runs on unfinished rows only
         cur = states[live]
         mask = env.forward_mask(cur)
-        probs = masked_log_softmax(policy(env.encode(cur)).logits / temperature, mask).exp()
+        if recurrent:  # carry the GRU state instead of re-reading the prefix
+            prev = None if actions is None else actions[live]
+            out, hidden_live = policy.step(prev, hidden[:, live])
+            hidden[:, live] = hidden_live
+            logits = out.logits
+        else:
+            logits = policy(env.encode(cur)).logits
+        probs = masked_log_softmax(logits / temperature, mask).exp()
         if epsilon > 0:
             probs = (1 - epsilon) * probs + epsilon * mask / mask.sum(-1, keepdim=True)
         actions = torch.full((n,), -1, dtype=torch.long)
@@ -130,7 +143,11 @@ def score(
     row = torch.full((t_max + 1, n), -1, dtype=torch.long)  # (t, i) -> row of `flat`
     row[visited] = torch.arange(int(visited.sum()))
     flat = traj.states[visited]
-    out = policy(env.encode(flat))
+    if _is_recurrent(env, policy):  # one teacher-forced pass over the action histories
+        along = policy.along(traj.actions)
+        out = PolicyOutput(along.logits[visited], None, along.log_flow[visited])
+    else:
+        out = policy(env.encode(flat))
     fmask = env.forward_mask(flat)
     logp_all = masked_log_softmax(out.logits, fmask)
     v_all = out.logits.masked_fill(~fmask, NEG_INF).logsumexp(-1)
@@ -155,3 +172,60 @@ def score(
     log_flow = torch.zeros(t_max + 1, n).masked_scatter(visited, out.log_flow)
     log_flow = log_flow.index_put((traj.lengths, cols), log_reward.to(log_flow.dtype))  # sink
     return Scored(valid, is_stop, log_pf, log_pb, log_flow, q, v_next, out.log_flow[row[0]])
+
+
+def _is_recurrent(env: DiscreteEnv, policy: MLPPolicy) -> bool:
+    if not getattr(policy, "recurrent", False):
+        return False
+    if not env.is_tree:
+        raise ValueError("a recurrent policy reads action histories: it needs a tree environment")
+    return True
+
+
+@torch.no_grad()
+def from_terminal(
+    env: DiscreteEnv, terminal: torch.Tensor, generator: torch.Generator | None = None
+) -> Trajectories:
+    """Trajectories that end at given terminal states, walked back with a uniform P_B.
+
+    On a tree (`env.is_tree`) each is the unique trajectory of its state; on a DAG it is one
+    drawn from the uniform backward policy. Used for offline (labelled) designs and for
+    pretraining. The states must allow `stop` (be valid terminal states).
+
+    Args:
+        env: the environment (implements `backward_step`).
+        terminal: `n x state_dim` terminal states.
+        generator: RNG of the backward draws (unused on trees).
+    """
+    n = len(terminal)
+    back_states, back_actions = [terminal], []
+    cur = terminal
+    depth = torch.zeros(n, dtype=torch.long)  # non-stop steps from s_0 to x
+    for _ in range(env.max_steps):
+        bmask = env.backward_mask(cur)
+        moving = bmask.any(1)
+        if not bool(moving.any()):
+            break
+        probs = bmask.float()
+        probs[~moving] = 1.0  # a dummy draw at s_0, discarded
+        a = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        parent = cur.clone()
+        parent[moving] = env.backward_step(cur[moving], a[moving])
+        depth += moving.long()
+        back_actions.append(a.masked_fill(~moving, -1))
+        back_states.append(parent)
+        cur = parent
+    k_max = len(back_actions)
+    stacked = torch.stack(back_states)  # (k_max + 1) x n x d, from x back to s_0
+    t = torch.arange(k_max + 2).unsqueeze(1)  # forward time 0 .. k_max + 1
+    back_index = torch.where(t <= depth, depth - t, torch.zeros_like(t))
+    states = stacked.gather(0, back_index.unsqueeze(2).expand(-1, -1, stacked.shape[2]))
+    t_act = t[:-1]
+    actions = torch.full((k_max + 1, n), -1, dtype=torch.long)
+    if k_max:
+        b_actions = torch.stack(back_actions)
+        inner = t_act < depth
+        src = (depth - t_act - 1).clamp(min=0).expand(-1, n)
+        actions = torch.where(inner, b_actions.gather(0, src.clamp(max=k_max - 1)), actions)
+    actions = torch.where(t_act == depth, torch.full_like(actions, env.stop), actions)
+    return Trajectories(states, actions, depth + 1)

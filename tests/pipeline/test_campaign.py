@@ -151,6 +151,17 @@ def faulty(smiles: list[str]) -> list[float]:
     return [float("nan") if "Br" in s else float(len(s)) for s in smiles]
 
 
+def test_multi_objective_values_are_kept_and_scalarised(ray_session, tmp_path, tiny):
+    tiny["oracle"]["weights"] = [1.0, 0.5]
+    campaign = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"))
+    designs = campaign.propose(16)
+    campaign.tell({d: (0.2, 0.4) for d in designs[:3]} | {designs[3]: (1.0, float("nan"))})
+    vectors = campaign.ledger.vectors()
+    assert len(vectors) == 3 and all(v == [0.2, 0.4] for v in vectors.values())
+    assert {round(l.value, 6) for l in campaign.ledger.labels()} == {0.4}  # 1.0 * 0.2 + 0.5 * 0.4
+    assert campaign.ledger.failures()[0][1].startswith("non-finite")
+
+
 def test_campaign_survives_oracle_faults(ray_session, tmp_path, monkeypatch, tiny):
     monkeypatch.chdir(Path(__file__).parent)
     monkeypatch.setattr(sys.modules[__name__], "CALL_LOG", tmp_path / "calls.log")

@@ -118,3 +118,28 @@ def test_unopenable_ledger_fails_clearly(tmp_path):
         tmp_path.chmod(0o500)
     with pytest.raises(LedgerError, match="cannot open the ledger"):
         Ledger(tmp_path / "ledger.sqlite")
+
+
+def test_vectors_and_placements(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.start_round(0)
+    ledger.add_designs(0, [DesignRow("C", "C", "library"), DesignRow("CC", "CC", "library")])
+    ledger.mark_submitted(["C", "CC"])
+    ledger.record_result("C", 0.5, None, "node-a", vector=[0.2, 0.8])
+    ledger.record_result("CC", 0.3, None, "node-b")
+    assert ledger.vectors() == {"C": [0.2, 0.8]}
+    ledger.record_placements(0, "proposer", [{"node": "node-a", "worker": "actor-1", "gpus": ("0",)}])
+    assert ledger.nodes("proposer") == {"node-a"} and ledger.nodes("proposer", 1) == set()
+    assert ledger.nodes("oracle", 0) == {"node-a", "node-b"}
+
+
+def test_a_ledger_from_before_vectors_gains_the_column(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, "
+               "kind TEXT NOT NULL, value REAL, reason TEXT, node TEXT, t REAL NOT NULL)")
+    db.execute("INSERT INTO events(key, kind, value, t) VALUES ('C', 'submitted', NULL, 0)")
+    db.commit()
+    db.close()
+    ledger = Ledger(path)
+    assert ledger.oracle_calls() == 1 and ledger.vectors() == {}

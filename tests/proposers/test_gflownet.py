@@ -59,7 +59,7 @@ def test_reward_is_called_once_per_step_on_the_whole_batch(corpus):
     offline = ["CCN", "c1ccncc1", "not-a-molecule"]
     metrics = proposer.train(log_reward, steps=3, offline=offline)
     assert len(calls) == 3 and all(len(c) == 16 for c in calls)
-    assert metrics["num_replay"] == 4
+    assert metrics["num_offline"] == 4 and metrics["num_replay"] == 0
     replayed = {Chem.CanonSmiles(s) for s in calls[0][-4:]}
     assert replayed <= {Chem.CanonSmiles("CCN"), Chem.CanonSmiles("c1ccncc1")}
 
@@ -80,7 +80,7 @@ def test_checkpoint_resumes_exactly(corpus):
     proposer.train(nitrogen_log_reward, steps=2)
     state = proposer.state_dict()
     restored = GFlowNetProposer.from_state_dict(state)
-    assert restored.env.tokens == proposer.env.tokens
+    assert restored.env.alphabet == proposer.env.alphabet
     assert restored.sample(30) == proposer.sample(30)
     m1 = proposer.train(nitrogen_log_reward, steps=2)
     m2 = restored.train(nitrogen_log_reward, steps=2)
@@ -93,3 +93,31 @@ def test_train_restores_torch_threads(corpus):
     threads = torch.get_num_threads()
     GFlowNetProposer.from_corpus(corpus, small_config()).train(nitrogen_log_reward, steps=1)
     assert torch.get_num_threads() == threads
+
+
+def test_every_draw_goes_through_the_seam(corpus):
+    """`_sample_trajectories` is the one place a Ray sampler pool has to replace."""
+
+    class Counting(GFlowNetProposer):
+        drawn: list[int] = []
+
+        def _sample_trajectories(self, n, epsilon, temperature=1.0):
+            self.drawn.append(n)
+            return super()._sample_trajectories(n, epsilon, temperature)
+
+    proposer = Counting(GFlowNetProposer.from_corpus(corpus, small_config()).env,
+                        small_config(batch_size=8, replay_fraction=0.25))
+    proposer.train(nitrogen_log_reward, steps=3, offline=["CCN"])
+    assert len(proposer.sample(5)) == 5
+    assert proposer.drawn == [6, 6, 6, 5] and proposer.draws == 4
+
+
+def test_pretrain_with_prior_weight_freezes_a_prior(corpus):
+    proposer = GFlowNetProposer.from_corpus(corpus, small_config(prior_weight=0.5))
+    assert proposer.prior is None
+    proposer.pretrain(3)
+    assert proposer.prior is not None
+    assert all(not p.requires_grad for p in proposer.prior.parameters())
+    frozen = [p.clone() for p in proposer.prior.parameters()]
+    proposer.train(nitrogen_log_reward, steps=2)
+    assert all(torch.equal(a, b) for a, b in zip(frozen, proposer.prior.parameters()))
