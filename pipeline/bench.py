@@ -68,6 +68,7 @@ class RunResult:
     machine: str = ""
     commit: str = ""
     started: str = ""
+    load_average: tuple[float, float] = (0.0, 0.0)  # 1-minute load at start and end (a busy machine is slower)
     curve_top10: list[tuple[int, float]] = field(default_factory=list)
 
 
@@ -177,7 +178,7 @@ def git_commit() -> str:
 
 def summarise(objective: str, method: str, seed: int, budget: int, values: list[float],
               wall_s: float, corpus: str, stages: dict[str, float],
-              screening_top10: float | None = None) -> RunResult:
+              screening_top10: float | None = None, load_start: float = 0.0) -> RunResult:
     """The PMO numbers of one run."""
     from sciloop.pipeline.auc import top_k_curve
 
@@ -189,6 +190,7 @@ def summarise(objective: str, method: str, seed: int, budget: int, values: list[
         calls_to_screening_top10=(calls_to_reach(values, 10, screening_top10)
                                   if screening_top10 is not None else None),
         machine=machine(), commit=git_commit(), started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        load_average=(round(load_start, 2), round(os.getloadavg()[0], 2)),
         curve_top10=[(n, round(v, 4)) for n, v in top_k_curve(values, 10, 100)])
 
 
@@ -196,7 +198,7 @@ def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: st
             corpus: list[str], overrides: Sequence[str] = (),
             screening_top10: float | None = None) -> RunResult:
     """Runs one method on one objective and seed; returns its summary (not yet written)."""
-    t = time.monotonic()
+    t, load = time.monotonic(), os.getloadavg()[0]
     if method == "screening":
         values, stages = run_screening(objective, budget, seed, corpus)
     elif method == "graph_ga":
@@ -206,7 +208,7 @@ def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: st
     else:
         raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     return summarise(objective, method, seed, budget, values, time.monotonic() - t, corpus_name,
-                     stages, screening_top10)
+                     stages, screening_top10, load)
 
 
 def write_result(result: RunResult, results_dir: Path = RESULTS) -> Path:
