@@ -6,11 +6,14 @@ Two modes, both on rdkit's bundled molecule sets (no network):
   Tanimoto similarity to celecoxib on ECFP4 count fingerprints). A fixed random test set is
   held out; each surrogate is fitted on the first 100, 300, 1000, 3000 of the remaining
   molecules and scored on the test set: Spearman, RMSE, Gaussian NLL, miscalibration area,
-  fit seconds.
+  fit seconds. Surrogates: ``mlp`` (MLP ensemble on Morgan counts), ``gnn`` (GINE ensemble),
+  ``gp`` (exact GP, Tanimoto kernel on Morgan counts). Each ensemble fit is scored twice:
+  with its recalibrated spread (``mlp``, ``gnn``) and with the raw member spread
+  (``mlp-raw``, ``gnn-raw``). A table of means over seeds closes the output.
 * ``timing``: refit of an ensemble on the 10k WEHI SMILES (``wehi_mols.csv``) labelled with
   MolLogP, with the load average before and after (the machine may be shared).
 
-    python benchmarks/surrogates.py curves [--sizes 100 300 1000 3000] [--surrogates mlp gnn]
+    python benchmarks/surrogates.py curves [--sizes 100 300 1000 3000] [--surrogates mlp gnn gp]
         [--objectives qed logp celecoxib] [--test 1000] [--seeds 0]
     python benchmarks/surrogates.py timing [--n 10000] [--hidden 256] [--layers 2] ...
 """
@@ -29,6 +32,7 @@ import rdkit
 from rdkit import Chem, DataStructs, rdBase
 from rdkit.Chem import QED, Descriptors, rdFingerprintGenerator
 from sciloop.surrogates import EnsembleConfig, EnsembleSurrogate, MorganFeaturizer
+from sciloop.surrogates.ensemble import make_surrogate as build_surrogate
 from sciloop.surrogates.metrics import prospective_metrics
 
 DATA = os.path.join(os.path.dirname(rdkit.__file__), "Data")
@@ -79,6 +83,9 @@ def make_surrogate(name: str, args: argparse.Namespace, seed: int):
         config.member, config.hidden, config.layers = "gnn", args.gnn_hidden, args.gnn_layers
         config.lr = args.gnn_lr
         return EnsembleSurrogate(GraphFeaturizer(), config)
+    if name == "gp":
+        config.member = "gp"
+        return build_surrogate(MorganFeaturizer(), config)
     raise ValueError(f"unknown surrogate {name!r}")
 
 
@@ -99,22 +106,43 @@ def curves(args: argparse.Namespace) -> list[dict]:
                     if size > len(pool):
                         continue
                     train = pool[:size]
+                    if name in args.skip_at and size >= args.skip_at[name]:
+                        continue
                     surrogate = make_surrogate(name, args, seed)
                     stats = surrogate.fit([smiles[i] for i in train], y[train].tolist())
-                    t = time.perf_counter()
-                    mean, std = surrogate.predict([smiles[i] for i in test])
-                    m = prospective_metrics(mean, std, y[test])
-                    row = {"objective": objective, "surrogate": name, "n_train": size,
-                           "seed": seed, "fit_seconds": stats["fit_seconds"],
-                           "predict_seconds": time.perf_counter() - t,
-                           "epochs": stats.get("epochs", float("nan")),
-                           **{k: m[k] for k in ("spearman", "rmse", "nll",
-                                                "miscalibration_area")},
-                           "load": os.getloadavg()[0]}
-                    results.append(row)
-                    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
-                                      for k, v in row.items()}), flush=True)
+                    variants = [(name, True)] + ([(f"{name}-raw", False)] if name != "gp" else [])
+                    for label, calibrated in variants:
+                        t = time.perf_counter()
+                        mean, std = surrogate.predict([smiles[i] for i in test],
+                                                      calibrated=calibrated)
+                        m = prospective_metrics(mean, std, y[test])
+                        row = {"objective": objective, "surrogate": label, "n_train": size,
+                               "seed": seed, "fit_seconds": stats["fit_seconds"],
+                               "predict_seconds": time.perf_counter() - t,
+                               "epochs": stats.get("epochs", float("nan")),
+                               **{k: m[k] for k in ("spearman", "rmse", "nll",
+                                                    "miscalibration_area")},
+                               "load": os.getloadavg()[0]}
+                        results.append(row)
+                        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                                          for k, v in row.items()}), flush=True)
+    print_table(results)
     return results
+
+
+def print_table(results: list[dict]) -> None:
+    """Means over seeds: one line per (objective, surrogate, n_train)."""
+    keys = ("spearman", "nll", "miscalibration_area", "fit_seconds", "load")
+    groups: dict[tuple, list[dict]] = {}
+    for row in results:
+        groups.setdefault((row["objective"], row["surrogate"], row["n_train"]), []).append(row)
+    print(f"{'objective':<10} {'surrogate':<8} {'n':>5} {'seeds':>5} {'spearman':>8} "
+          f"{'nll':>8} {'miscal':>7} {'fit_s':>7} {'load':>5}")
+    for (objective, name, n), rows in groups.items():
+        v = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+        print(f"{objective:<10} {name:<8} {n:>5} {len(rows):>5} {v['spearman']:>8.3f} "
+              f"{v['nll']:>8.2f} {v['miscalibration_area']:>7.3f} {v['fit_seconds']:>7.1f} "
+              f"{v['load']:>5.1f}")
 
 
 def timing(args: argparse.Namespace) -> dict:
@@ -139,11 +167,13 @@ def timing(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["curves", "timing"])
-    parser.add_argument("--surrogates", nargs="+", default=["mlp", "gnn"])
+    parser.add_argument("--surrogates", nargs="+", default=["mlp", "gnn", "gp"])
     parser.add_argument("--objectives", nargs="+", default=["qed", "logp", "celecoxib"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[100, 300, 1000, 3000])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--test", type=int, default=1000)
+    parser.add_argument("--skip-at", nargs="*", default=[], metavar="NAME=SIZE",
+                        help="skip a surrogate from this training size on (a slow machine)")
     parser.add_argument("--n", type=int, default=10_000, help="timing: labelled molecules")
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--hidden", type=int, default=256)
@@ -158,6 +188,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads while fitting")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
+    args.skip_at = {k: int(v) for k, v in (item.split("=") for item in args.skip_at)}
     result = curves(args) if args.mode == "curves" else timing(args)
     if args.out:
         with open(args.out, "w") as fh:

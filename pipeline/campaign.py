@@ -32,7 +32,7 @@ from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
 from sciloop.proposers.screening import ScreeningProposer
 from sciloop.proposers.selfies_env import SelfiesEnv
 from sciloop.surrogates.acquisition import AcquisitionConfig, acquisition_values, make_acquisition, make_log_reward
-from sciloop.surrogates.ensemble import EnsembleConfig, EnsembleSurrogate
+from sciloop.surrogates.ensemble import EnsembleConfig, make_surrogate
 from sciloop.surrogates.featurizers import MorganFeaturizer
 from sciloop.surrogates.graphs import GraphFeaturizer
 from sciloop.surrogates.selection import select_batch
@@ -288,14 +288,15 @@ class Campaign:
         picks = rng.sample([s for s in self.library if s not in known], n)
         return [DesignRow(key=s, design=s, source=f"library:{self.config.initial.library}") for s in picks]
 
-    def _fit_surrogate(self, round_: int) -> tuple[EnsembleSurrogate, list[str], list[float], dict[str, float]]:
+    def _fit_surrogate(self, round_: int) -> tuple[Any, list[str], list[float], dict[str, float]]:
         labels = self.ledger.labels()
         designs, y = [l.key for l in labels], [l.value for l in labels]
         sc = self.config.surrogate
-        surrogate = EnsembleSurrogate(self.surrogate_featurizer, EnsembleConfig(
+        surrogate = make_surrogate(self.surrogate_featurizer, EnsembleConfig(
             member=sc.member, members=sc.members, hidden=sc.hidden, layers=sc.layers, epochs=sc.epochs,
             lr=sc.lr, weight_decay=sc.weight_decay, batch_size=sc.batch_size, patience=sc.patience,
-            max_steps=sc.max_steps, num_threads=sc.num_threads, seed=self.config.seed * 1000 + round_))
+            max_steps=sc.max_steps, num_threads=sc.num_threads, calibrate=sc.calibrate,
+            gp_max_labels=sc.gp_max_labels, seed=self.config.seed * 1000 + round_))
         stats = surrogate.fit(designs, y)
         return surrogate, designs, y, {f"surrogate_{k}": float(v) for k, v in stats.items()}
 

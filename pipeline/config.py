@@ -51,9 +51,12 @@ class InitialConfig(_Strict):
 
 
 class SurrogateConfig(_Strict):
-    """An ensemble fit together in one process: MLPs on Morgan count fingerprints, or GNNs."""
+    """An ensemble fit together in one process (MLPs on Morgan count fingerprints, or GNNs), or a
+    Tanimoto GP for small data. Defaults chosen by benchmarks/surrogates.py and surrogate_refit.py."""
 
-    member: Literal["mlp", "gnn"] = Field("mlp", description="mlp (fingerprints) or gnn (GINE on graphs)")
+    member: Literal["mlp", "gnn", "gp"] = Field("mlp", description=(
+        "mlp (fingerprints; refits 10k labels in < 10 s), gnn (GINE on graphs: ranks better, 10-30x "
+        "slower) or gp (Tanimoto-kernel GP on fingerprints, up to gp_max_labels)"))
     members: int = Field(5, ge=2)
     hidden: int = Field(256, ge=8)
     layers: int = Field(2, ge=1)
@@ -63,10 +66,13 @@ class SurrogateConfig(_Strict):
     radius: int = Field(2, ge=1)
     n_bits: int = Field(2048, ge=64)
     batch_size: int = Field(256, ge=1)
-    patience: int | None = Field(None, ge=1, description=(
+    patience: int | None = Field(10, ge=1, description=(
         "early stopping: epochs without improvement on each member's out-of-bag rows (None: off)"))
-    max_steps: int | None = Field(None, ge=1, description="cap on optimiser steps per fit (None: no cap)")
-    num_threads: int | None = Field(None, ge=1, description="torch threads while fitting (None: torch's default)")
+    max_steps: int | None = Field(400, ge=1, description="cap on optimiser steps per fit (None: no cap)")
+    num_threads: int | None = Field(1, ge=1, description=(
+        "torch threads while fitting (None: torch's default; 2 threads were 9x slower on 2 busy cores)"))
+    calibrate: bool = Field(True, description="rescale the ensemble's spread on held-out rows after each fit")
+    gp_max_labels: int = Field(3000, ge=10, description="gp: refuse more labels than this (cubic cost)")
 
 
 class AcquisitionConfig(_Strict):
@@ -145,6 +151,10 @@ class CampaignConfig(_Strict):
             raise ValueError(f"budget ({self.budget}) leaves no room for one batch after the initial "
                              f"screen (initial.size {self.initial.size} + batch_size {self.batch_size}): "
                              f"raise budget or lower initial.size / batch_size")
+        if self.surrogate.member == "gp" and self.total_budget > self.surrogate.gp_max_labels:
+            raise ValueError(f"surrogate.member=gp fits at most surrogate.gp_max_labels "
+                             f"({self.surrogate.gp_max_labels}) labels but the budget is {self.total_budget}: "
+                             f"use member=mlp for large campaigns")
         return self
 
     @property

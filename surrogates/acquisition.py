@@ -5,6 +5,10 @@ Every acquisition is one of BoTorch's Monte Carlo acquisitions. On an ensemble p
 (BoTorch's default ``IndexSampler``), ``EnsembleMemberSampler`` takes each member exactly once:
 the Monte Carlo average is then the exact average over members and the values are
 deterministic. Thompson sampling is the same sampler restricted to one member.
+
+On a Gaussian posterior (the Tanimoto GP, ``gp.TanimotoGP``) the same names use BoTorch's
+seeded quasi-Monte Carlo normal sampler (``mc_samples`` draws, fixed base samples, so values
+are deterministic too).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from botorch.acquisition import (
 from botorch.models.model import Model
 from botorch.posteriors.ensemble import EnsemblePosterior
 from botorch.sampling.base import MCSampler
+from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
 
 __all__ = [
@@ -67,7 +72,9 @@ class AcquisitionConfig:
             ``log EI ~ log(tau) - 2 log(gap / tau)``. BoTorch's default (1e-6 in raw units)
             puts all such designs near -48, i.e. on the reward floor; 0.01 std keeps them
             around -15 with the same ordering.
-        seed: Seed of the Thompson member draw (None: drawn from torch's global generator).
+        seed: Seed of the Thompson member draw (None: drawn from torch's global generator),
+            and of the quasi-Monte Carlo samples on a non-ensemble (GP) posterior (None: 0).
+        mc_samples: Quasi-Monte Carlo samples per design on a non-ensemble (GP) posterior.
     """
 
     name: str = "ucb"
@@ -77,6 +84,7 @@ class AcquisitionConfig:
     pi_tau: float = 0.1
     ei_tau: float = 0.01
     seed: int | None = None
+    mc_samples: int = 128
 
     def __post_init__(self) -> None:
         if self.name not in ACQUISITION_NAMES:
@@ -124,11 +132,15 @@ class EnsembleMemberSampler(MCSampler):
         """Nothing to update: the samples are fixed member indices."""
 
 
-def _members(model: Model, X: Tensor) -> int:
+def _members(model: Model, X: Tensor) -> int | None:
+    """The ensemble size ``s``, or None when the posterior is not an ensemble (a GP)."""
     members = getattr(model, "members", None)
     if members is None:
         with torch.no_grad():
-            members = model.posterior(X[:1]).ensemble_size
+            posterior = model.posterior(X[:1])
+        if not isinstance(posterior, EnsemblePosterior):
+            return None
+        members = posterior.ensemble_size
     return int(members)
 
 
@@ -148,6 +160,13 @@ def make_acquisition(
     ``config.seed``), so it is fixed for the acquisition's life, i.e. one draw per round;
     the drawn index is stored as ``acqf.thompson_member``.
 
+    On a non-ensemble model (the Tanimoto GP) the same acquisitions run with a
+    ``SobolQMCNormalSampler`` of ``mc_samples`` draws (seeded); ``thompson`` then uses ONE
+    quasi-Monte Carlo draw whose base sample is shared by all designs scored alone, i.e.
+    ``mean + z std`` with one ``z ~ N(0, 1)`` per round (a randomised UCB, not a joint
+    function draw: the Tanimoto kernel has no random-feature sampler here);
+    ``acqf.thompson_member`` is None.
+
     Args:
         config: The acquisition's name and parameters.
         model: An ensemble model (e.g. ``EnsembleSurrogate.model``).
@@ -164,7 +183,9 @@ def make_acquisition(
         raise ValueError(f"unknown acquisition {config.name!r}; valid: {ACQUISITION_NAMES}")
     train_y = torch.as_tensor(train_y, dtype=train_X.dtype).reshape(-1)
     s = _members(model, train_X)
-    sampler = EnsembleMemberSampler(range(s))
+    seed = 0 if config.seed is None else int(config.seed)
+    sampler = (EnsembleMemberSampler(range(s)) if s is not None
+               else SobolQMCNormalSampler(torch.Size([config.mc_samples]), seed=seed))
     best_f = float(train_y.max())
     if config.name == "ucb":
         return qUpperConfidenceBound(model, beta=config.beta, sampler=sampler)
@@ -180,6 +201,10 @@ def make_acquisition(
         return qProbabilityOfImprovement(model, best_f=best_f, sampler=sampler, tau=tau)
     if config.name == "mean":
         return qSimpleRegret(model, sampler=sampler)
+    if s is None:
+        acqf = qSimpleRegret(model, sampler=SobolQMCNormalSampler(torch.Size([1]), seed=seed))
+        acqf.thompson_member = None
+        return acqf
     g = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
     member = int(torch.randint(s, (1,), generator=g))
     acqf = qSimpleRegret(model, sampler=EnsembleMemberSampler([member]))

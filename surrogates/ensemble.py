@@ -1,9 +1,10 @@
 """The surrogate: an ensemble (MLP, GNN or CNN members) as a BoTorch ``EnsembleModel``.
 
 ``EnsembleSurrogate`` owns the featurizer, fits the vectorised ensemble on standardised
-labels, and hands out ``MLPEnsembleModel``, whose ``posterior(X)`` is BoTorch's
-``EnsemblePosterior`` over the members' predictions in the original units of ``y``, so
-BoTorch's Monte Carlo acquisitions run on it unchanged.
+labels, recalibrates the members' spread on out-of-bag rows (``calibration``), and hands out
+``MLPEnsembleModel``, whose ``posterior(X)`` is BoTorch's ``EnsemblePosterior`` over the
+(calibrated) members' predictions in the original units of ``y``, so BoTorch's Monte Carlo
+acquisitions run on it unchanged. ``make_surrogate`` also builds the Tanimoto GP (``gp``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import torch
 from botorch.models.ensemble import EnsembleModel
 from torch import Tensor
 
+from .calibration import VarianceMap, fit_variance_map, oob_mean_std
 from .featurizers import Featurizer
 from .mlp import VectorisedMLPEnsemble, train_ensemble
-from .training import TrainConfig, torch_threads, train_members
+from .training import TrainConfig, member_weights, torch_threads, train_members
 
-__all__ = ["EnsembleConfig", "EnsembleSurrogate", "MLPEnsembleModel", "VectorisedMLPEnsemble"]
+__all__ = ["EnsembleConfig", "EnsembleSurrogate", "MLPEnsembleModel", "VectorisedMLPEnsemble",
+           "make_surrogate"]
 
 #: Version tag of ``EnsembleSurrogate.state_dict()`` checkpoints.
 STATE_FORMAT = "sciloop.surrogates.EnsembleSurrogate/1"
@@ -33,7 +36,9 @@ class EnsembleConfig:
     Attributes:
         member: ``"mlp"`` (``VectorisedMLPEnsemble`` on fixed-width features, e.g. Morgan
             fingerprints), ``"gnn"`` (``GINEEnsemble``; needs a ``GraphFeaturizer``) or
-            ``"cnn"`` (``CNNEnsemble``; needs a ``SequenceFeaturizer``).
+            ``"cnn"`` (``CNNEnsemble``; needs a ``SequenceFeaturizer``), or ``"gp"`` (a
+            ``SingleTaskGP`` with a Tanimoto kernel, ``gp.TanimotoGPSurrogate``; built by
+            ``make_surrogate``, which ignores the network settings below).
         members: Ensemble size ``s``.
         hidden: Width of every hidden layer.
         layers: Number of hidden layers.
@@ -58,6 +63,15 @@ class EnsembleConfig:
         num_threads: Torch intra-op threads while fitting (restored afterwards); ``None``
             leaves torch's setting alone. Use 1 on a machine shared with busy processes
             (e.g. Ray actors): oversubscribed threads can make a fit 20x slower.
+        calibrate: Recalibrate the members' spread after each fit: ``sigma^2 = a s^2 + b``
+            fitted on out-of-bag rows (``calibration``); ``posterior``, ``predict`` and the
+            acquisitions then see the calibrated spread. Needs held-out rows (the bootstrap,
+            or ``patience`` with a ``val_fraction`` split); without them the map is the
+            identity.
+        gp_max_labels: ``gp`` only: most labels the exact GP is fitted on (its cost grows as
+            ``n^3``).
+        gp_subsample: ``gp`` only: above ``gp_max_labels``, fit on a random subset of that
+            many labels (seeded) instead of raising ``ValueError``.
     """
 
     member: str = "mlp"
@@ -75,10 +89,13 @@ class EnsembleConfig:
     val_fraction: float = 0.1
     max_steps: int | None = 400
     num_threads: int | None = None
+    calibrate: bool = True
+    gp_max_labels: int = 3000
+    gp_subsample: bool = False
 
 
-#: Ensemble member kinds accepted as ``EnsembleConfig.member``.
-MEMBER_KINDS = ("mlp", "gnn", "cnn")
+#: Surrogate kinds accepted as ``EnsembleConfig.member``.
+MEMBER_KINDS = ("mlp", "gnn", "cnn", "gp")
 
 
 def build_net(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> torch.nn.Module:
@@ -109,6 +126,8 @@ def build_net(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> to
         if not isinstance(featurizer, SequenceFeaturizer):
             raise TypeError(f"member 'cnn' needs a SequenceFeaturizer, got {featurizer!r}")
         return CNNEnsemble(featurizer, cfg.members, cfg.hidden, cfg.layers, cfg.seed)
+    if cfg.member == "gp":
+        raise ValueError("member 'gp' is not an ensemble network: build it with make_surrogate")
     raise ValueError(f"unknown member {cfg.member!r}; valid: {MEMBER_KINDS}")
 
 
@@ -117,23 +136,30 @@ class MLPEnsembleModel(EnsembleModel):
 
     Despite the name it wraps any ensemble network mapping `n x d` features to `K x n`
     (MLP on fingerprints, GNN on graph-table indices, CNN on token ids). The network
-    computes in its own dtype (float32); outputs are cast to the dtype of ``X``.
+    computes in its own dtype (float32); outputs are cast to the dtype of ``X``. With a fitted
+    ``calibration`` (and ``calibrated`` True) the members' deviations from their mean are
+    stretched so that their variance is ``a s^2 + b`` (standardised units).
 
     Example:
         >>> posterior = model.posterior(X)  # `X`: `b x q x d`
         >>> posterior.values.shape          # `b x s x q x 1`
     """
 
-    def __init__(self, net: VectorisedMLPEnsemble, y_mean: float, y_std: float) -> None:
+    def __init__(self, net: VectorisedMLPEnsemble, y_mean: float, y_std: float,
+                 calibration: VarianceMap | None = None) -> None:
         """Wrap a trained ensemble.
 
         Args:
             net: The trained vectorised ensemble (predicts standardised ``y``).
             y_mean: Mean of the training labels.
             y_std: Standard deviation of the training labels (the standardisation scale).
+            calibration: Variance map of the members' spread (None: the identity).
         """
         super().__init__()
         self.net = net
+        self.calibration = calibration or VarianceMap()
+        #: Whether ``forward`` applies ``calibration`` (switch off to see the raw spread).
+        self.calibrated = True
         self.register_buffer("y_mean", torch.tensor(float(y_mean), dtype=torch.float64))
         self.register_buffer("y_std", torch.tensor(float(y_std), dtype=torch.float64))
         self._num_outputs = 1
@@ -153,8 +179,10 @@ class MLPEnsembleModel(EnsembleModel):
             A `batch_shape x s x n x 1` tensor of member predictions in the units of ``y``.
         """
         batch, (n, d) = X.shape[:-2], X.shape[-2:]
-        out = self.net(X.reshape(-1, d))  # `s x (B * n)`
-        out = out.to(X.dtype) * self.y_std.to(X.dtype) + self.y_mean.to(X.dtype)
+        out = self.net(X.reshape(-1, d)).to(X.dtype)  # `s x (B * n)`
+        if self.calibrated:
+            out = self.calibration.apply(out)
+        out = out * self.y_std.to(X.dtype) + self.y_mean.to(X.dtype)
         s = out.shape[0]
         out = out.reshape(s, -1, n).transpose(0, 1)  # `B x s x n`
         return out.reshape(*batch, s, n, 1)
@@ -217,7 +245,8 @@ class EnsembleSurrogate:
             ``train_loss`` (standardised units), ``train_rmse`` (of the ensemble mean, in
             units of ``y``), ``val_mse`` (standardised units, members' best held-out MSE),
             ``epochs``, ``best_epoch``, ``fit_seconds`` (wall), ``fit_cpu_seconds``,
-            ``steps``, ``n_train``.
+            ``steps``, ``n_train``, and the spread's calibration ``calibration_a``,
+            ``calibration_b`` (standardised units), ``calibration_rows`` (0: not fitted).
         """
         designs = list(designs)
         Y = torch.as_tensor(list(y), dtype=torch.float64).reshape(-1)
@@ -236,10 +265,30 @@ class EnsembleSurrogate:
         Z = (Y - y_mean) / y_std
         with torch_threads(cfg.num_threads):
             stats = self._train(net, X, Z)
+            calibration = self._calibrate(net, X, Z) if cfg.calibrate else VarianceMap()
         stats["train_rmse"] *= y_std
         stats["n_train"] = float(len(designs))
-        self._model = MLPEnsembleModel(net, y_mean, y_std).eval()
+        stats.update(calibration_a=calibration.a, calibration_b=calibration.b,
+                     calibration_rows=float(calibration.rows))
+        self._model = MLPEnsembleModel(net, y_mean, y_std, calibration).eval()
         return stats
+
+    def _train_config(self) -> TrainConfig:
+        cfg = self.config
+        return TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                           batch_size=cfg.batch_size, bootstrap=cfg.bootstrap,
+                           patience=cfg.patience, val_fraction=cfg.val_fraction,
+                           max_steps=cfg.max_steps, seed=cfg.seed)
+
+    @torch.no_grad()
+    def _calibrate(self, net: torch.nn.Module, X: Tensor, Z: Tensor) -> VarianceMap:
+        """Fit the variance map on the rows each member never saw (see ``calibration``)."""
+        net.eval()
+        pred = torch.cat([net(X[lo:lo + 4096]).to(torch.float64)
+                          for lo in range(0, X.shape[0], 4096)], dim=-1)
+        weights = member_weights(Z.numel(), pred.shape[0], self._train_config())
+        rows, mean, std = oob_mean_std(pred, weights)
+        return fit_variance_map(mean, std, Z[rows])
 
     def _train(self, net: torch.nn.Module, X: Tensor, Z: Tensor) -> dict[str, float]:
         """Train ``net`` on features `n x d` and standardised labels `n`."""
@@ -251,44 +300,48 @@ class EnsembleSurrogate:
                                    patience=cfg.patience, max_steps=cfg.max_steps,
                                    val_fraction=cfg.val_fraction)
         else:
-            train_cfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                    batch_size=cfg.batch_size, bootstrap=cfg.bootstrap,
-                                    patience=cfg.patience, val_fraction=cfg.val_fraction,
-                                    max_steps=cfg.max_steps, seed=cfg.seed)
-            stats = train_members(net, lambda idx: net(X[idx]), Z, train_cfg)
+            stats = train_members(net, lambda idx: net(X[idx]), Z, self._train_config())
         return stats
 
     @torch.no_grad()
-    def members_predict(self, designs: Sequence[str], chunk: int = 4096) -> Tensor:
-        """Every member's prediction.
+    def members_predict(self, designs: Sequence[str], chunk: int = 4096,
+                        calibrated: bool = True) -> Tensor:
+        """Every member's prediction (as ``model.posterior`` sees them).
 
         Args:
             designs: ``n`` SMILES strings.
             chunk: Designs featurized and evaluated at a time.
+            calibrated: Apply the spread's calibration (False: the raw members).
 
         Returns:
             A `s x n` float64 tensor in the units of ``y``.
         """
         designs = list(designs)
         model = self.model
-        parts = [model(self.features(designs[i:i + chunk]))[..., 0]
-                 for i in range(0, len(designs), chunk)]
+        previous, model.calibrated = model.calibrated, calibrated
+        try:
+            parts = [model(self.features(designs[i:i + chunk]))[..., 0]
+                     for i in range(0, len(designs), chunk)]
+        finally:
+            model.calibrated = previous
         if not parts:
             return torch.zeros(model.members, 0, dtype=torch.float64)
         return torch.cat(parts, dim=-1)
 
-    def predict(self, designs: Sequence[str]) -> tuple[Tensor, Tensor]:
+    def predict(self, designs: Sequence[str], calibrated: bool = True) -> tuple[Tensor, Tensor]:
         """Ensemble mean and standard deviation.
 
-        The std is the unbiased sample std over members (as ``EnsemblePosterior.variance``).
+        The std is the unbiased sample std over the (calibrated) members, as
+        ``EnsemblePosterior.variance``; calibrated, it is ``sqrt(a s^2 + b)`` in units of ``y``.
 
         Args:
             designs: ``n`` SMILES strings.
+            calibrated: Apply the spread's calibration (False: the raw member spread).
 
         Returns:
             ``(mean, std)``, each a `n` float64 tensor in the units of ``y``.
         """
-        values = self.members_predict(designs)
+        values = self.members_predict(designs, calibrated=calibrated)
         if values.shape[0] < 2:
             return values.mean(0), torch.zeros_like(values[0])
         return values.mean(0), values.std(0)
@@ -308,6 +361,7 @@ class EnsembleSurrogate:
             "y_mean": float(model.y_mean),
             "y_std": float(model.y_std),
             "net": {k: v.detach().cpu().clone() for k, v in model.net.state_dict().items()},
+            "calibration": asdict(model.calibration),
             "featurizer": describe() if callable(describe) else repr(self.featurizer),
         }
 
@@ -322,4 +376,20 @@ class EnsembleSurrogate:
         self.config = EnsembleConfig(**state["config"])
         net = build_net(self.config, self.featurizer, int(state["in_dim"]))
         net.load_state_dict(state["net"])
-        self._model = MLPEnsembleModel(net, state["y_mean"], state["y_std"]).eval()
+        calibration = VarianceMap(**state.get("calibration", {}))  # absent in older checkpoints
+        self._model = MLPEnsembleModel(net, state["y_mean"], state["y_std"], calibration).eval()
+
+
+def make_surrogate(featurizer: Featurizer, config: EnsembleConfig | None = None):
+    """The surrogate named by ``config.member``: an ``EnsembleSurrogate`` or, for ``"gp"``,
+    a ``TanimotoGPSurrogate`` (same ``fit``/``model``/``features``/``predict``/``state_dict``).
+
+    Args:
+        featurizer: Maps designs to `n x d` features (fingerprints for ``gp``).
+        config: The surrogate's settings (defaults if None).
+    """
+    config = config or EnsembleConfig()
+    if config.member == "gp":
+        from .gp import TanimotoGPSurrogate
+        return TanimotoGPSurrogate(featurizer, config)
+    return EnsembleSurrogate(featurizer, config)

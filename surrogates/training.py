@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TrainConfig", "torch_threads", "train_members"]
+__all__ = ["TrainConfig", "member_weights", "torch_threads", "train_members"]
 
 
 @contextmanager
@@ -104,6 +104,24 @@ def _weights_and_validation(n: int, K: int, cfg: TrainConfig, dtype: torch.dtype
     return w, val_rows, mask
 
 
+def member_weights(n: int, members: int, config: TrainConfig,
+                   dtype: torch.dtype = torch.float64) -> Tensor:
+    """The training weights `K x n` that ``train_members`` uses with ``config`` (same seed).
+
+    Zero entries are the rows member ``k`` never saw (its out-of-bag rows with the bootstrap,
+    the shared held-out split without it); the recalibration of the ensemble's spread is
+    fitted on them after training.
+
+    Args:
+        n: Number of training rows.
+        members: Ensemble size ``K``.
+        config: The training settings passed to ``train_members``.
+        dtype: dtype of the weights.
+    """
+    g = torch.Generator().manual_seed(int(config.seed) + 1)
+    return _weights_and_validation(n, members, config, dtype, g)[0]
+
+
 class _BestMembers:
     """Keeps each member's best weights (by validation MSE) and restores them."""
 
@@ -163,7 +181,7 @@ def train_members(
     start, start_cpu = time.perf_counter(), time.process_time()
     y = y.reshape(-1)
     n, K = y.numel(), int(net.members)
-    g = torch.Generator().manual_seed(int(cfg.seed) + 1)
+    g = torch.Generator().manual_seed(int(cfg.seed) + 1)  # first draw: see member_weights
     w, val_rows, mask = _weights_and_validation(n, K, cfg, y.dtype, g)
     best = _BestMembers(net, mask) if val_rows.numel() else None
     opt = adamw(net, cfg.lr, cfg.weight_decay)

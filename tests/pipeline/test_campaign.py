@@ -245,3 +245,14 @@ def test_gnn_surrogate_with_early_stopping(ray_session, tmp_path, tiny):
     metrics = rounds[1]["metrics"]
     assert metrics["surrogate_epochs"] <= 30 and "spearman_batch" in metrics
     assert all(row["mean"] is not None for row in Ledger(tmp_path / "run" / "ledger.sqlite").batch(1))
+
+
+def test_gp_surrogate_and_genetic_proposer(ray_session, tmp_path, tiny):
+    tiny["rounds"] = 1
+    tiny["surrogate"] |= {"member": "gp"}
+    tiny["proposer"] |= {"name": "genetic", "genetic_generations": 3}
+    rounds = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
+    metrics = rounds[1]["metrics"]
+    assert metrics["proposer_children"] > 0 and "spearman_batch" in metrics
+    batch = Ledger(tmp_path / "run" / "ledger.sqlite").batch(1)
+    assert len(batch) == tiny["batch_size"] and all(row["std"] > 0 for row in batch)

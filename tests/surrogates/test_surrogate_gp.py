@@ -1,0 +1,125 @@
+import pytest
+import torch
+from botorch.posteriors.gpytorch import GPyTorchPosterior
+from rdkit import DataStructs
+from scipy.stats import spearmanr
+
+from sciloop.surrogates import (
+    ACQUISITION_NAMES,
+    AcquisitionConfig,
+    EnsembleConfig,
+    EnsembleSurrogate,
+    MorganFeaturizer,
+    acquisition_values,
+    make_acquisition,
+    make_log_reward,
+    select_batch_greedy_q,
+)
+from sciloop.surrogates.ensemble import make_surrogate
+from sciloop.surrogates.gp import TanimotoGPSurrogate, TanimotoKernel
+
+GP = EnsembleConfig(member="gp", num_threads=1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def gp(logp_data) -> tuple[TanimotoGPSurrogate, dict]:
+    smiles, labels = logp_data
+    surrogate = make_surrogate(MorganFeaturizer(), GP)
+    return surrogate, surrogate.fit(smiles[:300], labels[:300])
+
+
+def test_tanimoto_kernel_matches_rdkit_on_bit_fingerprints(logp_data):
+    smiles, _ = logp_data
+    featurizer = MorganFeaturizer(counts=False)
+    X = featurizer(smiles[:12])
+    K = TanimotoKernel()(X, X[:5]).to_dense()
+    fps = featurizer.bit_fingerprints(smiles[:12])
+    expected = torch.tensor([DataStructs.BulkTanimotoSimilarity(fp, fps[:5]) for fp in fps],
+                            dtype=torch.float64)
+    torch.testing.assert_close(K, expected)
+    torch.testing.assert_close(TanimotoKernel()(X, X, diag=True), torch.ones(12, dtype=torch.float64))
+
+
+def test_tanimoto_kernel_batches_and_hand_computed_counts():
+    x1 = torch.tensor([[1.0, 2.0, 0.0]], dtype=torch.float64)
+    x2 = torch.tensor([[1.0, 0.0, 3.0], [1.0, 2.0, 0.0]], dtype=torch.float64)
+    K = TanimotoKernel()(x1, x2).to_dense()  # <x1, x2> / (|x1|^2 + |x2|^2 - <x1, x2>)
+    torch.testing.assert_close(K, torch.tensor([[1 / (5 + 10 - 1), 1.0]], dtype=torch.float64))
+    g = torch.Generator().manual_seed(0)
+    A = (torch.rand(4, 3, 50, generator=g) < 0.05).double()  # sparse `b x q x d`
+    B = torch.rand(7, 50, generator=g, dtype=torch.float64)
+    K = TanimotoKernel()(A, B).to_dense()
+    assert K.shape == (4, 3, 7)
+    torch.testing.assert_close(K[2], TanimotoKernel()(A[2], B).to_dense())
+    torch.testing.assert_close(TanimotoKernel()(B, A).to_dense(), K.mT)
+
+
+def test_gp_ranks_held_out_molecules_and_has_a_gaussian_posterior(gp, logp_data):
+    surrogate, stats = gp
+    smiles, labels = logp_data
+    assert isinstance(surrogate, TanimotoGPSurrogate) and stats["n_train"] == 300
+    assert stats["noise"] > 0 and stats["fit_seconds"] > 0
+    mean, std = surrogate.predict(smiles[300:])
+    assert mean.shape == std.shape == (200,) and (std > 0).all()
+    assert spearmanr(mean.numpy(), labels[300:]).statistic > 0.7
+    posterior = surrogate.model.posterior(surrogate.features(smiles[300:306]).view(2, 3, -1))
+    assert isinstance(posterior, GPyTorchPosterior)
+    assert posterior.mean.shape == posterior.variance.shape == (2, 3, 1)
+    latent = surrogate.model.marginals(surrogate.features(smiles[300:306]))[1]
+    torch.testing.assert_close(posterior.variance.reshape(-1), latent)
+    assert (std[:6] ** 2 > latent).all()  # the predictive spread adds the label noise
+
+
+@pytest.mark.parametrize("name", ACQUISITION_NAMES)
+def test_every_acquisition_runs_on_the_gp(gp, logp_data, name):
+    surrogate, _ = gp
+    smiles, labels = logp_data
+    train_X = surrogate.features(smiles[:300])
+    config = AcquisitionConfig(name, seed=0, mc_samples=32)
+    acqf = make_acquisition(config, surrogate.model, train_X, torch.tensor(labels[:300]))
+    X = surrogate.features(smiles[300:316])
+    values = acquisition_values(acqf, X, chunk=8)
+    assert values.shape == (16,) and torch.isfinite(values).all()
+    torch.testing.assert_close(values, acquisition_values(acqf, X))  # fixed base samples
+    picked = select_batch_greedy_q(acqf, X, q=2)
+    assert len(set(picked)) == 2
+    r = make_log_reward(surrogate, config, smiles[:300], labels[:300])(["", *smiles[300:305]])
+    assert r.shape == (6,) and torch.isfinite(r).all()
+
+
+def test_gp_mean_acquisition_is_the_posterior_mean(gp, logp_data):
+    surrogate, _ = gp
+    smiles, labels = logp_data
+    acqf = make_acquisition(AcquisitionConfig("mean"), surrogate.model,
+                            surrogate.features(smiles[:300]), torch.tensor(labels[:300]))
+    X = surrogate.features(smiles[300:320])
+    mean, var = surrogate.model.marginals(X)
+    # a quasi-Monte Carlo average of 128 draws: the mean up to a small sampling error
+    assert ((acquisition_values(acqf, X) - mean).abs() < 0.05 * var.sqrt()).all()
+
+
+def test_gp_label_cap_raises_or_subsamples(logp_data):
+    smiles, labels = logp_data
+    capped = EnsembleConfig(member="gp", gp_max_labels=40, num_threads=1)
+    with pytest.raises(ValueError, match="gp_subsample"):
+        TanimotoGPSurrogate(MorganFeaturizer(), capped).fit(smiles[:41], labels[:41])
+    capped.gp_subsample = True
+    stats = TanimotoGPSurrogate(MorganFeaturizer(), capped).fit(smiles[:60], labels[:60])
+    assert stats["n_train"] == 40
+
+
+def test_gp_state_dict_round_trip(gp, logp_data, tmp_path):
+    surrogate, _ = gp
+    smiles, _ = logp_data
+    torch.save(surrogate.state_dict(), tmp_path / "gp.pt")
+    restored = make_surrogate(MorganFeaturizer(), GP)
+    restored.load_state_dict(torch.load(tmp_path / "gp.pt"))
+    for a, b in zip(restored.predict(smiles[300:320]), surrogate.predict(smiles[300:320])):
+        torch.testing.assert_close(a, b)
+
+
+def test_make_surrogate_picks_the_kind():
+    assert isinstance(make_surrogate(MorganFeaturizer(), EnsembleConfig()), EnsembleSurrogate)
+    with pytest.raises(ValueError, match="make_surrogate"):
+        EnsembleSurrogate(MorganFeaturizer(), EnsembleConfig(member="gp")).fit(["CCO", "CCN"],
+                                                                                [1.0, 2.0])
