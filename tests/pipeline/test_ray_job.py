@@ -29,11 +29,16 @@ def _free_port() -> int:
 def test_campaign_as_a_ray_job(tmp_path, tiny):
     temp = tempfile.mkdtemp(prefix="rj", dir="/tmp")  # Ray's socket paths must stay short
     port, dash = _free_port(), _free_port()
+    # every port explicit: the test session may run a Ray of its own on the default ones
+    ports = {flag: _free_port() for flag in ("dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+                                              "metrics-export-port", "runtime-env-agent-port",
+                                              "ray-client-server-port")}
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": ""}
     head = subprocess.Popen(
         [str(BIN / "ray"), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
          "--include-dashboard=true", f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1",
-         f"--temp-dir={temp}", "--object-store-memory=100000000"],
+         f"--temp-dir={temp}", "--object-store-memory=100000000",
+         *(f"--{flag}={p}" for flag, p in ports.items())],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
     try:
         tiny["rounds"] = 1
@@ -48,11 +53,15 @@ def test_campaign_as_a_ray_job(tmp_path, tiny):
                 break
             time.sleep(2)
         assert up.returncode == 0, up.stderr[-2000:]
-        job = subprocess.run(
-            [str(BIN / "ray"), "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--",
-             str(BIN / "sciloop"), "run", str(config)],
-            capture_output=True, text=True, env=env, timeout=600)
-        out = job.stdout + job.stderr
+        for _ in range(60):  # the job server answers before its agent is ready on a busy machine
+            job = subprocess.run(
+                [str(BIN / "ray"), "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--",
+                 str(BIN / "sciloop"), "run", str(config)],
+                capture_output=True, text=True, env=env, timeout=600)
+            out = job.stdout + job.stderr
+            if "No available agent" not in out:
+                break
+            time.sleep(2)
         assert job.returncode == 0 and "succeeded" in out.lower(), out[-3000:]
         ledger = Ledger.of_run_dir(tmp_path / "run")
         assert len(ledger.labels()) == tiny["initial"]["size"] + tiny["batch_size"]
