@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sciloop.pipeline.auc import calls_to_reach, top_k_auc, top_k_mean
+from sciloop.pipeline.auc import calls_to_reach, top_k_auc, top_k_curve, top_k_mean
 from sciloop.pipeline.domain import MoleculeDomain, load_library
 
 METHODS = ("sciloop", "screening", "graph_ga")
@@ -180,8 +180,6 @@ def summarise(objective: str, method: str, seed: int, budget: int, values: list[
               wall_s: float, corpus: str, stages: dict[str, float],
               screening_top10: float | None = None, load_start: float = 0.0) -> RunResult:
     """The PMO numbers of one run."""
-    from sciloop.pipeline.auc import top_k_curve
-
     return RunResult(
         objective=objective, method=method, seed=seed, budget=budget, calls=len(values),
         auc_top1=top_k_auc(values, 1, budget), auc_top10=top_k_auc(values, 10, budget),

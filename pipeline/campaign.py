@@ -147,13 +147,14 @@ class Campaign:
         cfg, pc = self.config, self.config.proposer
         if pc.name == "screening":
             return ScreeningProposer(self.library, seed=cfg.seed + 1)
-        genetic = GeneticProposer(self.library, GeneticConfig(seed=cfg.seed))
-        proposer: Any = genetic
-        if pc.name == "gflownet":
+        if pc.name == "genetic":
+            proposer: Any = GeneticProposer(self.library, GeneticConfig(seed=cfg.seed))
+        elif pc.name == "gflownet":
             proposer = self._make_gflownet()
-        elif pc.name == "gflownet+genetic":
+        else:  # gflownet+genetic
             proposer = MixtureProposer(
-                {"gflownet": self._make_gflownet(), "genetic": genetic},
+                {"gflownet": self._make_gflownet(),
+                 "genetic": GeneticProposer(self.library, GeneticConfig(seed=cfg.seed))},
                 {"gflownet": 1 - pc.genetic_fraction, "genetic": pc.genetic_fraction},
                 {"gflownet": pc.steps, "genetic": pc.genetic_generations})
         checkpoint = self._latest_checkpoint()  # resume: the last round's weights and draws
