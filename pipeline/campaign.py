@@ -10,6 +10,7 @@ import os
 import random
 import time
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from sciloop.surrogates.acquisition import AcquisitionConfig, acquisition_values
 from sciloop.surrogates.ensemble import EnsembleConfig, make_surrogate
 from sciloop.surrogates.featurizers import MorganFeaturizer
 from sciloop.surrogates.graphs import GraphFeaturizer
+from sciloop.surrogates.remote import Placement, fit_on_ray
 from sciloop.surrogates.selection import select_batch
 
 from sciloop.pipeline import __version__
@@ -114,9 +116,14 @@ class Campaign:
             need[("proposer.actor_num_cpus", "CPU")] = pc.actor_num_cpus
             need[("proposer.actor_num_gpus", "GPU")] = pc.actor_num_gpus
             need |= {(f"proposer.actor_resources.{k}", k): v for k, v in pc.actor_resources.items()}
+        sc = self.config.surrogate
+        if sc.placement == "ray":
+            need[("surrogate.num_cpus", "CPU")] = sc.num_cpus
+            need[("surrogate.num_gpus", "GPU")] = sc.num_gpus
+            need |= {(f"surrogate.resources.{k}", k): v for k, v in sc.resources.items()}
         for (key, resource), amount in need.items():
             if amount and have.get(resource, 0.0) < amount:
-                section = "" if key.startswith("proposer.") else "oracle."
+                section = "" if key.startswith(("proposer.", "surrogate.")) else "oracle."
                 raise ConfigError(f"{section}{key} asks for {amount} {resource} but the Ray cluster has "
                                   f"{have.get(resource, 0.0)}: lower it or add nodes that have it")
 
@@ -164,13 +171,17 @@ class Campaign:
 
     def _make_gflownet(self) -> GFlowNetProposer:
         cfg, pc = self.config, self.config.proposer
-        env = SelfiesEnv.from_corpus(self.library, max_len=pc.max_len)
         gcfg = GFlowNetConfig(batch_size=pc.batch_size, lr=pc.lr, epsilon=pc.epsilon,
                               replay_fraction=pc.replay_fraction, max_len=pc.max_len, hidden=pc.hidden,
                               num_actors=pc.num_actors, actor_num_cpus=pc.actor_num_cpus,
                               actor_num_gpus=pc.actor_num_gpus, actor_resources=dict(pc.actor_resources),
-                              prior_weight=pc.prior_weight if pc.pretrain_steps else 0.0, seed=cfg.seed)
-        proposer = GFlowNetProposer(env, gcfg, corpus=self.library)
+                              prior_weight=pc.prior_weight if pc.pretrain_steps or pc.prior_checkpoint else 0.0,
+                              seed=cfg.seed)
+        if pc.prior_checkpoint:  # the shipped prior: no pretraining per campaign
+            proposer = GFlowNetProposer.from_prior(pc.prior_checkpoint, gcfg, corpus=self.library)
+        else:
+            proposer = GFlowNetProposer(SelfiesEnv.from_corpus(self.library, max_len=pc.max_len), gcfg,
+                                        corpus=self.library)
         if self._latest_checkpoint() is None and pc.pretrain_steps:
             with self._progress() as progress:
                 task = progress.add_task("pretrain GFlowNet policy on the library", total=None)
@@ -293,12 +304,21 @@ class Campaign:
         labels = self.ledger.labels()
         designs, y = [l.key for l in labels], [l.value for l in labels]
         sc = self.config.surrogate
-        surrogate = make_surrogate(self.surrogate_featurizer, EnsembleConfig(
+        ecfg = EnsembleConfig(
             member=sc.member, members=sc.members, hidden=sc.hidden, layers=sc.layers, epochs=sc.epochs,
             lr=sc.lr, weight_decay=sc.weight_decay, batch_size=sc.batch_size, patience=sc.patience,
             max_steps=sc.max_steps, num_threads=sc.num_threads, calibrate=sc.calibrate,
-            gp_max_labels=sc.gp_max_labels, seed=self.config.seed * 1000 + round_))
-        stats = surrogate.fit(designs, y)
+            gp_max_labels=sc.gp_max_labels, seed=self.config.seed * 1000 + round_)
+        surrogate = make_surrogate(self.surrogate_featurizer, ecfg)
+        if sc.placement == "ray":  # fitted where the declared resources are; used here
+            make_featurizer = GraphFeaturizer if sc.member == "gnn" else partial(
+                MorganFeaturizer, radius=sc.radius, n_bits=sc.n_bits)
+            state, stats, where = fit_on_ray(make_featurizer, ecfg, designs, y,
+                                             Placement(sc.num_cpus, sc.num_gpus, dict(sc.resources)))
+            surrogate.load_state_dict(state)
+            self.ledger.record_placements(round_, "surrogate", [where])
+        else:
+            stats = surrogate.fit(designs, y)
         return surrogate, designs, y, {f"surrogate_{k}": float(v) for k, v in stats.items()}
 
     def _propose(self, round_: int, n: int, metrics: dict[str, float], ctx: RoundContext) -> list[DesignRow]:

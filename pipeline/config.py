@@ -73,6 +73,12 @@ class SurrogateConfig(_Strict):
         "torch threads while fitting (None: torch's default; 2 threads were 9x slower on 2 busy cores)"))
     calibrate: bool = Field(True, description="rescale the ensemble's spread on held-out rows after each fit")
     gp_max_labels: int = Field(3000, ge=10, description="gp: refuse more labels than this (cubic cost)")
+    placement: Literal["driver", "ray"] = Field("driver", description=(
+        "driver: fit in the campaign's process; ray: fit in a Ray task with the resources below "
+        "(all members in one task, vectorised)"))
+    num_cpus: float = Field(1.0, gt=0, description="placement ray: CPUs of the fit task")
+    num_gpus: float = Field(0.0, ge=0, description="placement ray: GPUs of the fit task")
+    resources: dict[str, float] = Field(default_factory=dict, description="placement ray: custom Ray resources")
 
 
 class AcquisitionConfig(_Strict):
@@ -98,7 +104,11 @@ class ProposerConfig(_Strict):
     replay_top: int = Field(64, ge=0, description="how many top labelled designs are replayed")
     max_len: int = Field(40, ge=2, description="maximum SELFIES tokens per molecule")
     hidden: int = Field(256, ge=8)
-    pretrain_steps: int = Field(300, ge=0, description="maximum-likelihood warm start on the library")
+    pretrain_steps: int = Field(300, ge=0, description=(
+        "maximum-likelihood warm start on the library (after the prior checkpoint, if any)"))
+    prior_checkpoint: str | None = Field(None, description=(
+        "a pretrained policy (benchmarks/make_prior.py) to start from and use as the prior; "
+        "a relative path is read from the config file's folder when the file is there"))
     prior_weight: float = Field(1.0, ge=0, description=(
         "target p(x) ~ p_prior(x)^w R(x), p_prior = the pretrained policy (0: plain TB on R)"))
     num_actors: int = Field(2, ge=0, description="Ray sampler actors (0: sample in-process)")
@@ -231,6 +241,15 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None
             raise ConfigError(f"{path}: the top level must be a mapping of keys")
     data = apply_overrides(data, list(overrides or []) + [f"{k}={json.dumps(v)}" for k, v in kw.items()])
     try:
-        return CampaignConfig.model_validate(data)
+        config = CampaignConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_errors(err, name)) from None
+    prior = config.proposer.prior_checkpoint
+    if prior is not None:
+        beside = path.parent / prior if not isinstance(source, dict) else None
+        found = beside if beside is not None and beside.is_file() else Path(prior)
+        if not found.is_file():
+            raise ConfigError(f"{name}: proposer.prior_checkpoint: no file {prior!r} "
+                              "(make one with benchmarks/make_prior.py)")
+        config.proposer.prior_checkpoint = str(found.resolve())
+    return config

@@ -252,7 +252,7 @@ class Ledger:
 
     def nodes(self, stage: str, round_: int | None = None) -> set[str]:
         """Ray node ids that did a stage's work, in one round or all: "oracle" (read from the
-        results) or a stage recorded with `record_placements` ("proposer")."""
+        results) or a stage recorded with `record_placements` ("proposer", "surrogate")."""
         if stage == "oracle":
             sql = ("SELECT DISTINCT e.node FROM events e JOIN designs d USING (key) WHERE e.kind IN "
                    "('labeled', 'failed') AND e.node IS NOT NULL AND e.node != ''")

@@ -76,7 +76,7 @@ def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metric
     assert tracker.parent_id is not None
     tracker.log_metrics(run_id, metrics, step=round_)
     tracker.set_tags(run_id, {f"sciloop.{stage}_nodes": ",".join(sorted(ledger.nodes(stage, round_)))
-                              for stage in ("proposer", "oracle")})
+                              for stage in ("surrogate", "proposer", "oracle")})
     batch = ledger.batch(round_)
     tracker.log_table(run_id, batch, f"batch/round-{round_:03d}.json")
     labels = ledger.labels()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -139,6 +140,34 @@ class GFlowNetProposer:
         config = config or GFlowNetConfig()
         env = SelfiesEnv.from_corpus(corpus, max_len=config.max_len, min_count=min_count)
         return cls(env, config, corpus)
+
+    @classmethod
+    def from_prior(
+        cls, path: str | Path, config: GFlowNetConfig | None = None, corpus: Sequence[str] = ()
+    ) -> GFlowNetProposer:
+        """Starts from a pretrained policy saved by `benchmarks/make_prior.py`.
+
+        The checkpoint's environment (alphabet, max_len) and GRU size replace the config's;
+        the policy starts from its weights and, with `prior_weight > 0`, a frozen copy of
+        them is the prior. `corpus` is only used by a further `pretrain`.
+
+        Raises:
+            FileNotFoundError: no checkpoint at `path`.
+            ValueError: the file is not a prior checkpoint.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"prior checkpoint not found: {path} (make one with benchmarks/make_prior.py)")
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or not {"env", "policy", "meta"} <= state.keys():
+            raise ValueError(f"{path} is not a prior checkpoint (needs env, policy and meta)")
+        meta = state["meta"]
+        config = replace(config or GFlowNetConfig(), hidden=meta["hidden"], num_layers=meta["num_layers"],
+                         max_len=state["env"]["max_len"])
+        proposer = cls(SelfiesEnv.from_state_dict(state["env"]), config, corpus)
+        proposer.policy.load_state_dict(state["policy"])
+        proposer.trainer.freeze_prior()
+        return proposer
 
     @property
     def policy(self) -> SequencePolicy:

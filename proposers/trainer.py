@@ -259,9 +259,13 @@ class GFlowNetTrainer:
             torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.grad_clip)
             optimizer.step()
             nll = float(loss.detach())
+        self.freeze_prior()
+        return nll
+
+    def freeze_prior(self) -> None:
+        """With `prior_weight > 0`, a frozen copy of the policy as it is now becomes the prior."""
         if self.config.prior_weight > 0:
             self.prior = _frozen(self.policy)
-        return nll
 
     def sample_trajectories(self, n: int, epsilon: float = 0.0) -> Trajectories:
         """`n` trajectories from the policy mixed with `epsilon` uniform exploration."""

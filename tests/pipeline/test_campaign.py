@@ -236,6 +236,10 @@ def test_impossible_resource_request_stops_before_any_oracle_call(ray_session, t
     with pytest.raises(ConfigError, match=r"oracle.resources.docking_licence asks for 1"):
         Campaign.from_config(tiny, run_dir=str(tmp_path / "b"), console=Console(quiet=True)).run()
     assert Ledger(tmp_path / "b" / "ledger.sqlite").oracle_calls() == 0
+    tiny["oracle"] |= {"resources": {}}
+    tiny["surrogate"] |= {"placement": "ray", "num_gpus": 1}
+    with pytest.raises(ConfigError, match=r"surrogate.num_gpus asks for 1.0 GPU"):
+        Campaign.from_config(tiny, run_dir=str(tmp_path / "c"), console=Console(quiet=True)).run()
 
 
 def test_gnn_surrogate_with_early_stopping(ray_session, tmp_path, tiny):

@@ -45,3 +45,14 @@ def test_budget_must_leave_room_for_a_batch():
     with pytest.raises(ConfigError, match="budget .120. leaves no room for one batch"):
         load_config({"budget": 120, "initial": {"size": 100}, "batch_size": 50})
     assert load_config({"budget": 150, "initial": {"size": 100}, "batch_size": 50}).total_budget == 150
+
+
+def test_prior_checkpoint_is_read_beside_the_config_file(tmp_path, monkeypatch):
+    (tmp_path / "priors").mkdir()
+    (tmp_path / "priors" / "p.pt").write_bytes(b"x")
+    (tmp_path / "c.yaml").write_text("proposer:\n  prior_checkpoint: priors/p.pt\n")
+    monkeypatch.chdir("/")  # not relative to the working directory
+    config = load_config(tmp_path / "c.yaml")
+    assert config.proposer.prior_checkpoint == str(tmp_path / "priors" / "p.pt")
+    with pytest.raises(ConfigError, match="prior_checkpoint: no file 'priors/none.pt'"):
+        load_config(tmp_path / "c.yaml", ["proposer.prior_checkpoint=priors/none.pt"])

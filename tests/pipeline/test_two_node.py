@@ -1,4 +1,6 @@
-"""A campaign on a real two-node Ray cluster: work lands on both nodes, recorded in ledger and MLflow."""
+"""A campaign on a real two-node Ray cluster: work lands where its declared resources are (oracle
+calls on the worker, the surrogate's fit on the head, sampler actors on both), recorded in the
+ledger and MLflow."""
 
 import json
 import os
@@ -32,6 +34,7 @@ def test_campaign_on_two_nodes(tmp_path):
     assert sorted([head, worker]) == nodes["alive"]
     assert nodes["oracle"] == [worker]  # only the worker has the oracle's custom resource
     assert nodes["proposer"] == sorted([head, worker])  # sampler actors spread over both nodes
+    assert nodes["surrogate"] == [head]  # only the head has the fit task's custom resource
 
     ledger = Ledger.of_run_dir(run_dir)
     assert ledger.oracle_calls() == 8 + 6 and len(ledger.labels()) == 14
@@ -40,3 +43,4 @@ def test_campaign_on_two_nodes(tmp_path):
                               "tags.`sciloop.round` = '1'")
     assert runs[0].data.tags["sciloop.oracle_nodes"] == worker
     assert set(runs[0].data.tags["sciloop.proposer_nodes"].split(",")) == {head, worker}
+    assert runs[0].data.tags["sciloop.surrogate_nodes"] == head

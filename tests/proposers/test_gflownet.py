@@ -6,6 +6,7 @@ from rdkit import Chem
 
 from sciloop.proposers.base import Proposer
 from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
+from sciloop.proposers.trajectories import from_terminal, score
 
 
 def nitrogen_log_reward(smiles: list[str]) -> torch.Tensor:
@@ -121,3 +122,33 @@ def test_pretrain_with_prior_weight_freezes_a_prior(corpus):
     frozen = [p.clone() for p in proposer.prior.parameters()]
     proposer.train(nitrogen_log_reward, steps=2)
     assert all(torch.equal(a, b) for a, b in zip(frozen, proposer.prior.parameters()))
+
+
+def _save_prior(proposer: GFlowNetProposer, path) -> None:
+    """A prior checkpoint as benchmarks/make_prior.py writes it."""
+    meta = {"hidden": proposer.config.hidden, "num_layers": proposer.config.num_layers}
+    torch.save({"env": proposer.env.state_dict(), "policy": proposer.policy.state_dict(), "meta": meta}, path)
+
+
+def test_from_prior_starts_from_the_checkpoint_and_freezes_it(corpus, tmp_path):
+    made = GFlowNetProposer.from_corpus(corpus, small_config())
+    made.pretrain(20)
+    _save_prior(made, tmp_path / "prior.pt")
+    # a config of another size and length: the checkpoint's environment and GRU size win
+    loaded = GFlowNetProposer.from_prior(tmp_path / "prior.pt", small_config(hidden=32, max_len=30, prior_weight=1.0))
+    assert loaded.env.state_dict() == made.env.state_dict() and loaded.config.hidden == 64
+    env, states = made.env, made.env.from_designs(corpus[:50])  # equal likelihoods under both policies
+    walk = from_terminal(env, states, torch.Generator().manual_seed(1))
+    zeros = torch.zeros(len(states))
+    assert torch.allclose(score(env, made.policy, walk, zeros).log_pf, score(env, loaded.policy, walk, zeros).log_pf)
+    assert loaded.prior is not None and all(not p.requires_grad for p in loaded.prior.parameters())
+    loaded.train(nitrogen_log_reward, steps=2)  # trains the policy, not the prior
+    assert all(torch.equal(p, q) for p, q in zip(loaded.prior.parameters(), made.policy.parameters()))
+
+
+def test_from_prior_refuses_a_missing_or_foreign_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make_prior"):
+        GFlowNetProposer.from_prior(tmp_path / "none.pt")
+    torch.save({"policy": {}}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a prior checkpoint"):
+        GFlowNetProposer.from_prior(tmp_path / "other.pt")

@@ -1,0 +1,60 @@
+"""Fits a surrogate in a Ray task placed by declared resources, and hands it back to the driver.
+
+The ensemble's members are fitted together, vectorised, in one task: on a GPU node one device
+fits all K members in a single pass, which is what splitting members over tasks would lose.
+The task builds its own featurizer (the driver's caches stay home), fits, and returns the
+surrogate's `state_dict`; the driver loads it into its own surrogate (and featurizer cache), so
+acquisition and selection run where they always do. A fit is a pure function of its inputs, so Ray may retry it on another node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .ensemble import EnsembleConfig, make_surrogate
+from .featurizers import Featurizer
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Ray resources of the fit task (as `ray.remote(...)` takes them)."""
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    resources: dict[str, float] = field(default_factory=dict)
+    max_retries: int = 2
+
+
+def fit_on_ray(make_featurizer: Callable[[], Featurizer], config: EnsembleConfig, designs: Sequence[str],
+               y: Sequence[float], placement: Placement) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
+    """Fits `make_surrogate(make_featurizer(), config)` on `(designs, y)` in one Ray task.
+
+    Args:
+        make_featurizer: builds the featurizer inside the task (e.g. a `functools.partial`).
+        config: the surrogate's settings.
+        designs, y: the labelled designs.
+        placement: the task's resources; Ray needs a node that has them.
+
+    Returns:
+        The fitted surrogate's `state_dict` (load it into `make_surrogate(featurizer, config)`),
+        the fit's statistics, and where it ran: `{"node", "worker", "gpus"}`.
+    """
+    import ray
+
+    task = ray.remote(_fit).options(num_cpus=placement.num_cpus, num_gpus=placement.num_gpus,
+                                    resources=placement.resources or None, max_retries=placement.max_retries)
+    return ray.get(task.remote(make_featurizer, config, list(designs), list(y)))
+
+
+def _fit(make_featurizer: Callable[[], Featurizer], config: EnsembleConfig, designs: list[str],
+         y: list[float]) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
+    import ray
+
+    surrogate = make_surrogate(make_featurizer(), config)
+    stats = surrogate.fit(designs, y)
+    context = ray.get_runtime_context()
+    where = {"node": context.get_node_id(), "worker": context.get_worker_id(),
+             "gpus": [str(g) for g in ray.get_gpu_ids()]}
+    return surrogate.state_dict(), stats, where
