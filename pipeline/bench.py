@@ -70,6 +70,21 @@ class RunResult:
     started: str = ""
     load_average: tuple[float, float] = (0.0, 0.0)  # 1-minute load at start and end (a busy machine is slower)
     curve_top10: list[tuple[int, float]] = field(default_factory=list)
+    config_id: str = ""  # sciloop: `config_id(overrides)`; the table keeps the current config's runs
+
+
+def config_id(overrides: Sequence[str] = ()) -> str:
+    """Identifies the sciloop method of a run: configs/pmo.yaml, the prior it names, the overrides."""
+    import hashlib
+
+    from sciloop.pipeline.config import load_config
+
+    digest = hashlib.sha256(BENCH_CONFIG.read_bytes())
+    digest.update("\n".join(overrides).encode())
+    prior = load_config(BENCH_CONFIG, list(overrides)).proposer.prior_checkpoint
+    if prior:
+        digest.update(Path(prior).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 class BudgetedOracle:
@@ -205,8 +220,11 @@ def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: st
         values, stages = run_sciloop(objective, budget, seed, corpus_name, overrides)
     else:
         raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
-    return summarise(objective, method, seed, budget, values, time.monotonic() - t, corpus_name,
-                     stages, screening_top10, load)
+    result = summarise(objective, method, seed, budget, values, time.monotonic() - t, corpus_name,
+                       stages, screening_top10, load)
+    if method == "sciloop":
+        result.config_id = config_id(overrides)
+    return result
 
 
 def write_result(result: RunResult, results_dir: Path = RESULTS) -> Path:

@@ -9,7 +9,7 @@ from sciloop.pipeline.cli import main
 
 TINY_SCILOOP = ["initial.size=20", "batch_size=20", "surrogate.members=2", "surrogate.hidden=32",
                 "surrogate.epochs=5", "proposer.steps=2", "proposer.batch_size=8", "proposer.hidden=32",
-                "proposer.max_len=20", "proposer.pretrain_steps=2", "proposer.num_actors=0",
+                "proposer.max_len=20", "proposer.prior_checkpoint=null", "proposer.pretrain_steps=2", "proposer.num_actors=0",
                 "proposer.pool_factor=3", "proposer.genetic_generations=2", "oracle.num_cpus=0.5"]
 
 
@@ -40,6 +40,19 @@ def test_sciloop_method_runs_the_campaign(ray_session, tmp_path):
     assert result.calls == 60  # the campaign spent exactly the budget, nothing twice
     assert {"surrogate", "proposer", "oracle"} <= set(result.stage_s)
     assert result.auc_top10 > 0
+    assert result.config_id == bench.config_id(TINY_SCILOOP) != bench.config_id()
+
+
+def test_table_counts_the_newest_run_per_seed_and_only_the_current_sciloop_config():
+    def run(method, seed, started, auc, config=""):
+        return {"objective": "qed", "method": method, "seed": seed, "budget": 10_000, "started": started,
+                "auc_top10": auc, "wall_s": 1.0, "machine": "m", "config_id": config}
+
+    now = bench.config_id()
+    results = [run("screening", 0, "2026-01-01", 0.1), run("screening", 0, "2026-01-02", 0.2),
+               run("sciloop", 0, "2026-01-01", 0.9, "old"), run("sciloop", 1, "2026-01-01", 0.5, now)]
+    kept = bench_table.current(results)
+    assert sorted((r["method"], r["auc_top10"]) for r in kept) == [("sciloop", 0.5), ("screening", 0.2)]
 
 
 def test_cli_table(capsys):
