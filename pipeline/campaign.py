@@ -10,7 +10,6 @@ import os
 import random
 import time
 from contextlib import nullcontext
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sciloop.oracles.base import OracleResult
 from sciloop.oracles.runner import OracleRunner
+from sciloop.pipeline.builders import fit_surrogate, make_proposer, surrogate_featurizer
 from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
 from sciloop.pipeline.domain import MoleculeDomain, load_library
 from sciloop.pipeline.ledger import DesignRow, Ledger, RunDirLock
@@ -28,15 +28,9 @@ from sciloop.pipeline.plugins import module_path, resolve_oracle
 from sciloop.pipeline.report import summary_table
 from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
 from sciloop.pipeline.tracking import Tracker, open_campaign_tracker
-from sciloop.proposers.genetic import GeneticConfig, GeneticProposer, MixtureProposer
-from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
-from sciloop.proposers.screening import ScreeningProposer
-from sciloop.proposers.selfies_env import SelfiesEnv
-from sciloop.surrogates.acquisition import AcquisitionConfig, acquisition_values, make_acquisition, make_log_reward
-from sciloop.surrogates.ensemble import EnsembleConfig, make_surrogate
+from sciloop.proposers.gflownet import GFlowNetProposer
+from sciloop.surrogates.acquisition import AcquisitionConfig, acquisition_values, make_log_reward
 from sciloop.surrogates.featurizers import MorganFeaturizer
-from sciloop.surrogates.graphs import GraphFeaturizer
-from sciloop.surrogates.remote import Placement, fit_on_ray
 from sciloop.surrogates.selection import select_batch
 
 from sciloop.pipeline import __version__
@@ -73,7 +67,7 @@ class Campaign:
         self.library = load_library(config.initial.library, config.initial.library_size, config.seed)
         self.featurizer = MorganFeaturizer(radius=config.surrogate.radius, n_bits=config.surrogate.n_bits)
         # what the surrogate sees; Tanimoto selection and metrics always use the fingerprints
-        self.surrogate_featurizer = GraphFeaturizer() if config.surrogate.member == "gnn" else self.featurizer
+        self.surrogate_featurizer = surrogate_featurizer(config) if config.surrogate.member == "gnn" else self.featurizer
         self.proposer: Any = None
         self.tracker: Tracker | None = None
         self._owns_ray = False
@@ -151,44 +145,18 @@ class Campaign:
             return None
 
     def _make_proposer(self) -> Any:
-        cfg, pc = self.config, self.config.proposer
-        if pc.name == "screening":
-            return ScreeningProposer(self.library, seed=cfg.seed + 1)
-        if pc.name == "genetic":
-            proposer: Any = GeneticProposer(self.library, GeneticConfig(seed=cfg.seed))
-        elif pc.name == "gflownet":
-            proposer = self._make_gflownet()
-        else:  # gflownet+genetic
-            proposer = MixtureProposer(
-                {"gflownet": self._make_gflownet(),
-                 "genetic": GeneticProposer(self.library, GeneticConfig(seed=cfg.seed))},
-                {"gflownet": 1 - pc.genetic_fraction, "genetic": pc.genetic_fraction},
-                {"gflownet": pc.steps, "genetic": pc.genetic_generations})
         checkpoint = self._latest_checkpoint()  # resume: the last round's weights and draws
+        proposer = make_proposer(self.config, self.library, self._pretrain if checkpoint is None else None)
         if checkpoint is not None:
             proposer.load_state_dict(torch.load(checkpoint, weights_only=False))
         return proposer
 
-    def _make_gflownet(self) -> GFlowNetProposer:
-        cfg, pc = self.config, self.config.proposer
-        gcfg = GFlowNetConfig(batch_size=pc.batch_size, lr=pc.lr, epsilon=pc.epsilon,
-                              replay_fraction=pc.replay_fraction, max_len=pc.max_len, hidden=pc.hidden,
-                              num_actors=pc.num_actors, actor_num_cpus=pc.actor_num_cpus,
-                              actor_num_gpus=pc.actor_num_gpus, actor_resources=dict(pc.actor_resources),
-                              prior_weight=pc.prior_weight if pc.pretrain_steps or pc.prior_checkpoint else 0.0,
-                              seed=cfg.seed)
-        if pc.prior_checkpoint:  # the shipped prior: no pretraining per campaign
-            proposer = GFlowNetProposer.from_prior(pc.prior_checkpoint, gcfg, corpus=self.library)
-        else:
-            proposer = GFlowNetProposer(SelfiesEnv.from_corpus(self.library, max_len=pc.max_len), gcfg,
-                                        corpus=self.library)
-        if self._latest_checkpoint() is None and pc.pretrain_steps:
-            with self._progress() as progress:
-                task = progress.add_task("pretrain GFlowNet policy on the library", total=None)
-                nll = proposer.pretrain(pc.pretrain_steps)
-                progress.update(task, completed=1, total=1)
-            self.console.log(f"pretrained the policy for {pc.pretrain_steps} steps (NLL {nll:.2f})")
-        return proposer
+    def _pretrain(self, proposer: GFlowNetProposer, steps: int) -> None:
+        with self._progress() as progress:
+            task = progress.add_task("pretrain GFlowNet policy on the library", total=None)
+            nll = proposer.pretrain(steps)
+            progress.update(task, completed=1, total=1)
+        self.console.log(f"pretrained the policy for {steps} steps (NLL {nll:.2f})")
 
     def _latest_checkpoint(self) -> Path | None:
         found = sorted((self.run_dir / "checkpoints").glob("proposer-round-*.pt"))
@@ -303,22 +271,9 @@ class Campaign:
     def _fit_surrogate(self, round_: int) -> tuple[Any, list[str], list[float], dict[str, float]]:
         labels = self.ledger.labels()
         designs, y = [l.key for l in labels], [l.value for l in labels]
-        sc = self.config.surrogate
-        ecfg = EnsembleConfig(
-            member=sc.member, members=sc.members, hidden=sc.hidden, layers=sc.layers, epochs=sc.epochs,
-            lr=sc.lr, weight_decay=sc.weight_decay, batch_size=sc.batch_size, patience=sc.patience,
-            max_steps=sc.max_steps, num_threads=sc.num_threads, calibrate=sc.calibrate,
-            gp_max_labels=sc.gp_max_labels, seed=self.config.seed * 1000 + round_)
-        surrogate = make_surrogate(self.surrogate_featurizer, ecfg)
-        if sc.placement == "ray":  # fitted where the declared resources are; used here
-            make_featurizer = GraphFeaturizer if sc.member == "gnn" else partial(
-                MorganFeaturizer, radius=sc.radius, n_bits=sc.n_bits)
-            state, stats, where = fit_on_ray(make_featurizer, ecfg, designs, y,
-                                             Placement(sc.num_cpus, sc.num_gpus, dict(sc.resources)))
-            surrogate.load_state_dict(state)
+        surrogate, stats, where = fit_surrogate(self.config, self.surrogate_featurizer, designs, y, round_)
+        if where is not None:
             self.ledger.record_placements(round_, "surrogate", [where])
-        else:
-            stats = surrogate.fit(designs, y)
         return surrogate, designs, y, {f"surrogate_{k}": float(v) for k, v in stats.items()}
 
     def _propose(self, round_: int, n: int, metrics: dict[str, float], ctx: RoundContext) -> list[DesignRow]:
@@ -361,10 +316,7 @@ class Campaign:
         if not pool:
             raise RuntimeError(f"round {round_}: the proposer produced no new valid design "
                                f"({len(candidates)} sampled); raise proposer.pool_factor")
-        acqf = make_acquisition(acq_cfg, surrogate.model, surrogate.features(designs),
-                                torch.as_tensor(y, dtype=torch.float64))
-        X = surrogate.features(pool)
-        values = acquisition_values(acqf, X)
+        values = acquisition_values(log_reward.acquisition, surrogate.features(pool))  # the reward's own
         picks = select_batch(values, self.featurizer.bit_fingerprints(pool), n,
                              min_distance=self.config.selection.min_distance)
         mean, std = surrogate.predict([pool[i] for i in picks])

@@ -268,7 +268,8 @@ def make_log_reward(
         train_y: Their labels.
 
     Returns:
-        A function from ``n`` designs to a `n` float64 tensor of log-rewards.
+        A function from ``n`` designs to a `n` float64 tensor of log-rewards; its
+        ``acquisition`` attribute is the BoTorch acquisition it was built on.
     """
     train_X = surrogate.features(list(train_designs))
     y = torch.as_tensor(list(train_y), dtype=torch.float64).reshape(-1)
@@ -305,4 +306,5 @@ def make_log_reward(
         out[torch.tensor(valid)] = value.clamp_min(LOG_REWARD_FLOOR)
         return out
 
+    log_reward.acquisition = acqf  # type: ignore[attr-defined]  # the round's acquisition, for selection
     return log_reward

@@ -108,6 +108,7 @@ def test_log_reward_finite_floor_and_monotone(fitted, logp_data, name, reward):
     a = acquisition_values(acqf, surrogate.features(designs))
     order = a.argsort()
     assert (r[2:][order].diff() >= -1e-9).all()  # non-decreasing in the acquisition
+    torch.testing.assert_close(acquisition_values(log_reward.acquisition, surrogate.features(designs)), a)
     assert log_reward([]).shape == (0,)
 
 

@@ -1,0 +1,93 @@
+"""The campaign config turned into a round's parts: the proposer, and the fitted surrogate.
+
+Pure construction: nothing here touches the ledger or MLflow, so `Campaign` keeps the loop and
+its bookkeeping and these stay testable on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from sciloop.pipeline.config import CampaignConfig
+from sciloop.proposers.genetic import GeneticConfig, GeneticProposer, MixtureProposer
+from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
+from sciloop.proposers.screening import ScreeningProposer
+from sciloop.proposers.selfies_env import SelfiesEnv
+from sciloop.surrogates.ensemble import EnsembleConfig, make_surrogate
+from sciloop.surrogates.featurizers import Featurizer, MorganFeaturizer
+from sciloop.surrogates.graphs import GraphFeaturizer
+from sciloop.surrogates.remote import Placement, fit_on_ray
+
+Pretrain = Callable[[GFlowNetProposer, int], None]
+"""Runs `proposer.pretrain(steps)`, e.g. behind a progress bar."""
+
+
+def make_proposer(config: CampaignConfig, library: Sequence[str], pretrain: Pretrain | None) -> Any:
+    """The proposer `config.proposer.name` names, over `library`.
+
+    Args:
+        pretrain: called to pretrain a fresh GFlowNet (`proposer.pretrain_steps` > 0); None on a
+            resume, where the checkpoint holds the trained weights.
+    """
+    pc, seed = config.proposer, config.seed
+    if pc.name == "screening":
+        return ScreeningProposer(list(library), seed=seed + 1)
+    if pc.name == "genetic":
+        return GeneticProposer(list(library), GeneticConfig(seed=seed))
+    gflownet = make_gflownet(config, library, pretrain)
+    if pc.name == "gflownet":
+        return gflownet
+    return MixtureProposer(  # gflownet+genetic
+        {"gflownet": gflownet, "genetic": GeneticProposer(list(library), GeneticConfig(seed=seed))},
+        {"gflownet": 1 - pc.genetic_fraction, "genetic": pc.genetic_fraction},
+        {"gflownet": pc.steps, "genetic": pc.genetic_generations})
+
+
+def make_gflownet(config: CampaignConfig, library: Sequence[str], pretrain: Pretrain | None) -> GFlowNetProposer:
+    """The GFlowNet proposer: from the shipped prior if `proposer.prior_checkpoint`, else on the
+    library's alphabet; pretrained on the library if asked."""
+    pc = config.proposer
+    gcfg = GFlowNetConfig(batch_size=pc.batch_size, lr=pc.lr, epsilon=pc.epsilon,
+                          replay_fraction=pc.replay_fraction, max_len=pc.max_len, hidden=pc.hidden,
+                          num_actors=pc.num_actors, actor_num_cpus=pc.actor_num_cpus,
+                          actor_num_gpus=pc.actor_num_gpus, actor_resources=dict(pc.actor_resources),
+                          prior_weight=pc.prior_weight if pc.pretrain_steps or pc.prior_checkpoint else 0.0,
+                          seed=config.seed)
+    if pc.prior_checkpoint:  # the shipped prior: no pretraining per campaign
+        proposer = GFlowNetProposer.from_prior(pc.prior_checkpoint, gcfg, corpus=library)
+    else:
+        proposer = GFlowNetProposer(SelfiesEnv.from_corpus(library, max_len=pc.max_len), gcfg, corpus=library)
+    if pretrain is not None and pc.pretrain_steps:
+        pretrain(proposer, pc.pretrain_steps)
+    return proposer
+
+
+def surrogate_featurizer(config: CampaignConfig) -> Featurizer:
+    """What the surrogate sees: molecular graphs for the GNN, else Morgan count fingerprints."""
+    sc = config.surrogate
+    return GraphFeaturizer() if sc.member == "gnn" else MorganFeaturizer(radius=sc.radius, n_bits=sc.n_bits)
+
+
+def fit_surrogate(config: CampaignConfig, featurizer: Featurizer, designs: Sequence[str], y: Sequence[float],
+                  round_: int) -> tuple[Any, dict[str, float], dict[str, Any] | None]:
+    """Fits the round's surrogate in this process, or in a Ray task (`surrogate.placement: ray`).
+
+    Returns:
+        The fitted surrogate (using `featurizer` here), the fit's statistics, and where a Ray
+        task fitted it (`{"node", "worker", "gpus"}`; None in this process).
+    """
+    sc = config.surrogate
+    ecfg = EnsembleConfig(
+        member=sc.member, members=sc.members, hidden=sc.hidden, layers=sc.layers, epochs=sc.epochs,
+        lr=sc.lr, weight_decay=sc.weight_decay, batch_size=sc.batch_size, patience=sc.patience,
+        max_steps=sc.max_steps, num_threads=sc.num_threads, calibrate=sc.calibrate,
+        gp_max_labels=sc.gp_max_labels, seed=config.seed * 1000 + round_)
+    surrogate = make_surrogate(featurizer, ecfg)
+    if sc.placement == "driver":
+        return surrogate, surrogate.fit(designs, y), None
+    state, stats, where = fit_on_ray(partial(surrogate_featurizer, config), ecfg, designs, y,
+                                     Placement(sc.num_cpus, sc.num_gpus, dict(sc.resources)))
+    surrogate.load_state_dict(state)
+    return surrogate, stats, where
