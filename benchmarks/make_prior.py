@@ -2,7 +2,7 @@
 
 The campaign (`proposer.prior_checkpoint`) and the PMO benchmark start from this checkpoint
 instead of pretraining for every run. It holds the SELFIES environment (alphabet, max_len),
-the policy's weights and how they were made; `GFlowNetProposer.load_prior` reads it.
+the policy's weights and how they were made; `GFlowNetProposer.from_prior` reads it.
 
     pip install --no-deps molsets     # the MOSES training set, offline
     python benchmarks/make_prior.py --size 100000 --steps 2000   # the shipped one: 18 min on 2 cores
