@@ -41,10 +41,12 @@ def pmo_table(results: list[dict[str, Any]]) -> str:
     board = published()
     auc: dict[tuple[str, str], list[float]] = defaultdict(list)
     walls: dict[str, list[float]] = defaultdict(list)
+    loads: dict[str, list[float]] = defaultdict(list)
     machines: dict[str, set[str]] = defaultdict(set)
     for r in current(results):
         auc[r["objective"], r["method"]].append(r["auc_top10"])
         walls[r["method"]].append(r["wall_s"])
+        loads[r["method"]].append(max(r.get("load_average") or [0.0]))
         machines[r["method"]].add(r["machine"])
     measured = [m for m in METHODS if walls[m]]
     head = ["objective", *(f"{m} (ours)" for m in measured), *(f"{c} (pub.)" for c in PUBLISHED_COLUMNS)]
@@ -61,7 +63,8 @@ def pmo_table(results: list[dict[str, Any]]) -> str:
             cells.append(f"{sum(have):.2f}" if len(have) == len(subset) else f"({len(have)}/{len(subset)} done)")
         cells += [f"{sum(float(board[o][c]) for o in subset):.2f}" for c in PUBLISHED_COLUMNS]
         lines.append(f"| **{label}** | " + " | ".join(cells) + " |")
-    notes = [f"- {m}: median wall time per 10,000-call run {statistics.median(walls[m]):.0f} s; "
+    notes = [f"- {m}: median wall time per 10,000-call run {statistics.median(walls[m]):.0f} s "
+             f"(median 1-minute load average {statistics.median(loads[m]):.1f}); "
              f"machine(s): {'; '.join(sorted(machines[m]))}" for m in measured]
     return "\n".join(lines + [""] + notes)
 
