@@ -238,17 +238,29 @@ def write_result(result: RunResult, results_dir: Path = RESULTS) -> Path:
 
 def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_000,
               methods: Sequence[str] = METHODS, corpus_name: str = "moses", overrides: Sequence[str] = (),
-              results_dir: Path = RESULTS, log: Callable[[str], None] = print) -> list[RunResult]:
+              results_dir: Path = RESULTS, log: Callable[[str], None] = print,
+              missing_only: bool = False) -> list[RunResult]:
     """Runs every method on every objective and seed (screening first: its final top-10 is the
-    target of `calls_to_screening_top10`) and writes one result file per run."""
+    target of `calls_to_screening_top10`) and writes one result file per run.
+
+    Each seed draws its own corpus (`load_library(corpus_name, seed=seed)`), the one its sciloop
+    campaign starts from. With `missing_only`, an objective and seed that already has a sciloop
+    result with this config (`config_id(overrides)`) is skipped, so an interrupted sweep resumes.
+    """
     unknown = [o for o in objectives if o not in published()]
     if unknown:
         raise ValueError(f"unknown PMO objectives {unknown}: choose from {sorted(published())}")
-    corpus = load_library(corpus_name)
     ordered = sorted(methods, key=lambda m: m != "screening")
+    done = {(r["objective"], r["seed"]) for r in load_results(results_dir)
+            if r["method"] == "sciloop" and r.get("config_id") == config_id(overrides)} if missing_only else set()
+    corpora: dict[int, list[str]] = {}
     results = []
     for objective in objectives:
         for seed in seeds:
+            if (objective, seed) in done:
+                log(f"{objective:28s} seed {seed}: done already (sciloop with this config), skipped")
+                continue
+            corpus = corpora.get(seed) or corpora.setdefault(seed, load_library(corpus_name, seed=seed))
             target = None
             for method in ordered:
                 result = run_one(objective, method, seed, budget, corpus_name, corpus, overrides, target)

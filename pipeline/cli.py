@@ -112,7 +112,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         list(bench.TUNING) if args.objectives == "tuning" else args.objectives.split(","))
     try:
         bench.bench_pmo(objectives, [int(s) for s in args.seeds.split(",")], args.budget,
-                        args.methods.split(","), args.corpus, args.overrides)
+                        args.methods.split(","), args.corpus, args.overrides, missing_only=args.missing)
     except ValueError as err:
         raise ConfigError(str(err)) from err
     return 0
@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", default="screening,graph_ga,sciloop")
     p.add_argument("--corpus", default="moses", help="moses (pip install --no-deps molsets), nci or wehi")
     p.add_argument("--readme", action="store_true", help="table: rewrite the README's PMO table")
+    p.add_argument("--missing", action="store_true",
+                   help="pmo: skip objective/seed pairs that have a sciloop result with this config")
     p.add_argument("overrides", nargs="*", help="sciloop config overrides, e.g. proposer.steps=100")
     p.set_defaults(fn=cmd_bench)
     p = sub.add_parser("oracles", help="list the built-in objectives and installed oracle plug-ins")

@@ -58,3 +58,14 @@ def test_table_counts_the_newest_run_per_seed_and_only_the_current_sciloop_confi
 def test_cli_table(capsys):
     assert main(["bench", "table"]) == 0
     assert "sum, 20 objectives" in capsys.readouterr().out
+
+
+def test_missing_only_skips_what_the_current_config_has_done(tmp_path):
+    (tmp_path / "qed").mkdir()
+    done = {"objective": "qed", "method": "sciloop", "seed": 0, "config_id": bench.config_id()}
+    (tmp_path / "qed" / "sciloop-seed0-1.json").write_text(json.dumps(done))
+    said = []
+    ran = bench.bench_pmo(["qed"], [0, 1], budget=200, methods=["screening"], corpus_name="nci",
+                          results_dir=tmp_path, log=said.append, missing_only=True)
+    assert [(r.objective, r.seed) for r in ran] == [("qed", 1)]  # seed 0 skipped, seed 1 run
+    assert "done already" in said[0]
