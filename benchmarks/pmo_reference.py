@@ -23,7 +23,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-#: sciloop built-in name -> pytdc oracle name (zaleplon: pytdc's `zaleplon_mpo_prev`, the
+#: sciloop built-in name -> pytdc oracle name (zaleplon and sitagliptin: pytdc's `*_prev`, the
 #: leaderboard's).
 OBJECTIVES = {
     "celecoxib_rediscovery": "celecoxib_rediscovery",
@@ -43,7 +43,7 @@ OBJECTIVES = {
     "perindopril_mpo": "perindopril_mpo",
     "amlodipine_mpo": "amlodipine_mpo",
     "zaleplon_mpo": "zaleplon_mpo_prev",
-    "sitagliptin_mpo": "sitagliptin_mpo",
+    "sitagliptin_mpo": "sitagliptin_mpo_prev",
     "valsartan_smarts": "valsartan_smarts",
     "deco_hop": "deco_hop",
     "scaffold_hop": "scaffold_hop",
