@@ -251,8 +251,11 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
     if unknown:
         raise ValueError(f"unknown PMO objectives {unknown}: choose from {sorted(published())}")
     ordered = sorted(methods, key=lambda m: m != "screening")
-    done = {(r["objective"], r["seed"]) for r in load_results(results_dir)
-            if r["method"] == "sciloop" and r.get("config_id") == config_id(overrides)} if missing_only else set()
+    done: set[tuple[str, int]] = set()
+    if missing_only:
+        current = config_id(overrides)  # reads the config and the prior: once, not per result file
+        done = {(r["objective"], r["seed"]) for r in load_results(results_dir)
+                if r["method"] == "sciloop" and r.get("config_id") == current}
     corpora: dict[int, list[str]] = {}
     results = []
     for objective in objectives:
@@ -260,7 +263,9 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
             if (objective, seed) in done:
                 log(f"{objective:28s} seed {seed}: done already (sciloop with this config), skipped")
                 continue
-            corpus = corpora.get(seed) or corpora.setdefault(seed, load_library(corpus_name, seed=seed))
+            if seed not in corpora:
+                corpora[seed] = load_library(corpus_name, seed=seed)
+            corpus = corpora[seed]
             target = None
             for method in ordered:
                 result = run_one(objective, method, seed, budget, corpus_name, corpus, overrides, target)
