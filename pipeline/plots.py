@@ -11,13 +11,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from rdkit import Chem  # noqa: E402
-from rdkit.Chem import Draw  # noqa: E402
 
 from sciloop.pipeline.report import top_k_mean  # noqa: E402
 
 
 def top_molecules_grid(designs: Sequence[str], scores: Sequence[float], k: int = 12):
-    """A PIL image of the k best molecules with their scores as legends."""
+    """A PIL image of the k best molecules with their scores as legends.
+
+    None where rdkit's drawing module cannot load: it links the X11 client libraries
+    (libXrender, libX11), which slim headless images lack; the campaign runs on without the image.
+    """
+    try:
+        from rdkit.Chem import Draw
+    except ImportError:
+        return None
     best = sorted(zip(scores, designs), reverse=True)[:k]
     mols = [Chem.MolFromSmiles(d) for _, d in best]
     return Draw.MolsToGridImage(mols, molsPerRow=4, subImgSize=(250, 200),

@@ -82,7 +82,8 @@ def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metric
     labels = ledger.labels()
     if labels:
         image = top_molecules_grid([l.key for l in labels], [l.value for l in labels])
-        tracker.client.log_image(run_id, image, f"top/round-{round_:03d}.png")
+        if image is not None:
+            tracker.client.log_image(run_id, image, f"top/round-{round_:03d}.png")
     _log_figure(tracker, run_id, curves_figure(ledger.call_values()), f"plots/curves-round-{round_:03d}.png")
     if ctx.pool_log_rewards:
         fig = histogram_figure(ctx.pool_log_rewards, ctx.picked_log_rewards, "log-reward")

@@ -63,5 +63,24 @@ def test_ui_serves_the_run_directory_on_localhost(tmp_path):
             assert all("127.0.0.1" in line for line in listening.splitlines())
     finally:
         proc.terminate()
-        out = proc.communicate(timeout=30)[0]
+        out = proc.communicate(timeout=180)[0]  # a loaded machine shuts the server down slowly
     assert f"http://127.0.0.1:{port}" in out
+
+
+def test_overrides_after_options_reach_the_config(capsys, tmp_path):
+    # `key=value` after an option (or after `--`) is an override, not an unrecognised argument:
+    # the misspelt key is reported by the config, before any work.
+    for tail in (["proposer.stepz=3"], ["--", "proposer.stepz=3"]):
+        code = main(["bench", "pmo", "--objectives", "qed", "--seeds", "0", "--methods", "sciloop", *tail])
+        assert code == 2
+        assert "proposer.stepz: unknown key" in capsys.readouterr().err
+
+
+def test_unknown_option_is_still_refused(capsys):
+    try:
+        main(["oracles", "--bogus"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:
+        raise AssertionError("an unknown option must be refused")
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
