@@ -103,22 +103,18 @@ class Campaign:
         import ray
 
         have = ray.cluster_resources()
-        need = {("num_cpus", "CPU"): self.oracle.num_cpus, ("num_gpus", "GPU"): self.oracle.num_gpus}
-        need |= {(f"resources.{k}", k): v for k, v in (getattr(self.oracle, "resources", None) or {}).items()}
-        pc = self.config.proposer
+        oracle = self.oracle
+        need = _needs("oracle.", "num_cpus", "num_gpus", "resources", oracle.num_cpus, oracle.num_gpus,
+                      getattr(oracle, "resources", None) or {})
+        pc, sc = self.config.proposer, self.config.surrogate
         if "gflownet" in pc.name and pc.num_actors:
-            need[("proposer.actor_num_cpus", "CPU")] = pc.actor_num_cpus
-            need[("proposer.actor_num_gpus", "GPU")] = pc.actor_num_gpus
-            need |= {(f"proposer.actor_resources.{k}", k): v for k, v in pc.actor_resources.items()}
-        sc = self.config.surrogate
+            need += _needs("proposer.", "actor_num_cpus", "actor_num_gpus", "actor_resources",
+                           pc.actor_num_cpus, pc.actor_num_gpus, pc.actor_resources)
         if sc.placement == "ray":
-            need[("surrogate.num_cpus", "CPU")] = sc.num_cpus
-            need[("surrogate.num_gpus", "GPU")] = sc.num_gpus
-            need |= {(f"surrogate.resources.{k}", k): v for k, v in sc.resources.items()}
-        for (key, resource), amount in need.items():
+            need += _needs("surrogate.", "num_cpus", "num_gpus", "resources", sc.num_cpus, sc.num_gpus, sc.resources)
+        for key, resource, amount in need:
             if amount and have.get(resource, 0.0) < amount:
-                section = "" if key.startswith(("proposer.", "surrogate.")) else "oracle."
-                raise ConfigError(f"{section}{key} asks for {amount} {resource} but the Ray cluster has "
+                raise ConfigError(f"{key} asks for {amount} {resource} but the Ray cluster has "
                                   f"{have.get(resource, 0.0)}: lower it or add nodes that have it")
 
     def _start_tracking(self) -> None:
@@ -430,3 +426,9 @@ class Campaign:
         if rounds and not self.ledger.pending():
             self.ledger.finish_round(rounds[-1]["round"], {})
 
+
+def _needs(prefix: str, cpus_key: str, gpus_key: str, resources_key: str, cpus: float, gpus: float,
+           resources: dict[str, float]) -> list[tuple[str, str, float]]:
+    """One stage's Ray request as `(config key, Ray resource, amount)` rows."""
+    return [(f"{prefix}{cpus_key}", "CPU", cpus), (f"{prefix}{gpus_key}", "GPU", gpus),
+            *((f"{prefix}{resources_key}.{k}", k, v) for k, v in resources.items())]

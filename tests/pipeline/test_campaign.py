@@ -240,6 +240,10 @@ def test_impossible_resource_request_stops_before_any_oracle_call(ray_session, t
     tiny["surrogate"] |= {"placement": "ray", "num_gpus": 1}
     with pytest.raises(ConfigError, match=r"surrogate.num_gpus asks for 1.0 GPU"):
         Campaign.from_config(tiny, run_dir=str(tmp_path / "c"), console=Console(quiet=True)).run()
+    tiny["surrogate"] |= {"placement": "driver"}
+    tiny["proposer"] |= {"name": "gflownet", "num_actors": 1, "actor_resources": {"gfn_node": 1}}
+    with pytest.raises(ConfigError, match=r"proposer.actor_resources.gfn_node asks for 1"):
+        Campaign.from_config(tiny, run_dir=str(tmp_path / "d"), console=Console(quiet=True)).run()
 
 
 def test_gnn_surrogate_with_early_stopping(ray_session, tmp_path, tiny):
