@@ -71,7 +71,8 @@ def test_overrides_after_options_reach_the_config(capsys, tmp_path):
     # `key=value` after an option (or after `--`) is an override, not an unrecognised argument:
     # the misspelt key is reported by the config, before any work.
     for tail in (["proposer.stepz=3"], ["--", "proposer.stepz=3"]):
-        code = main(["bench", "pmo", "--objectives", "qed", "--seeds", "0", "--methods", "sciloop", *tail])
+        code = main(["bench", "pmo", "--objectives", "qed", "--seeds", "0", "--methods", "sciloop",
+                     "--corpus", "nci", *tail])
         assert code == 2
         assert "proposer.stepz: unknown key" in capsys.readouterr().err
 
