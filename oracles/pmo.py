@@ -5,8 +5,8 @@ to [0, 1]: a Tanimoto similarity to a target (optionally modified), a modified d
 SMARTS match, or an isomer score. Definitions follow GuacaMol (Brown et al. 2019) as
 implemented by the PMO leaderboard's reference (pytdc 1.1.15); zaleplon and sitagliptin use that
 library's `zaleplon_mpo_prev` and `sitagliptin_mpo_prev` (the leaderboard's), whose isomer term
-counts the atoms of the formula read off the SMILES text itself. (With pytdc's newer sitagliptin,
-random screening of MOSES scores AUC top-10 0.341; with this one 0.050, published 0.023.) Checked against stored reference values (tests/oracles/data/).
+counts the atoms of the formula read off the SMILES text itself (pytdc's newer terms score random
+molecules far higher: README, "PMO"). Checked against stored reference values (tests/oracles/data/).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def smarts(pattern: str, inverse: bool = False) -> Term:
 
 
 def isomer_from_smiles_text(formula: str) -> Term:
-    """The leaderboard's zaleplon and sitagliptin isomer term: element counts from the molecule (H added), but
-    the total number of atoms from the formula regex applied to the SMILES text itself."""
+    """The leaderboard's zaleplon and sitagliptin isomer term: element counts from the molecule
+    (H added), but the total number of atoms from the formula regex applied to the SMILES text."""
     counts = parse_formula(formula)
     total = sum(n for _, n in counts)
 
