@@ -104,14 +104,12 @@ class Campaign:
 
         have = ray.cluster_resources()
         oracle = self.oracle
-        need = _needs("oracle.", "num_cpus", "num_gpus", "resources", oracle.num_cpus, oracle.num_gpus,
-                      getattr(oracle, "resources", None) or {})
+        need = _needs("oracle.", oracle.num_cpus, oracle.num_gpus, getattr(oracle, "resources", None) or {})
         pc, sc = self.config.proposer, self.config.surrogate
         if "gflownet" in pc.name and pc.num_actors:
-            need += _needs("proposer.", "actor_num_cpus", "actor_num_gpus", "actor_resources",
-                           pc.actor_num_cpus, pc.actor_num_gpus, pc.actor_resources)
+            need += _needs("proposer.actor_", pc.actor_num_cpus, pc.actor_num_gpus, pc.actor_resources)
         if sc.placement == "ray":
-            need += _needs("surrogate.", "num_cpus", "num_gpus", "resources", sc.num_cpus, sc.num_gpus, sc.resources)
+            need += _needs("surrogate.", sc.num_cpus, sc.num_gpus, sc.resources)
         for key, resource, amount in need:
             if amount and have.get(resource, 0.0) < amount:
                 raise ConfigError(f"{key} asks for {amount} {resource} but the Ray cluster has "
@@ -427,8 +425,11 @@ class Campaign:
             self.ledger.finish_round(rounds[-1]["round"], {})
 
 
-def _needs(prefix: str, cpus_key: str, gpus_key: str, resources_key: str, cpus: float, gpus: float,
-           resources: dict[str, float]) -> list[tuple[str, str, float]]:
-    """One stage's Ray request as `(config key, Ray resource, amount)` rows."""
-    return [(f"{prefix}{cpus_key}", "CPU", cpus), (f"{prefix}{gpus_key}", "GPU", gpus),
-            *((f"{prefix}{resources_key}.{k}", k, v) for k, v in resources.items())]
+def _needs(prefix: str, cpus: float, gpus: float, resources: dict[str, float]) -> list[tuple[str, str, float]]:
+    """One stage's Ray request as `(config key, Ray resource, amount)` rows.
+
+    The keys are `{prefix}num_cpus`, `{prefix}num_gpus` and `{prefix}resources.<name>`; every
+    stage's config spells them so (the proposer's with the prefix `proposer.actor_`).
+    """
+    return [(f"{prefix}num_cpus", "CPU", cpus), (f"{prefix}num_gpus", "GPU", gpus),
+            *((f"{prefix}resources.{k}", k, v) for k, v in resources.items())]
