@@ -105,10 +105,14 @@ class Tracker:
         """The labels the round's surrogate was fit on, as an MLflow dataset input (lineage)."""
         import pandas as pd
         from mlflow.data import from_pandas
+        from mlflow.data.sources import LocalArtifactDatasetSource
         from mlflow.entities import DatasetInput, InputTag
 
         df = pd.DataFrame({"design": designs, "value": y})
-        dataset = from_pandas(df, source=str(ledger_path), targets="value", name=f"labels-round-{round_:03d}")
+        # an explicit source: a plain path string makes MLflow warn on every round that the path
+        # "can be interpreted in multiple ways" (mlflow/mlflow#9702, the same class registered twice)
+        source = LocalArtifactDatasetSource(str(ledger_path))
+        dataset = from_pandas(df, source=source, targets="value", name=f"labels-round-{round_:03d}")
         self.client.log_inputs(run_id, [DatasetInput(dataset._to_mlflow_entity(),
                                                       tags=[InputTag("mlflow.data.context", "training")])])
 
