@@ -2,17 +2,27 @@
 
 Each objective is a mean (geometric, or arithmetic for the hops) of terms; a term maps a molecule
 to [0, 1]: a Tanimoto similarity to a target (optionally modified), a modified descriptor, a
-SMARTS match, or an isomer score. Definitions follow GuacaMol (Brown et al. 2019) as
-implemented by the PMO leaderboard's reference (pytdc 1.1.15); zaleplon and sitagliptin use that
-library's `zaleplon_mpo_prev` and `sitagliptin_mpo_prev` (the leaderboard's), whose isomer term
-counts the atoms of the formula read off the SMILES text itself (pytdc's newer terms score random
-molecules far higher: README, "PMO"). Checked against stored reference values (tests/oracles/data/).
+SMARTS match, or an isomer score. Definitions follow GuacaMol (Brown et al. 2019) as implemented
+by the PMO reference library (pytdc 1.1.15), checked against its stored values (tests/oracles/data/).
+
+pytdc 0.3.7 (August 2022) changed the isomer term, and with it four PMO objectives. Each comes in
+both definitions, explicitly named:
+
+    zaleplon_mpo_prev, sitagliptin_mpo_prev,          the PMO leaderboard's (mol_opt, pytdc 0.3.6):
+    isomers_c7h8n2o2_prev, isomers_c9h10n2o2pf2cl_prev   total atom count read off the SMILES text
+    zaleplon_mpo, sitagliptin_mpo,                    pytdc >= 0.3.7 (Genetic GFN: 0.4.0): total
+    isomers_c7h8n2o2, isomers_c9h10n2o2pf2cl             atom count with hydrogens added
+
+The `_prev` terms read the rdkit canonical SMILES of the design, which is what mol_opt's Oracle
+passes to pytdc (`score_smi` canonicalises first); the text count depends on how a SMILES is
+written (ring-closure digits are read as counts), so the canonical form makes it a function of
+the molecule. They equal pytdc 1.1.15's `zaleplon_mpo_prev`, `sitagliptin_mpo_prev` and
+`Isomer_scoring_prev(formula)`; see `benchmarks/pmo_reference.py` for how these relate to 0.3.6.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,10 +30,10 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import Descriptors, rdMolDescriptors
 
 from sciloop.oracles.base import OracleResult
-from sciloop.oracles.guacamol import FINGERPRINTS, clipped, gaussian, parse_formula
+from sciloop.oracles.guacamol import FINGERPRINTS, clipped, gaussian, isomer_score, parse_formula
 from sciloop.oracles.molecular import MolecularObjective
 
-#: A term scores a molecule (and its SMILES as given) in [0, 1].
+#: A term scores a molecule (and its rdkit canonical SMILES) in [0, 1].
 Term = Callable[[Chem.Mol, str], float]
 
 
@@ -53,21 +63,11 @@ def smarts(pattern: str, inverse: bool = False) -> Term:
     return lambda mol, _s: float(mol.HasSubstructMatch(query) != inverse)
 
 
-def isomer_from_smiles_text(formula: str) -> Term:
-    """The leaderboard's zaleplon and sitagliptin isomer term: element counts from the molecule
-    (H added), but the total number of atoms from the formula regex applied to the SMILES text."""
-    counts = parse_formula(formula)
-    total = sum(n for _, n in counts)
-
-    def term(mol: Chem.Mol, smiles: str) -> float:
-        with_h = Chem.AddHs(mol)
-        symbols = [a.GetSymbol() for a in with_h.GetAtoms()]
-        scores = [gaussian(symbols.count(e), n, 1.0) for e, n in counts]
-        text_total = sum(int(n) if n else 1 for _, n in re.findall(r"([A-Z][a-z]*)(\d*)", smiles))
-        scores.append(gaussian(text_total, total, 2.0))
-        return math.prod(scores) ** (1.0 / len(scores))
-
-    return term
+def isomer(formula: str, leaderboard: bool) -> Term:
+    """The isomer term (`guacamol.isomer_score`): pytdc >= 0.3.7's, or with `leaderboard` the
+    PMO leaderboard's, whose total atom count is read off the (canonical) SMILES text."""
+    parse_formula(formula)  # fails early on a bad formula
+    return lambda mol, smiles: isomer_score(formula, mol, smiles if leaderboard else None)
 
 
 def phco_similarity(target: str, upper_x: float) -> Term:
@@ -80,8 +80,12 @@ def phco_similarity(target: str, upper_x: float) -> Term:
     return lambda mol, _s: clipped(DataStructs.TanimotoSimilarity(fp(mol), target_fp), upper_x)
 
 
+ZALEPLON = "O=C(C)N(CC)C1=CC=CC(C2=CC=NC3=C(C=NN23)C#N)=C1"
+SITAGLIPTIN = "Fc1cc(c(F)cc1F)CC(N)CC(=O)N3Cc2nnc(n2CC3)C(F)(F)F"
+
+
 def _sitagliptin_like() -> list[Term]:
-    sita = Chem.MolFromSmiles("Fc1cc(c(F)cc1F)CC(N)CC(=O)N3Cc2nnc(n2CC3)C(F)(F)F")
+    sita = Chem.MolFromSmiles(SITAGLIPTIN)
     return [prop(Descriptors.MolLogP, lambda x: gaussian(x, Descriptors.MolLogP(sita), 0.2)),
             prop(Descriptors.TPSA, lambda x: gaussian(x, Descriptors.TPSA(sita), 5.0))]
 
@@ -89,43 +93,59 @@ def _sitagliptin_like() -> list[Term]:
 _PHARMACOPHORE = "CCCOc1cc2ncnc(Nc3ccc4ncsc4c3)c2cc1S(=O)(=O)C(C)(C)C"
 _QUINAZOLINE = "[#7]-c1n[c;h1]nc2[c;h1]c(-[#8])[c;h0][c;h1]c12"
 
+#: The reference molecules of the multi-property objectives (similarity targets and descriptor
+#: references); `reference_molecules()` adds the other PMO objectives' targets.
+TARGETS: dict[str, str] = {
+    "camphor": "CC1(C)C2CCC1(C)C(=O)C2",
+    "menthol": "CC(C)C1CCC(C)CC1O",
+    "tadalafil": "O=C1N(CC(N2C1CC3=C(C2C4=CC5=C(OCO5)C=C4)NC6=C3C=CC=C6)=O)C",
+    "sildenafil": "CCCC1=NN(C2=C1N=C(NC2=O)C3=C(C=CC(=C3)S(=O)(=O)N4CCN(CC4)C)OCC)C",
+    "osimertinib": "COc1cc(N(C)CCN(C)C)c(NC(=O)C=C)cc1Nc2nccc(n2)c3cn(C)c4ccccc34",
+    "fexofenadine": "CC(C)(C(=O)O)c1ccc(cc1)C(O)CCCN2CCC(CC2)C(O)(c3ccccc3)c4ccccc4",
+    "ranolazine": "COc1ccccc1OCC(O)CN2CCN(CC(=O)Nc3c(C)cccc3C)CC2",
+    "perindopril": "O=C(OCC)C(NC(C(=O)N1C(C(=O)O)CC2CCCCC12)C)CCC",
+    "amlodipine": "Clc1ccccc1C2C(=C(/N/C(=C2/C(=O)OCC)COCCN)C)\\C(=O)OC",
+    "zaleplon": ZALEPLON,
+    "sitagliptin": SITAGLIPTIN,
+    "sitagliptin_bertz": "NC(CC(=O)N1CCn2c(nnc2C(F)(F)F)C1)Cc1cc(F)c(F)cc1F",  # valsartan_smarts' BertzCT reference
+    "hop_pharmacophore": _PHARMACOPHORE,  # deco_hop, scaffold_hop
+}
+
 #: name -> (terms builder, mean). Builders run lazily on the worker (fingerprints do not pickle).
 PMO_SPECS: dict[str, tuple[Callable[[], list[Term]], str]] = {
-    "median1": (lambda: [similarity("CC1(C)C2CCC1(C)C(=O)C2", "ECFP4"),
-                         similarity("CC(C)C1CCC(C)CC1O", "ECFP4")], "geometric"),
-    "median2": (lambda: [similarity("O=C1N(CC(N2C1CC3=C(C2C4=CC5=C(OCO5)C=C4)NC6=C3C=CC=C6)=O)C", "ECFP6"),
-                         similarity("CCCC1=NN(C2=C1N=C(NC2=O)C3=C(C=CC(=C3)S(=O)(=O)N4CCN(CC4)C)OCC)C", "ECFP6")],
-                "geometric"),
+    "median1": (lambda: [similarity(TARGETS["camphor"], "ECFP4"),
+                         similarity(TARGETS["menthol"], "ECFP4")], "geometric"),
+    "median2": (lambda: [similarity(TARGETS["tadalafil"], "ECFP6"),
+                         similarity(TARGETS["sildenafil"], "ECFP6")], "geometric"),
     "osimertinib_mpo": (lambda: [
         prop(Descriptors.TPSA, max_gaussian(100, 10)), prop(Descriptors.MolLogP, min_gaussian(1, 1)),
-        similarity("COc1cc(N(C)CCN(C)C)c(NC(=O)C=C)cc1Nc2nccc(n2)c3cn(C)c4ccccc34", "FCFP4",
-                   lambda v: clipped(v, 0.8)),
-        similarity("COc1cc(N(C)CCN(C)C)c(NC(=O)C=C)cc1Nc2nccc(n2)c3cn(C)c4ccccc34", "ECFP6",
-                   min_gaussian(0.85, 0.1))], "geometric"),
+        similarity(TARGETS["osimertinib"], "FCFP4", lambda v: clipped(v, 0.8)),
+        similarity(TARGETS["osimertinib"], "ECFP6", min_gaussian(0.85, 0.1))], "geometric"),
     "fexofenadine_mpo": (lambda: [
         prop(Descriptors.TPSA, max_gaussian(90, 10)), prop(Descriptors.MolLogP, min_gaussian(4, 1)),
-        similarity("CC(C)(C(=O)O)c1ccc(cc1)C(O)CCCN2CCC(CC2)C(O)(c3ccccc3)c4ccccc4", "AP",
-                   lambda v: clipped(v, 0.8))], "geometric"),
+        similarity(TARGETS["fexofenadine"], "AP", lambda v: clipped(v, 0.8))], "geometric"),
     "ranolazine_mpo": (lambda: [
         prop(Descriptors.TPSA, max_gaussian(95, 20)), prop(Descriptors.MolLogP, max_gaussian(7, 1)),
-        similarity("COc1ccccc1OCC(O)CN2CCN(CC(=O)Nc3c(C)cccc3C)CC2", "AP", lambda v: clipped(v, 0.7)),
+        similarity(TARGETS["ranolazine"], "AP", lambda v: clipped(v, 0.7)),
         prop(lambda m: sum(a.GetSymbol() == "F" for a in m.GetAtoms()), lambda x: gaussian(x, 1, 1.0))],
         "geometric"),
     "perindopril_mpo": (lambda: [
-        similarity("O=C(OCC)C(NC(C(=O)N1C(C(=O)O)CC2CCCCC12)C)CCC", "ECFP4"),
+        similarity(TARGETS["perindopril"], "ECFP4"),
         prop(rdMolDescriptors.CalcNumAromaticRings, lambda x: gaussian(x, 2, 0.5))], "geometric"),
     "amlodipine_mpo": (lambda: [
-        similarity("Clc1ccccc1C2C(=C(/N/C(=C2/C(=O)OCC)COCCN)C)\\C(=O)OC", "ECFP4"),
+        similarity(TARGETS["amlodipine"], "ECFP4"),
         prop(rdMolDescriptors.CalcNumRings, lambda x: gaussian(x, 3, 0.5))], "geometric"),
-    "zaleplon_mpo": (lambda: [similarity("O=C(C)N(CC)C1=CC=CC(C2=CC=NC3=C(C=NN23)C#N)=C1", "ECFP4"),
-                              isomer_from_smiles_text("C19H17N3O2")], "geometric"),
-    "sitagliptin_mpo": (lambda: [
-        similarity("Fc1cc(c(F)cc1F)CC(N)CC(=O)N3Cc2nnc(n2CC3)C(F)(F)F", "ECFP4", lambda v: gaussian(v, 0, 0.1)),
-        *_sitagliptin_like(), isomer_from_smiles_text("C16H15F6N5O")], "geometric"),
+    **{f"zaleplon_mpo{suffix}": (lambda lb=leaderboard: [
+        similarity(ZALEPLON, "ECFP4"), isomer("C19H17N3O2", lb)], "geometric")
+       for suffix, leaderboard in (("", False), ("_prev", True))},
+    **{f"sitagliptin_mpo{suffix}": (lambda lb=leaderboard: [
+        similarity(SITAGLIPTIN, "ECFP4", lambda v: gaussian(v, 0, 0.1)),
+        *_sitagliptin_like(), isomer("C16H15F6N5O", lb)], "geometric")
+       for suffix, leaderboard in (("", False), ("_prev", True))},
     "valsartan_smarts": (lambda: [
         smarts("CN(C=O)Cc1ccc(c2ccccc2)cc1"), *_sitagliptin_like(),
         prop(Descriptors.BertzCT, lambda x: gaussian(
-            x, Descriptors.BertzCT(Chem.MolFromSmiles("NC(CC(=O)N1CCn2c(nnc2C(F)(F)F)C1)Cc1cc(F)c(F)cc1F")), 30))],
+            x, Descriptors.BertzCT(Chem.MolFromSmiles(TARGETS["sitagliptin_bertz"])), 30))],
         "geometric"),
     "deco_hop": (lambda: [phco_similarity(_PHARMACOPHORE, 0.85), smarts("CS([#6])(=O)=O", inverse=True),
                           smarts("[#7]-c1ccc2ncsc2c1", inverse=True), smarts(_QUINAZOLINE)], "arithmetic"),
@@ -156,7 +176,8 @@ class MultiProperty(MolecularObjective):
             if mol is None:
                 out.append(OracleResult.failure("invalid design"))
                 continue
-            scores = [t(mol, smiles) for t in self._terms]
+            text = Chem.MolToSmiles(mol)  # as mol_opt's Oracle passes it (read by the `_prev` terms)
+            scores = [t(mol, text) for t in self._terms]
             value = (math.prod(scores) ** (1.0 / len(scores)) if geometric else sum(scores) / len(scores))
             out.append(OracleResult.from_value(value))
         return out
@@ -164,3 +185,23 @@ class MultiProperty(MolecularObjective):
 
 PMO_OBJECTIVES: dict[str, Callable[[], MultiProperty]] = {
     name: (lambda n=name: MultiProperty(spec=n, name=n)) for name in PMO_SPECS}
+
+
+#: The objectives whose definition pytdc 0.3.7 changed: each is built in as `<name>` (pytdc >= 0.3.7)
+#: and `<name>_prev` (the PMO leaderboard's, pytdc 0.3.6).
+CHANGED_2022 = ("isomers_c7h8n2o2", "isomers_c9h10n2o2pf2cl", "sitagliptin_mpo", "zaleplon_mpo")
+
+
+def reference_molecules() -> dict[str, str]:
+    """Every molecule a PMO objective compares designs to (rediscovery and similarity targets,
+    MPO references), by name: no library, corpus or prior may contain one of them.
+
+    The isomer objectives have no reference molecule (every isomer of the formula scores 1).
+    """
+    from sciloop.oracles.guacamol import GUACAMOL_OBJECTIVES
+    from sciloop.oracles.molecular import REDISCOVERY_TARGETS
+
+    out = dict(REDISCOVERY_TARGETS)
+    for name in ("albuterol_similarity", "mestranol_similarity"):
+        out[name.removesuffix("_similarity")] = GUACAMOL_OBJECTIVES[name]().target
+    return out | TARGETS
