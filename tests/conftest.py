@@ -11,14 +11,17 @@ os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """A light local Ray (2 CPUs, no dashboard) shared by every test that asks for it."""
+    """A light private Ray (2 CPUs, no dashboard, on 127.0.0.1) shared by every test that asks
+    for it. Private: `ray.init()` without an address would join any `ray start` cluster on the
+    host (and fail there with num_cpus)."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, object_store_memory=200 * 1024**2,
-                 log_to_driver=False)
+    from sciloop.pipeline.ray_runtime import LOCAL, start_ray
+
+    owns = start_ray(LOCAL, 2, None, object_store_memory=200 * 1024**2)
     yield ray
-    ray.shutdown()
+    if owns:
+        ray.shutdown()
 
 
 _CRASH_ROWS: list[tuple[str, int, int, int, int]] = []
