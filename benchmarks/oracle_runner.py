@@ -2,8 +2,9 @@
 
 A batch of 64 designs on 1 and 2 workers (1 CPU each), with (a) an oracle that sleeps 100 ms
 per design and (b) a CPU-bound rdkit oracle (repeated QED, ~40 ms per design, calibrated on
-this machine first), each run both as stateless Ray tasks (a plain function) and on actors
-(a class with `setup()`).
+this machine first), each run both as a plain function and as a class with `setup()`. Both
+run on a pool of actors created for each `run` (the runner commits a chunk only once an actor
+is ready to run it, so a stateless function runs on actors too).
 
 Method. Each case is run once to warm the Ray workers up, then `--repeats` times. For (b),
 the serial cost per design is measured in this process right before each repeat (same
@@ -19,9 +20,9 @@ moment. Printed per case:
 - runner overhead: (measured - time inside the oracle's calls / workers) / designs, the time
   the runner adds around the calls (dispatch, results, start-up), independent of how fast
   the oracle itself ran;
-- for actors, the start-up (actor creation and `setup()` until the first call is dispatched)
-  and the efficiency without it. Actors are created for each `run` (each batch) by design, so
-  they hold their CPUs only while a batch is scored: the start-up is a real per-batch cost and
+- the start-up (actor creation and `setup()` until the first call is dispatched) and the
+  efficiency without it. Actors are created for each `run` (each batch) by design, so they
+  hold their CPUs only while a batch is scored: the start-up is a real per-batch cost and
   stays inside "measured".
 
 Acceptance (issue 5): >= 85% efficiency for (b) on 2 workers; runner overhead < 5 ms/design.
@@ -74,7 +75,7 @@ def qed_oracle(designs: list[str], reps: int = 40) -> list[float]:
 
 @dataclass
 class WithSetup:
-    """The same functions as a class oracle, so it runs on a pool of actors."""
+    """The same functions as a class oracle with a `setup()` (run once per actor)."""
 
     kind: str
     name: str = "bench"
@@ -181,9 +182,9 @@ def main() -> None:
     load = os.getloadavg()
     cases: list[Case] = []
     for kind in ("sleep", "qed"):
-        for mode in ("tasks", "actors"):
+        for mode in ("function", "setup"):
             for workers in (1, 2):
-                if mode == "tasks":
+                if mode == "function":
                     fn = sleep_oracle if kind == "sleep" else (lambda xs, r=reps: qed_oracle(xs, r))
                     oracle = FunctionOracle(fn, name=kind, num_cpus=1.0, batch_size=args.batch_size)
                 else:
@@ -197,12 +198,12 @@ def main() -> None:
                          (measured - in_oracle / workers) / n * 1e3, startup,
                          ideal / max(1e-9, measured - startup), in_oracle)
                 cases.append(c)
-                print(f"{c.oracle:5s} {c.mode:6s} workers={c.workers}  serial {c.serial_per_design_ms:6.1f} ms/design  "
+                print(f"{c.oracle:5s} {c.mode:8s} workers={c.workers}  serial {c.serial_per_design_ms:6.1f} ms/design  "
                       f"ideal {c.ideal_s:6.2f} s  measured {c.measured_s:6.2f} s  efficiency {c.efficiency:6.1%}  "
                       f"overhead {c.overhead_ms_per_design:6.2f} ms/design  runner overhead "
                       f"{c.runner_overhead_ms_per_design:6.2f} ms/design  (in oracle {c.in_oracle_s:6.2f} s"
-                      + (f"; start-up {c.startup_s:5.2f} s, efficiency without it {c.efficiency_after_startup:6.1%})"
-                         if mode == "actors" else ")"), flush=True)
+                      f"; start-up {c.startup_s:5.2f} s, efficiency without it {c.efficiency_after_startup:6.1%})",
+                      flush=True)
     ray.shutdown()
     info = dict(machine=platform.platform(), cpus=os.cpu_count(), ray_cpus=args.num_cpus,
                 loadavg_at_start=load, loadavg_at_end=os.getloadavg(), qed_reps=reps)

@@ -13,6 +13,10 @@ parts, all read with `getattr` so a minimal object still works:
 - `num_objectives`: the length of each design's score vector; when declared, a result of
   another length fails that design ("wrong number of objectives").
 
+`timeout_s` (per call, from dispatch) defaults to `DEFAULT_TIMEOUT_S` (one hour) when absent or
+None, so a hung oracle cannot hang a campaign; `math.inf` means no limit. An asynchronous
+oracle (a lab hand-off) is never called by the runner and has no timeout.
+
 A multi-objective oracle returns a vector per design (a list, tuple or 1-D array); the result's
 `value` is then a tuple of floats, and `values` is always a tuple (length 1 for one objective).
 """
@@ -25,6 +29,9 @@ from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 #: A score: one number, or a vector for a multi-objective oracle.
 Value = float | tuple[float, ...]
+
+#: Seconds a call may run (from dispatch) when the oracle declares no `timeout_s`.
+DEFAULT_TIMEOUT_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -151,7 +158,8 @@ class Oracle(Protocol):
     """Ground truth for a campaign.
 
     Resources and limits are declared so that the runner can place calls on Ray:
-    `num_cpus`, `num_gpus`, `timeout_s` (per call of `score`, from when the call starts),
+    `num_cpus`, `num_gpus`, `timeout_s` (per call of `score`, from when the call starts;
+    None: `DEFAULT_TIMEOUT_S`),
     `batch_size` (designs per call) and `idempotent` (safe to call again for the same design).
     See the module docstring for the optional parts (setup, teardown, resources, cost, retries).
     """
@@ -175,15 +183,17 @@ class FunctionOracle:
     `score` never raises: an exception fails every design of the call with the exception as
     the reason; NaN, inf and None fail one design each; a wrong number of values fails the
     call. A multi-objective function returns a vector per design (list, tuple, array row);
-    NaN/inf in any entry fails that design. `evaluate` is the strict form the runner uses: it lets exceptions through (so that
-    declared transient errors can be retried) and raises `ResultCountError`.
+    NaN/inf in any entry fails that design. `evaluate` is the strict form the runner uses: it
+    lets exceptions through (so that declared transient errors can be retried) and raises
+    `ResultCountError`. A call times out after `timeout_s`: an hour (`DEFAULT_TIMEOUT_S`)
+    unless given, so a hung function cannot hang a campaign.
     """
 
     fn: Callable[[list[str]], Sequence[object]]
     name: str = "function"
     num_cpus: float = 1.0
     num_gpus: float = 0.0
-    timeout_s: float | None = None
+    timeout_s: float | None = DEFAULT_TIMEOUT_S
     batch_size: int = 16
     idempotent: bool = False
     resources: dict[str, float] = field(default_factory=dict)

@@ -1,7 +1,7 @@
 """One oracle call on a worker, with every way it can go wrong turned into a typed outcome.
 
-Plain Python (no Ray): the runner wraps `call_chunk` in a Ray task and `OracleHost` in a Ray
-actor, and both can be tested without a cluster.
+Plain Python (no Ray): the runner makes `OracleHost` a Ray actor (which calls `call_chunk`),
+and both can be tested without a cluster.
 """
 
 from __future__ import annotations

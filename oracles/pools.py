@@ -1,39 +1,28 @@
-"""Ray workers for oracle calls: stateless tasks, or a pool of actors that set up once.
+"""A pool of Ray actors that run oracle calls: every oracle, stateless or not, runs on one.
 
-The only module besides `runner.py` that imports Ray. Nothing here retries: tasks run with
-`max_retries=0`, actors with `max_restarts=0` and `max_task_retries=0` (TRAPS.md), so a call is
-made again only when the runner decides to.
+The only module besides `runner.py` that imports Ray. An actor is used only once it exists,
+holds the unpickled oracle and has finished `setup()`: a call handed to an idle actor starts at
+once, so the caller's `submitted` row is written just before the oracle sees the chunk (never
+while a call waits for a worker process), and a call's timeout runs from its dispatch.
+
+Nothing here retries: actors run with `max_restarts=0` and `max_task_retries=0` (TRAPS.md), so
+a call is made again only when the runner decides to.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from typing import Any
 
 import ray
 
 from sciloop.oracles.base import declared
-from sciloop.oracles.calling import ChunkOutcome, OracleHost, call_chunk
-
-
-def _node_id() -> str:
-    return ray.get_runtime_context().get_node_id()
-
-
-def _task_body(oracle: Any, chunk: list[str]) -> Iterator[ChunkOutcome | None]:
-    """A streaming task: first `None` (the call has started), then the outcome."""
-    yield None
-    yield call_chunk(oracle, chunk, _node_id())
+from sciloop.oracles.calling import ChunkOutcome, OracleHost
 
 
 class _RayHost(OracleHost):
     def node(self) -> str:
-        return _node_id()
-
-
-def uses_actors(oracle: Any) -> bool:
-    """An oracle with `setup` or `teardown` runs on actors; a stateless one on tasks."""
-    return callable(getattr(oracle, "setup", None)) or callable(getattr(oracle, "teardown", None))
+        return ray.get_runtime_context().get_node_id()
 
 
 def placement(oracle: Any, runtime_env: dict | None = None) -> dict[str, Any]:
@@ -60,60 +49,13 @@ def fitting_workers(oracle: Any, cap: int) -> int:
     return max(1, min([cap, *fits]))
 
 
-class TaskPool:
-    """Stateless calls as Ray tasks; a slot is just a permit to have one more call running.
-
-    A task may wait for a worker process to start (seconds on a loaded machine), so the task
-    streams a start signal first: the runner starts the call's clock when it arrives.
-    """
-
-    starts_on_dispatch = False
-
-    def __init__(self, oracle: Any, size: int, runtime_env: dict | None = None):
-        self.size = size
-        self._ref = ray.put(oracle)
-        self._task = ray.remote(_task_body).options(num_returns="streaming", max_retries=0,
-                                                     retry_exceptions=False,
-                                                     **placement(oracle, runtime_env))
-        self._busy = 0
-
-    def free_slots(self) -> list[Any]:
-        return [None] * (self.size - self._busy)
-
-    def wait_ready(self, timeout: float) -> None:
-        """Tasks need no set-up."""
-
-    def submit(self, slot: Any, chunk: list[str]) -> Any:
-        self._busy += 1
-        return self._task.remote(self._ref, chunk)
-
-    def take(self, handle: Any) -> ChunkOutcome | None:
-        """The next item of a ready call: None (it started) or its outcome; raises RayError."""
-        return ray.get(next(handle))
-
-    def done(self, slot: Any, ref: Any) -> None:
-        self._busy -= 1
-
-    def lost(self, slot: Any, ref: Any) -> None:
-        self._busy -= 1
-
-    def abort(self, slot: Any, ref: Any) -> None:
-        ray.cancel(ref, force=True)  # kills the worker process running the call
-        self._busy -= 1
-
-    def close(self, teardown_timeout: float) -> None:
-        """Nothing stays alive between tasks."""
-
-
 class ActorPool:
-    """Up to `size` actors, each running `setup()` once before its first call.
+    """Up to `size` actors, each running `setup()` (when the oracle has one) before its first call.
 
     Actors are created for one `run` and killed after it (after `teardown()`), so they hold
     their resources only while a batch is scored. A dead or killed actor is replaced while
     there is work left. A call goes only to an idle, set-up actor, so it starts on dispatch.
     """
-
-    starts_on_dispatch = True
 
     def __init__(self, oracle: Any, size: int, runtime_env: dict | None = None):
         self.size = size
@@ -144,7 +86,8 @@ class ActorPool:
                 continue
             self._idle.append(actor)
 
-    def free_slots(self) -> list[Any]:
+    def idle(self) -> list[Any]:
+        """The actors ready to run a call at once (creating missing ones, which start later)."""
         self._spawn()
         self._collect_started(0)
         return list(self._idle)
@@ -156,25 +99,25 @@ class ActorPool:
             ray.wait(list(self._starting), num_returns=1, timeout=timeout)
         self._collect_started(0)
 
-    def submit(self, slot: Any, chunk: list[str]) -> ray.ObjectRef:
-        self._idle.remove(slot)
-        self._busy.add(slot)
-        return slot.score.remote(chunk)
+    def submit(self, actor: Any, chunk: list[str]) -> ray.ObjectRef:
+        """Start a call on an idle actor; it runs at once."""
+        self._idle.remove(actor)
+        self._busy.add(actor)
+        return actor.score.remote(chunk)
 
-    def take(self, handle: ray.ObjectRef) -> ChunkOutcome:
+    def take(self, ref: ray.ObjectRef) -> ChunkOutcome:
         """The outcome of a ready call; raises RayError when the actor died."""
-        return ray.get(handle)
+        return ray.get(ref)
 
-    def done(self, slot: Any, ref: Any) -> None:
-        self._busy.discard(slot)
-        self._idle.append(slot)
+    def release(self, actor: Any) -> None:
+        """The actor's call is done: it is idle again."""
+        self._busy.discard(actor)
+        self._idle.append(actor)
 
-    def lost(self, slot: Any, ref: Any) -> None:
-        self._busy.discard(slot)
-        ray.kill(slot, no_restart=True)
-
-    def abort(self, slot: Any, ref: Any) -> None:
-        self.lost(slot, ref)  # an actor call cannot be interrupted: the actor goes
+    def kill(self, actor: Any) -> None:
+        """Kill a busy actor (it died, or its call timed out: an actor call cannot be interrupted)."""
+        self._busy.discard(actor)
+        ray.kill(actor, no_restart=True)
 
     def close(self, teardown_timeout: float) -> None:
         """Tear every live actor down (waiting at most `teardown_timeout`), then kill it."""

@@ -10,21 +10,23 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sciloop.oracles.base import Oracle
+from sciloop.oracles.base import DEFAULT_TIMEOUT_S, Oracle
 from sciloop.oracles.registry import as_oracle, load_oracle
 from sciloop.pipeline.config import ConfigError, OracleConfig
 
 
 def import_target(target: str) -> Any:
-    """Import `module:attr` (the working directory is searched too, as a user expects)."""
+    """Import `module:attr`, searching the working directory too, as a user expects.
+
+    The working directory is on `sys.path` only while the target's module is imported, so a
+    file planted there (a `json.py`, say) cannot shadow a library imported later. The user's
+    module stays importable afterwards through `sys.modules`.
+    """
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
         raise ConfigError(f"oracle.target {target!r}: expected 'module:attr'")
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
     try:
-        module = importlib.import_module(module_name)
+        module = _import_with_cwd(module_name)
     except ImportError as exc:
         raise ConfigError(f"oracle.target {target!r}: cannot import {module_name!r} ({exc})") from None
     obj = module
@@ -33,6 +35,18 @@ def import_target(target: str) -> Any:
             raise ConfigError(f"oracle.target {target!r}: module {module_name!r} has no {attr!r}")
         obj = getattr(obj, part)
     return obj
+
+
+def _import_with_cwd(module_name: str) -> ModuleType:
+    """Import `module_name` with the working directory first on `sys.path`, then take it off."""
+    cwd = os.getcwd()
+    if cwd in sys.path:
+        return importlib.import_module(module_name)
+    sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        sys.path.remove(cwd)
 
 
 def local_module(target: str) -> ModuleType | None:
@@ -59,6 +73,9 @@ def module_path(module: ModuleType) -> str:
 def resolve_oracle(cfg: OracleConfig) -> tuple[Oracle, ModuleType | None]:
     """Build the oracle object of a config; also return the user module that workers need.
 
+    An oracle that declares no `timeout_s` gets `DEFAULT_TIMEOUT_S` (one hour); an
+    asynchronous one (a lab hand-off, never called by the runner) keeps none.
+
     Raises:
         ConfigError: an unknown name, an import failure, or an object that is not an oracle.
     """
@@ -78,6 +95,8 @@ def resolve_oracle(cfg: OracleConfig) -> tuple[Oracle, ModuleType | None]:
                           ("timeout_s", None), ("batch_size", 16), ("idempotent", False)):
         if not hasattr(oracle, attr):
             setattr(oracle, attr, default)
+    if oracle.timeout_s is None and not getattr(oracle, "asynchronous", False):
+        oracle.timeout_s = DEFAULT_TIMEOUT_S  # a hung oracle must not hang the campaign
     for attr in ("num_cpus", "num_gpus", "timeout_s", "batch_size", "idempotent"):
         value = getattr(cfg, attr)
         if value is not None:

@@ -42,3 +42,8 @@ def test_rediscovery_pickles_without_generator():
     oracle.score(["CCO"])  # builds the (unpicklable) rdkit generator
     clone = pickle.loads(pickle.dumps(oracle))
     assert clone.score(["CCO"])[0].value == oracle.score(["CCO"])[0].value
+
+
+def test_function_oracle_has_a_default_timeout():
+    """A hung function must not hang the campaign: an hour per call unless declared."""
+    assert FunctionOracle(len).timeout_s == 3600.0

@@ -74,14 +74,19 @@ class SetUpFaultOracle(FaultOracle):
         self._log(f"teardown {os.getpid()}")
 
 
-def _run(runner, designs):
+def _run(runner, designs, allow=True):
+    """Run, recording submissions, results and re-sends; `allow` is what `on_retry` answers."""
     submitted, results, retried = [], {}, []
 
     def on_result(design, result, node):
         assert design not in results, f"{design} reported twice"
         results[design] = result
 
-    runner.run(designs, submitted.extend, on_result, lambda d, r, a: retried.append((d, a)))
+    def on_retry(design, failed, attempt):
+        retried.append((design, attempt))
+        return allow
+
+    runner.run(designs, submitted.extend, on_result, on_retry)
     return submitted, results, retried
 
 
@@ -105,7 +110,7 @@ def _check_faults(results, calls):
     assert calls == {d: (2 if d == "flaky:1" else 1) for d in FAULTS}
 
 
-@pytest.mark.parametrize("cls", [FaultOracle, SetUpFaultOracle], ids=["tasks", "actors"])
+@pytest.mark.parametrize("cls", [FaultOracle, SetUpFaultOracle], ids=["stateless", "setup"])
 def test_each_fault_has_its_reason_and_no_design_is_paid_twice(ray_session, tmp_path, cls):
     side = str(tmp_path / "calls.txt")
     runner = OracleRunner(cls(side=side))
@@ -117,7 +122,7 @@ def test_each_fault_has_its_reason_and_no_design_is_paid_twice(ray_session, tmp_
     assert retried == [("flaky:1", 1)]
     r = runner.report
     assert (r.labels, r.failures, r.retries, r.resends, r.calls) == (4, 4, 1, 0, 9)
-    if cls is SetUpFaultOracle:  # actors: set up once per worker, torn down at the end
+    if cls is SetUpFaultOracle:  # set up once per actor, torn down at the end
         lines = Path(side).read_text().splitlines()
         setups = [ln for ln in lines if ln.startswith("setup")]
         # the killed actor and the timed-out one are replaced: at most workers + 2 set-ups
@@ -125,7 +130,7 @@ def test_each_fault_has_its_reason_and_no_design_is_paid_twice(ray_session, tmp_
         assert any(ln.startswith("teardown") for ln in lines)
 
 
-@pytest.mark.parametrize("cls", [FaultOracle, SetUpFaultOracle], ids=["tasks", "actors"])
+@pytest.mark.parametrize("cls", [FaultOracle, SetUpFaultOracle], ids=["stateless", "setup"])
 def test_lost_worker_is_resent_only_for_idempotent_oracles(ray_session, tmp_path, cls):
     for idempotent in (False, True):
         side = str(tmp_path / f"calls-{idempotent}.txt")
@@ -141,7 +146,7 @@ def test_lost_worker_is_resent_only_for_idempotent_oracles(ray_session, tmp_path
         assert results["ok:1"].ok and calls["ok:1"] == 1
 
 
-@pytest.mark.parametrize("cls", [FaultOracle, SetUpFaultOracle], ids=["tasks", "actors"])
+@pytest.mark.parametrize("cls", [FaultOracle, SetUpFaultOracle], ids=["stateless", "setup"])
 def test_wrong_number_of_results_stops_naming_oracle_and_batch(ray_session, tmp_path, cls):
     side = str(tmp_path / "calls.txt")
     designs = ["ok:0", "ok:1", "ok:2", "short:1"] + [f"ok:{i}" for i in range(3, 11)]
@@ -204,3 +209,95 @@ def test_transient_failures_give_up_after_the_policy(ray_session, tmp_path):
     _, results, retried = _run(runner, ["a"])
     assert results["a"] == OracleResult.failure("Busy: still busy", transient=True)
     assert retried == [("a", 1), ("a", 2)] and runner.report.calls == 3
+
+
+@pytest.mark.parametrize("cls", [FaultOracle, SetUpFaultOracle], ids=["stateless", "setup"])
+def test_refused_resend_is_final_and_never_sent(ray_session, tmp_path, cls):
+    """on_retry answering False (the budget is spent) stops both kinds of re-send."""
+    side = str(tmp_path / "calls.txt")
+    runner = OracleRunner(cls(side=side, idempotent=True))
+    _, results, retried = _run(runner, ["flaky:1", "killonce:1", "ok:1"], allow=False)
+    assert sorted(retried) == [("flaky:1", 1), ("killonce:1", 1)]
+    assert _calls(side) == {"flaky:1": 1, "killonce:1": 1, "ok:1": 1}
+    assert results["flaky:1"].reason == "Busy: licence server busy (not re-sent)"
+    assert results["killonce:1"].reason.startswith("worker lost")
+    assert results["killonce:1"].reason.endswith("(not re-sent)")
+    assert not results["flaky:1"].transient and results["ok:1"].ok
+    r = runner.report
+    assert (r.calls, r.retries, r.resends, r.failures) == (3, 0, 0, 2)
+
+
+def test_resend_without_on_retry_is_never_made(ray_session, tmp_path):
+    """No `on_retry` callback: nobody records a re-send, so none is made."""
+    side = str(tmp_path / "calls.txt")
+    results = {}
+    runner = OracleRunner(FaultOracle(side=side))
+    runner.run(["flaky:1"], lambda chunk: None, lambda d, r, n: results.setdefault(d, r))
+    assert _calls(side) == {"flaky:1": 1} and results["flaky:1"].reason.endswith("(not re-sent)")
+
+
+def test_on_retry_is_asked_right_before_each_resend(ray_session, tmp_path):
+    """The oracle has been called once when the first re-send is allowed, twice at the second."""
+    side = str(tmp_path / "calls.txt")
+    seen = []
+
+    def on_retry(design, failed, attempt):
+        seen.append((attempt, _calls(side)[design], failed.reason))
+        return True
+
+    oracle = FaultOracle(side=side, transient_errors=(ValueError,),
+                         retry=RetryPolicy(max_retries=2, backoff_s=0.1))
+    runner = OracleRunner(oracle)
+    runner.run(["raise:1"], lambda chunk: None, lambda d, r, n: None, on_retry)
+    reason = "ValueError: cannot score raise:1"
+    assert seen == [(1, 1, reason), (2, 2, reason)] and runner.report.retries == 2
+
+
+def _logged_sleep(side):
+    def score(xs):
+        with open(side, "a") as f:
+            f.writelines(f"call {x}\n" for x in xs)
+        time.sleep(float(xs[0].split(":")[1]))
+        return [1.0] * len(xs)
+
+    return score
+
+
+def test_a_failing_result_callback_keeps_the_paid_results(ray_session, tmp_path):
+    """The ledger write fails on the 2nd result: calls in flight are still collected and offered."""
+    from sciloop.oracles.base import FunctionOracle
+
+    side = str(tmp_path / "calls.txt")
+    designs = ["a:0.2", "b:3.0", "c:4.0", "d:3.5", "e:0.1", "f:0.1"]
+    offered, undelivered = [], []
+
+    def on_result(design, result, node):
+        offered.append(design)
+        if len(offered) == 2:
+            raise OSError("No space left on device")
+
+    oracle = FunctionOracle(_logged_sleep(side), num_cpus=0.5, batch_size=1)
+    runner = OracleRunner(oracle, max_workers=3)
+    with pytest.raises(OSError, match="No space left"):
+        runner.run(designs, lambda chunk: None, on_result)
+    called = set(_calls(side))
+    assert len(called) >= 3  # at least one call was in flight when the callback failed
+    assert set(offered) == called  # every paid result was offered to on_result
+    assert [(d, r.ok) for d, r, _ in runner.report.undelivered] == [(offered[1], True)]
+    assert "e:0.1" not in called and "f:0.1" not in called  # nothing new was sent
+
+
+def test_a_failing_submit_callback_sends_nothing_more(ray_session, tmp_path):
+    side = str(tmp_path / "calls.txt")
+    chunks = []
+
+    def on_submit(chunk):
+        chunks.append(chunk)
+        if len(chunks) == 2:
+            raise OSError("disk full")
+
+    results = {}
+    runner = OracleRunner(FaultOracle(side=side), max_workers=2)
+    with pytest.raises(OSError, match="disk full"):
+        runner.run(["ok:1", "ok:2", "ok:3", "ok:4"], on_submit, lambda d, r, n: results.setdefault(d, r))
+    assert set(_calls(side)) == set(results) == {"ok:1"}  # the failed chunk was never sent
