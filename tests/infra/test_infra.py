@@ -6,11 +6,15 @@ Each checker is also run on a broken copy, so these tests can fail."""
 
 from __future__ import annotations
 
+import base64
+import configparser
 import contextlib
 import copy
+import importlib.util
 import json
 import os
 import re
+import secrets
 import shlex
 import signal
 import socket
@@ -34,6 +38,8 @@ IMAGE = f"registry.example.com/sciloop:{VERSION}-cuda"
 TORCH_PIN = "torch==2.13.0"
 PYTHON = "3.11"
 GPU_RESOURCE = "gpu_node"
+RAY_SECRET = ("sciloop-ray-auth", "auth_token")  # Ray's token: a Kubernetes Secret, never a value here
+MLFLOW_CLIENT_SECRET = "sciloop-mlflow-client"   # sciloop's MLflow user (username / password keys)
 # what can pull a (CUDA) torch when installed without the pin
 TORCH_PULLERS = re.compile(r"(^|[\s\"'])(\.|-e|sciloop|torch|botorch|gpytorch|torch[-_]geometric|torchgfn)"
                            r"([\s\"'=<>\[]|$)|/sciloop\b")
@@ -87,8 +93,10 @@ def dockerfile_problems(text: str) -> list[str]:
     for pkg in list(PYPROJECT["tool"]["setuptools"]["package-dir"].values()) + ["configs"]:
         if not re.search(rf"^COPY {pkg} {pkg}$", text, re.M):
             bad.append(f"package folder {pkg} not copied")
-    if not re.search(r"^ENV RAY_AUTH_MODE=disabled\b", text, re.M):
-        bad.append("RAY_AUTH_MODE not set")
+    if not re.search(r"^ENV RAY_AUTH_MODE=token\b", text, re.M):
+        bad.append("Ray token auth not on (ENV RAY_AUTH_MODE=token)")
+    if re.search(r"RAY_AUTH_MODE=disabled", text) or re.search(r"^(ENV|ARG)\b.*RAY_AUTH_TOKEN", text, re.M):
+        bad.append("Ray auth disabled, or a token baked into the image")
     if re.search(r"^ENTRYPOINT", text, re.M):
         bad.append("an ENTRYPOINT would wrap KubeRay's and ray up's `ray start` commands")
     if not re.search(r'^CMD \["sciloop", "--help"\]$', text, re.M):
@@ -104,10 +112,39 @@ def containers(cluster_spec: dict) -> dict[str, dict]:
     return out
 
 
-def cluster_problems(spec: dict) -> list[str]:
-    """A RayCluster spec: one image, pinned Ray, a GPU group with GPUs and the custom resource,
-    the head (driver) mounting the run-directory PVC and the campaign ConfigMap."""
+def env_of(container: dict) -> dict[str, dict]:
+    """name -> the env entry (with `value` or `valueFrom`) of a container."""
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def from_secret(entry: dict | None, name: str, key: str) -> bool:
+    """The env entry reads `key` of the Secret `name` (and holds no literal value)."""
+    ref = (entry or {}).get("valueFrom", {}).get("secretKeyRef", {})
+    return "value" not in (entry or {"value": None}) and ref.get("name") == name and ref.get("key") == key
+
+
+def ray_auth_problems(where: str, container: dict) -> list[str]:
+    """A Ray container with token auth on and the token from the Secret."""
+    env = env_of(container)
     bad = []
+    if env.get("RAY_AUTH_MODE", {}).get("value") != "token":
+        bad.append(f"{where}: RAY_AUTH_MODE is not token")
+    if not from_secret(env.get("RAY_AUTH_TOKEN"), *RAY_SECRET):
+        bad.append(f"{where}: RAY_AUTH_TOKEN not from the Secret {RAY_SECRET[0]}")
+    return bad
+
+
+def cluster_problems(spec: dict) -> list[str]:
+    """A RayCluster spec: one image, pinned Ray, token auth on every container, a GPU group with
+    GPUs and the custom resource, the head (driver) mounting the run-directory PVC and the
+    campaign ConfigMap and holding MLflow's client credentials from a Secret."""
+    bad = []
+    for group, c in containers(spec).items():
+        bad += ray_auth_problems(group, c)
+    head_env = env_of(containers(spec)["head"])
+    for var, key in [("MLFLOW_TRACKING_USERNAME", "username"), ("MLFLOW_TRACKING_PASSWORD", "password")]:
+        if not from_secret(head_env.get(var), MLFLOW_CLIENT_SECRET, key):
+            bad.append(f"head: {var} not from the Secret {MLFLOW_CLIENT_SECRET}")
     if spec.get("rayVersion") != ray_version():
         bad.append(f"rayVersion {spec.get('rayVersion')} != {ray_version()}")
     for group, c in containers(spec).items():
@@ -164,7 +201,7 @@ def campaign_config():
 CHECKED = {"Dockerfile", "Dockerfile.cuda", "README.md", "kuberay/raycluster.yaml",
            "kuberay/rayjob.yaml", "kuberay/pvc.yaml", "kuberay/campaign-configmap.yaml",
            "kuberay/mlflow-service.yaml", "ray-up/cluster.yaml", "mlflow/compose.yaml",
-           "mlflow/Dockerfile"}
+           "mlflow/Dockerfile", "mlflow/basic_auth.ini"}
 
 
 def test_every_infra_file_is_checked_here():
@@ -195,6 +232,8 @@ def test_image_checker_catches_broken_dockerfiles():
         'RUN pip install --index-url https://example.org/whl "torch==2.13.0"'))
     assert dockerfile_problems(good.replace("COPY oracles oracles\n", ""))
     assert dockerfile_problems(good.replace('CMD ["sciloop", "--help"]', 'ENTRYPOINT ["sciloop"]'))
+    assert dockerfile_problems(good.replace("RAY_AUTH_MODE=token", "RAY_AUTH_MODE=disabled"))
+    assert dockerfile_problems(good.replace("ENV RAY_AUTH_MODE=token", "ENV RAY_AUTH_TOKEN=abc RAY_AUTH_MODE=token"))
     assert torch_pin_problems("RUN pip install botorch") and torch_pin_problems("RUN pip install -e .")
     assert torch_pin_problems("RUN pip install boto3 psycopg2-binary") == []
 
@@ -214,7 +253,7 @@ def test_mlflow_image_has_sql_and_s3_drivers_and_client_major():
 
     text = (INFRA / "mlflow/Dockerfile").read_text()
     (cmd,) = pip_commands(text)
-    pinned = re.search(r'"mlflow==(\d+)\.[\d.]+"', cmd)
+    pinned = re.search(r'"mlflow\[auth\]==(\d+)\.[\d.]+"', cmd)  # auth: the basic-auth app's Flask-WTF
     assert pinned and pinned.group(1) == mlflow.__version__.split(".")[0]
     assert "psycopg2" in cmd and "boto3" in cmd
     assert not TORCH_PULLERS.search(cmd.split("pip install", 1)[1])
@@ -235,6 +274,9 @@ def test_rayjob_runs_the_campaign_from_the_configmap_with_run_dir_on_the_pvc():
     assert doc["apiVersion"] == "ray.io/v1"
     assert cluster_problems(spec["rayClusterSpec"]) == []
     assert spec["shutdownAfterJobFinishes"] is True and spec["ttlSecondsAfterFinished"] > 0
+    (submitter, *_) = spec["submitterPodTemplate"]["spec"]["containers"]  # KubeRay uses the first
+    assert ray_auth_problems("submitter", submitter) == [] and submitter["image"] == IMAGE
+    assert "command" not in submitter  # KubeRay fills in `ray job submit ...`
     argv = shlex.split(spec["entrypoint"])
     assert argv[:2] == ["sciloop", "run"]
     cm = one("kuberay/campaign-configmap.yaml", "ConfigMap")
@@ -263,6 +305,15 @@ def test_cluster_checker_catches_broken_manifests():
     broken = copy.deepcopy(spec)
     broken["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["image"] = "rayproject/ray"
     assert any("image" in p for p in cluster_problems(broken))
+    broken = copy.deepcopy(spec)  # auth switched off on one worker group
+    worker = broken["workerGroupSpecs"][1]["template"]["spec"]["containers"][0]
+    worker["env"] = [{"name": "RAY_AUTH_MODE", "value": "disabled"}]
+    assert any("RAY_AUTH_MODE" in p for p in cluster_problems(broken))
+    broken = copy.deepcopy(spec)  # a token written into the manifest
+    head = broken["headGroupSpec"]["template"]["spec"]["containers"][0]
+    head["env"] = [e if e["name"] != "RAY_AUTH_TOKEN" else {"name": "RAY_AUTH_TOKEN", "value": "t0k3n"}
+                   for e in head["env"]]
+    assert any("RAY_AUTH_TOKEN" in p for p in cluster_problems(broken))
 
 
 def test_pvc_and_tracking_service_match_the_campaign_and_compose():
@@ -295,7 +346,10 @@ def test_ray_up_config_passes_rays_validator_and_pins():
     assert types["gpu_worker"]["resources"].get(GPU_RESOURCE, 0) > 0
     assert types[config["head_node_type"]]["resources"] == {"CPU": 0}
     starts = " ".join(config["head_start_ray_commands"] + config["worker_start_ray_commands"])
-    assert starts.count("RAY_AUTH_MODE=disabled ray start") == 2
+    assert starts.count("RAY_AUTH_MODE=token ray start") == 2  # token auth on head and workers
+    assert "disabled" not in yaml.safe_dump(config)
+    # the token reaches every node at Ray's default path, from the launching machine's file
+    assert config["file_mounts"].get("/home/ubuntu/.ray/auth_token") == "~/.ray/auth_token"
 
     broken = copy.deepcopy(config)
     broken["available_node_types"]["gpu_worker"]["min_workrs"] = 1
@@ -349,9 +403,34 @@ def test_compose_mlflow_uses_postgres_and_the_artifact_proxy():
     destination = flag(argv, "--artifacts-destination")
     assert any(str(v).endswith(":" + destination) for v in mlflow_svc["volumes"])
     assert flag(argv, "--host") == "0.0.0.0" and int(flag(argv, "--port")) == compose_port()
+    assert flag(argv, "--app-name") == "basic-auth"  # ...so that listener needs a user
     with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):  # no default password
         interpolate(services["postgres"]["environment"]["POSTGRES_PASSWORD"], {})
     assert mlflow_svc["build"] == "." and (INFRA / "mlflow" / "Dockerfile").exists()
+
+
+def compose_auth_config() -> configparser.SectionProxy:
+    """The basic-auth settings file that compose mounts into the MLflow container."""
+    env = compose_mlflow()["environment"]
+    (mount,) = [v for v in compose_mlflow()["volumes"] if str(v).split(":")[1] == env["MLFLOW_AUTH_CONFIG_PATH"]]
+    parser = configparser.ConfigParser()
+    parser.read_string((INFRA / "mlflow" / mount.split(":")[0]).read_text())
+    return parser["mlflow"]
+
+
+def test_compose_mlflow_requires_users_and_holds_no_secret():
+    """Basic auth with the secret key and admin password from the environment, no defaults;
+    the auth store on its own volume; no password in the settings file."""
+    env = compose_mlflow()["environment"]
+    for var in ["MLFLOW_FLASK_SERVER_SECRET_KEY", "MLFLOW_AUTH_ADMIN_PASSWORD"]:
+        with pytest.raises(KeyError, match=var):  # compose refuses to start without it
+            interpolate(env[var], {})
+        assert interpolate(env[var], {var: "from-the-shell"}) == "from-the-shell"
+    auth = compose_auth_config()
+    assert "admin_password" not in auth and auth["authorization_function"].endswith("basic_auth")
+    store = "/" + urlparse(auth["database_uri"]).path.lstrip("/")  # sqlite:////abs/path
+    assert any(str(v).endswith(":" + str(Path(store).parent)) for v in compose_mlflow()["volumes"])
+    assert "--app-name" in compose_mlflow()["command"] and "basic-auth" in compose_mlflow()["command"]
 
 
 def _free_port() -> int:
@@ -360,18 +439,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _status(url: str, host: str) -> int:
+def _status(url: str, host: str, user: tuple[str, str] | None = None, body: dict | None = None) -> int:
+    headers = {"Host": host}
+    if user:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(user).encode()).decode()
+    data = None
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"Host": host}), timeout=10) as r:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=10) as r:
             return r.status
     except urllib.error.HTTPError as err:
         return err.code
 
 
-def test_compose_mlflow_command_serves_remote_clients(tmp_path):
-    """The compose command line itself (SQLite standing in for PostgreSQL, a folder for the
-    volume): a client that reaches it by the in-cluster name uploads artifacts through the proxy
-    into --artifacts-destination; an unlisted Host header is refused."""
+@pytest.mark.skipif(importlib.util.find_spec("flask_wtf") is None,
+                    reason="MLflow's basic-auth app needs the mlflow[auth] extra (Flask-WTF)")
+def test_compose_mlflow_command_serves_remote_clients(tmp_path, monkeypatch):
+    """The compose command line itself (SQLite standing in for PostgreSQL, folders for the
+    volumes, the compose environment with fresh secrets): nothing but /health answers without a
+    user; sciloop's own user, created by the admin, uploads artifacts through the proxy into
+    --artifacts-destination; an unlisted Host header is refused."""
     from mlflow import MlflowClient
 
     argv = [interpolate(a, {}) if "ALLOWED" in a else a for a in compose_mlflow()["command"]]
@@ -381,8 +469,17 @@ def test_compose_mlflow_command_serves_remote_clients(tmp_path):
     argv[argv.index("--host") + 1] = "127.0.0.1"
     argv[argv.index("--port") + 1] = str(port)
     argv = [sys.executable, "-m", "mlflow", *argv[1:], "--workers", "1"]
+    auth = compose_auth_config()
+    auth["database_uri"] = f"sqlite:///{tmp_path / 'basic_auth.db'}"  # the mlflow-auth volume
+    with (tmp_path / "basic_auth.ini").open("w") as f:
+        auth.parser.write(f)
+    admin = ("admin", secrets.token_hex(8))
+    secret_env = {"MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16), "MLFLOW_AUTH_ADMIN_PASSWORD": admin[1]}
+    compose_env = {k: interpolate(str(v), secret_env) for k, v in compose_mlflow()["environment"].items()}
+    compose_env["MLFLOW_AUTH_CONFIG_PATH"] = str(tmp_path / "basic_auth.ini")
+    assert compose_env["MLFLOW_AUTH_ADMIN_USERNAME"] == admin[0]
     # own process group: the server's uvicorn workers are stopped with it; no GenAI job runner
-    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", **compose_env)
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -397,9 +494,18 @@ def test_compose_mlflow_command_serves_remote_clients(tmp_path):
             assert time.monotonic() < deadline, "mlflow server did not answer /health"
             time.sleep(0.25)
         experiments = f"{base}/api/2.0/mlflow/experiments/search?max_results=1"
-        assert _status(experiments, f"sciloop-mlflow:{port}") == 200
-        assert _status(experiments, f"evil.example.com:{port}") == 403
+        host = f"sciloop-mlflow:{port}"
+        assert _status(experiments, host) == 401  # no user: refused
+        assert _status(experiments, host, (admin[0], "wrong")) == 401
+        assert _status(experiments, host, admin) == 200
+        assert _status(experiments, f"evil.example.com:{port}", admin) == 403
+        sciloop_user = ("sciloop", secrets.token_hex(8))
+        assert _status(f"{base}/api/2.0/mlflow/users/create", host, admin,
+                       {"username": sciloop_user[0], "password": sciloop_user[1]}) == 200
 
+        # what the head pod gets from the Secret sciloop-mlflow-client
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", sciloop_user[0])
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", sciloop_user[1])
         client = MlflowClient(base)
         run = client.create_run(client.create_experiment("infra-check"))
         assert run.info.artifact_uri.startswith("mlflow-artifacts:")
