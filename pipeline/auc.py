@@ -8,6 +8,8 @@ the budget is held at its final value. The area is divided by the budget, so a r
 its best designs at once scores close to their mean.
 
 This is `top_auc` of the PMO code (mol_opt, `main/optimizer.py`), written over a plain list.
+`circles` counts a run's diverse hits (after Renz et al. 2024, "Diverse hits in de novo molecule
+design"): a diversity measure to read beside the AUC.
 """
 
 from __future__ import annotations
@@ -61,3 +63,34 @@ def calls_to_reach(values: Sequence[float], k: int, target: float) -> int | None
         if len(best) == k and np.mean(best) >= target:
             return n
     return None
+
+
+def circles(designs: Sequence[str], values: Sequence[float], threshold: float,
+            distance: float = 0.7) -> int:
+    """#Circles-style count of diverse hits among a run's paid designs.
+
+    The designs scoring at least `threshold` are taken in descending score order (ties by call
+    order) and kept when at Tanimoto distance >= `distance` from every design kept before (rdkit
+    Morgan fingerprints, radius 2, 2048 bits); the count kept is returned. After Renz et al. 2024;
+    not comparable with their numbers, which use other objectives and thresholds.
+
+    Args:
+        designs: SMILES in call order (invalid ones are skipped).
+        values: their oracle values, in the same order.
+        threshold: the score a hit needs (a per-objective table, fixed in advance).
+        distance: the minimum Tanimoto distance between two kept hits.
+    """
+    from rdkit import Chem, DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    hits = sorted((i for i, v in enumerate(values) if v >= threshold), key=lambda i: (-values[i], i))
+    kept: list = []
+    for i in hits:
+        mol = Chem.MolFromSmiles(designs[i])
+        if mol is None:
+            continue
+        fp = generator.GetFingerprint(mol)
+        if not kept or max(DataStructs.BulkTanimotoSimilarity(fp, kept)) <= 1.0 - distance:
+            kept.append(fp)
+    return len(kept)

@@ -1,15 +1,22 @@
-"""`sciloop bench pmo`: the PMO protocol (Gao et al. 2022) on sciloop and two baselines, one harness.
+"""`sciloop bench pmo`: the PMO protocol (Gao et al. 2022) on sciloop and three peers, one harness.
 
 Every method spends the same budget on the same objective and is scored the same way: the
 oracle values in the order they were paid for (canonical SMILES; a repeated design costs
-nothing; an invalid one is neither scored nor counted), summarised by `pipeline.auc`. Each run
-writes one JSON file under `benchmarks/results/pmo/`, so runs accumulate across machines and
-sessions; `table()` rebuilds the README table from those files.
+nothing; an invalid one is neither scored nor counted), summarised by `pipeline.auc` (the top-k
+curve read every 100 calls at PMO's 10,000-call budget, every 10 calls below it, e.g. PMO-1K).
+Each run writes one JSON file under `benchmarks/results/pmo/`, so runs accumulate across
+machines and sessions; `bench_table` rebuilds the README table from those files.
 
 Methods:
     sciloop    the campaign of `configs/pmo.yaml` (surrogate + GFlowNet + oracle runner).
     screening  random screening of the corpus (the leaderboard's "screening").
     graph_ga   Jensen's graph genetic algorithm seeded from the corpus (the leaderboard's Graph GA).
+    mol_ga     Tripp & Hernandez-Lobato's Mol GA (`mol-ga` 0.2.1, `pip install 'sciloop[bench]'`)
+               with the settings Genetic GFN's authors ran on PMO (`MOL_GA`).
+
+Objectives: the 16 that need no downloaded model and whose definition never changed (`STABLE`;
+`EVALUATION` are the 8 never tuned on), and the four pytdc 0.3.7 changed, under both definitions
+(`<name>_prev`, the leaderboard's, and `<name>`, pytdc >= 0.3.7: `sciloop.oracles.pmo`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import platform
 import random
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -27,25 +35,65 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sciloop.pipeline.auc import calls_to_reach, top_k_auc, top_k_curve, top_k_mean
+from sciloop.oracles.pmo import CHANGED_2022
+from sciloop.pipeline.auc import calls_to_reach, circles, top_k_auc, top_k_curve, top_k_mean
 from sciloop.pipeline.domain import MoleculeDomain, load_library
 
-METHODS = ("sciloop", "screening", "graph_ga")
+METHODS = ("sciloop", "screening", "graph_ga", "mol_ga")
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "pmo"
 BENCH_CONFIG = ROOT / "configs" / "pmo.yaml"
-PUBLISHED = ROOT / "benchmarks" / "pmo_published_auc_top10.csv"  # copied from the leaderboard
-TUNING = ("celecoxib_rediscovery", "thiothixene_rediscovery", "mestranol_similarity", "isomers_c7h8n2o2",
-          "median1", "osimertinib_mpo", "fexofenadine_mpo", "sitagliptin_mpo", "valsartan_smarts", "qed")
-"""The objectives hyper-parameters may be tuned on (issue #9); the other ten are evaluation only."""
+PUBLISHED = ROOT / "benchmarks" / "pmo_published_auc_top10.csv"  # the leaderboard (Mol_Opt.xlsx)
+PUBLISHED_RECENT = ROOT / "benchmarks" / "pmo_published_recent.csv"  # later methods' papers
+CIRCLES_THRESHOLDS = ROOT / "benchmarks" / "circles_thresholds.csv"
+EVALUATION = ("albuterol_similarity", "amlodipine_mpo", "deco_hop", "median2", "perindopril_mpo",
+              "ranolazine_mpo", "scaffold_hop", "troglitazone_rediscovery")
+"""Objectives never tuned on (issue #17): every run on them is kept and counted."""
+TUNING = ("celecoxib_rediscovery", "fexofenadine_mpo", "median1", "mestranol_similarity", "osimertinib_mpo",
+          "qed", "thiothixene_rediscovery", "valsartan_smarts")
+"""The stable objectives hyper-parameters may be tuned on (qed and valsartan_smarts carry little signal)."""
+STABLE = tuple(sorted(EVALUATION + TUNING))
+"""The 16 objectives that need no downloaded model and whose definition never changed."""
+CHANGED = tuple(f"{name}{suffix}" for name in CHANGED_2022 for suffix in ("_prev", ""))
+OBJECTIVES = STABLE + CHANGED
+LEADERBOARD_COLUMNS = ("reinvent", "graph_ga", "gp_bo", "screening", "gflownet", "smiles_lstm_hc",
+                       "smiles_ga", "stoned", "gflownet_al")
+"""Published methods scored with the leaderboard's definitions (mol_opt, pytdc 0.3.6)."""
+CURRENT_DEFINITION_COLUMNS = ("genetic_gfn",)
+"""Published methods scored with pytdc >= 0.3.7's definitions (Genetic GFN pins pytdc 0.4.0)."""
+UNKNOWN_DEFINITION_COLUMNS = ("frag_prescreen", "invirtuogen", "invirtuogen_prescreen", "genmol_prescreen", "mol_ga")
+"""Published methods that do not say which definitions they used: compared on `STABLE` only."""
+MOL_GA = dict(starting_population_size=100, offspring_size=5, population_size=500, max_generations=20_000)
+"""Mol GA's PMO settings in Genetic GFN's repository (hyeonahkimm/genetic_gfn,
+`main/mol_ga/hparams_default.yaml`, commit 928ecd3b: also `parallel: False`); the starting
+molecules are drawn at random from ZINC250k, as its `mol_ga.mol_libraries.random_zinc` does."""
 
 
-def published() -> dict[str, dict[str, str]]:
-    """The leaderboard's rows by objective, for the 20 objectives that need no downloaded model."""
+def published() -> dict[str, dict[str, float | None]]:
+    """Published AUC top-10 (10,000 calls) by objective (`OBJECTIVES`) and method column.
+
+    On the four changed objectives a method is given only under the definition its authors
+    used (leaderboard methods on `<name>_prev`, Genetic GFN on `<name>`); None elsewhere.
+    """
     import csv
 
     with open(PUBLISHED) as fh:
-        return {row["objective"]: row for row in csv.DictReader(fh) if row["needs_downloaded_model"] == "False"}
+        board = {row["objective"]: row for row in csv.DictReader(fh)}
+    with open(PUBLISHED_RECENT) as fh:
+        recent = {row["objective"]: row for row in csv.DictReader(fh)}
+    columns = LEADERBOARD_COLUMNS + CURRENT_DEFINITION_COLUMNS + UNKNOWN_DEFINITION_COLUMNS
+    out: dict[str, dict[str, float | None]] = {}
+    for objective in OBJECTIVES:
+        base = objective.removesuffix("_prev")
+        row = board[base] | recent[base]
+        if objective in STABLE:
+            known = columns
+        elif objective.endswith("_prev"):
+            known = LEADERBOARD_COLUMNS
+        else:
+            known = CURRENT_DEFINITION_COLUMNS
+        out[objective] = {c: float(row[c]) if c in known and row.get(c) else None for c in columns}
+    return out
 
 
 @dataclass
@@ -71,6 +119,10 @@ class RunResult:
     load_average: tuple[float, float] = (0.0, 0.0)  # 1-minute load at start and end (a busy machine is slower)
     curve_top10: list[tuple[int, float]] = field(default_factory=list)
     config_id: str = ""  # sciloop: `config_id(overrides)`; the table keeps the current config's runs
+    auc_every: int = 100  # calls between two reads of the top-k curves (PMO: 100; below 10,000 calls: 10)
+    cpu_s: float | None = None  # CPU seconds of this process and the subprocesses it waited for
+    circles: int | None = None  # diverse hits (`auc.circles`) at `circles_threshold`
+    circles_threshold: float | None = None
 
 
 def config_id(overrides: Sequence[str] = ()) -> str:
@@ -98,6 +150,7 @@ class BudgetedOracle:
         self.domain = MoleculeDomain()
         self.scored: dict[str, float] = {}
         self.values: list[float] = []  # in call order
+        self.designs: list[str] = []  # canonical SMILES, in call order
 
     @property
     def spent(self) -> bool:
@@ -113,10 +166,15 @@ class BudgetedOracle:
                 value = result.value if result.ok else 0.0
                 self.scored[key] = value
                 self.values.append(value)
+                self.designs.append(key)
         return [self.scored.get(k) if k is not None else None for k in keys]
 
 
-def run_screening(objective: str, budget: int, seed: int, corpus: list[str]) -> tuple[list[float], dict]:
+#: What a method's runner returns: values and designs in call order, seconds by stage.
+Paid = tuple[list[float], list[str], dict[str, float]]
+
+
+def run_screening(objective: str, budget: int, seed: int, corpus: list[str]) -> Paid:
     """Random screening: the corpus in a seeded random order until the budget is spent."""
     oracle = BudgetedOracle(objective, budget)
     order = random.Random(seed).sample(corpus, len(corpus))
@@ -125,10 +183,10 @@ def run_screening(objective: str, budget: int, seed: int, corpus: list[str]) -> 
         if oracle.spent:
             break
         oracle(order[start:start + 100])
-    return oracle.values, {"oracle": time.monotonic() - t}
+    return oracle.values, oracle.designs, {"oracle": time.monotonic() - t}
 
 
-def run_graph_ga(objective: str, budget: int, seed: int, corpus: list[str]) -> tuple[list[float], dict]:
+def run_graph_ga(objective: str, budget: int, seed: int, corpus: list[str]) -> Paid:
     """Jensen's Graph GA with the leaderboard's settings, driven by ask/tell until the budget is
     spent or its own early stop (top-100 flat for 5 generations, as mol_opt ran it; the AUC holds
     the final value for the rest of the budget)."""
@@ -148,12 +206,76 @@ def run_graph_ga(objective: str, budget: int, seed: int, corpus: list[str]) -> t
         times["oracle"] += time.monotonic() - t
         told = [(d, s) for d, s in zip(asked, scores) if s is not None]
         ga.tell([d for d, _ in told], [s for _, s in told])
-    return oracle.values, times
+    return oracle.values, oracle.designs, times
+
+
+class _BudgetSpent(Exception):
+    """Raised from Mol GA's scoring function to end its run at the budget."""
+
+
+def mol_ga_in_process(objective: str, budget: int, seed: int, start: list[str],
+                      settings: dict[str, int] | None = None) -> Paid:
+    """Runs `mol_ga.default_ga` on the budgeted oracle until the budget is spent.
+
+    Mol GA scores batches built from Python sets, so its calls follow `PYTHONHASHSEED`
+    (`run_mol_ga` fixes it). An invalid design scores 0 for the GA and is not paid for (mol_opt's
+    Oracle does the same); a repeat is free (the oracle's cache, and Mol GA's own).
+    """
+    from mol_ga import default_ga
+
+    settings = MOL_GA | (settings or {})
+    oracle = BudgetedOracle(objective, budget)
+    spent = {"oracle": 0.0}
+
+    def score(smiles: list[str]) -> list[float]:
+        if oracle.spent:
+            raise _BudgetSpent
+        t = time.monotonic()
+        values = oracle(smiles)
+        spent["oracle"] += time.monotonic() - t
+        if oracle.spent:
+            raise _BudgetSpent
+        return [0.0 if v is None else v for v in values]
+
+    t = time.monotonic()
+    try:
+        default_ga(starting_population_smiles=start, scoring_function=score,
+                   max_generations=settings["max_generations"], offspring_size=settings["offspring_size"],
+                   population_size=settings["population_size"], rng=random.Random(seed), parallel=None)
+    except _BudgetSpent:
+        pass
+    return oracle.values, oracle.designs, {"propose": time.monotonic() - t - spent["oracle"], **spent}
+
+
+def run_mol_ga(objective: str, budget: int, seed: int, corpus: list[str],
+               settings: dict[str, int] | None = None) -> Paid:
+    """Mol GA from `MOL_GA["starting_population_size"]` random molecules of `corpus` (seeded),
+    in a subprocess with `PYTHONHASHSEED=<seed>` unless this process already has it."""
+    size = (MOL_GA | (settings or {}))["starting_population_size"]
+    start = random.Random(seed).sample(corpus, min(size, len(corpus)))
+    if os.environ.get("PYTHONHASHSEED") == str(seed):
+        return mol_ga_in_process(objective, budget, seed, start, settings)
+    job = json.dumps(dict(objective=objective, budget=budget, seed=seed, start=start, settings=settings))
+    code = "from sciloop.pipeline.bench import _mol_ga_child; _mol_ga_child()"
+    out = subprocess.run([sys.executable, "-c", code], input=job, capture_output=True, text=True,
+                         env=os.environ | {"PYTHONHASHSEED": str(seed)})
+    if out.returncode:
+        raise RuntimeError(f"mol_ga on {objective} (seed {seed}) failed:\n{out.stderr[-2000:]}")
+    values, designs, stages = json.loads(out.stdout.strip().splitlines()[-1])
+    return values, designs, stages
+
+
+def _mol_ga_child() -> None:
+    job = json.loads(sys.stdin.read())
+    print(json.dumps(mol_ga_in_process(job["objective"], job["budget"], job["seed"], job["start"],
+                                       job["settings"])))
 
 
 def run_sciloop(objective: str, budget: int, seed: int, corpus_name: str,
-                overrides: Sequence[str] = ()) -> tuple[list[float], dict]:
+                overrides: Sequence[str] = ()) -> Paid:
     """The campaign of `configs/pmo.yaml` in a throw-away run directory; values from its ledger."""
+    import sqlite3
+
     from sciloop.pipeline.campaign import Campaign
     from sciloop.pipeline.ledger import Ledger
 
@@ -169,7 +291,9 @@ def run_sciloop(objective: str, budget: int, seed: int, corpus_name: str,
             for key, value in r["metrics"].items():
                 if key.startswith("seconds_") and key != "seconds_total":
                     stages[key.removeprefix("seconds_")] = stages.get(key.removeprefix("seconds_"), 0.0) + value
-    return values, stages
+        with sqlite3.connect(Path(run_dir) / "ledger.sqlite") as db:  # the same rows as call_values
+            designs = [k for (k,) in db.execute("SELECT key FROM events WHERE kind != 'submitted' ORDER BY id")]
+    return values, designs, stages
 
 
 def machine() -> str:
@@ -191,37 +315,65 @@ def git_commit() -> str:
         return "unknown"
 
 
+def auc_every(budget: int) -> int:
+    """Calls between two reads of the top-k curve: PMO's 100 at 10,000 calls, 10 below (PMO-1K)."""
+    return 100 if budget >= 10_000 else 10
+
+
+def circles_thresholds() -> dict[str, float]:
+    """The committed per-objective score thresholds of the #Circles count (`CIRCLES_THRESHOLDS`)."""
+    import csv
+
+    with open(CIRCLES_THRESHOLDS) as fh:
+        return {row["objective"]: float(row["threshold"]) for row in csv.DictReader(fh)}
+
+
 def summarise(objective: str, method: str, seed: int, budget: int, values: list[float],
               wall_s: float, corpus: str, stages: dict[str, float],
-              screening_top10: float | None = None, load_start: float = 0.0) -> RunResult:
-    """The PMO numbers of one run."""
+              screening_top10: float | None = None, load_start: float = 0.0,
+              designs: Sequence[str] | None = None, cpu_s: float | None = None) -> RunResult:
+    """The PMO numbers of one run (and its #Circles count when its designs are given)."""
+    every = auc_every(budget)
+    threshold = circles_thresholds().get(objective) if designs is not None else None
     return RunResult(
         objective=objective, method=method, seed=seed, budget=budget, calls=len(values),
-        auc_top1=top_k_auc(values, 1, budget), auc_top10=top_k_auc(values, 10, budget),
-        auc_top100=top_k_auc(values, 100, budget), final_top10=top_k_mean(values, 10),
+        auc_top1=top_k_auc(values, 1, budget, every), auc_top10=top_k_auc(values, 10, budget, every),
+        auc_top100=top_k_auc(values, 100, budget, every), final_top10=top_k_mean(values, 10),
         wall_s=wall_s, corpus=corpus, stage_s={k: round(v, 2) for k, v in stages.items()},
         calls_to_screening_top10=(calls_to_reach(values, 10, screening_top10)
                                   if screening_top10 is not None else None),
         machine=machine(), commit=git_commit(), started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         load_average=(round(load_start, 2), round(os.getloadavg()[0], 2)),
-        curve_top10=[(n, round(v, 4)) for n, v in top_k_curve(values, 10, 100)])
+        curve_top10=[(n, round(v, 4)) for n, v in top_k_curve(values, 10, every)], auc_every=every,
+        cpu_s=None if cpu_s is None else round(cpu_s, 1),
+        circles=circles(designs, values, threshold) if threshold is not None else None,
+        circles_threshold=threshold)
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: str,
             corpus: list[str], overrides: Sequence[str] = (),
             screening_top10: float | None = None) -> RunResult:
     """Runs one method on one objective and seed; returns its summary (not yet written)."""
-    t, load = time.monotonic(), os.getloadavg()[0]
+    t, load, cpu = time.monotonic(), os.getloadavg()[0], _cpu_seconds()
     if method == "screening":
-        values, stages = run_screening(objective, budget, seed, corpus)
+        values, designs, stages = run_screening(objective, budget, seed, corpus)
     elif method == "graph_ga":
-        values, stages = run_graph_ga(objective, budget, seed, corpus)
+        values, designs, stages = run_graph_ga(objective, budget, seed, corpus)
+    elif method == "mol_ga":
+        values, designs, stages = run_mol_ga(objective, budget, seed, corpus)
     elif method == "sciloop":
-        values, stages = run_sciloop(objective, budget, seed, corpus_name, overrides)
+        values, designs, stages = run_sciloop(objective, budget, seed, corpus_name, overrides)
     else:
         raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     result = summarise(objective, method, seed, budget, values, time.monotonic() - t, corpus_name,
-                       stages, screening_top10, load)
+                       stages, screening_top10, load, designs, _cpu_seconds() - cpu)
     if method == "sciloop":
         result.config_id = config_id(overrides)
     return result
@@ -243,38 +395,43 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
     """Runs every method on every objective and seed (screening first: its final top-10 is the
     target of `calls_to_screening_top10`) and writes one result file per run.
 
-    Each seed draws its own corpus (`load_library(corpus_name, seed=seed)`), the one its sciloop
-    campaign starts from. With `missing_only`, an objective and seed that already has a sciloop
-    result with this config (`config_id(overrides)`) is skipped, so an interrupted sweep resumes.
+    Each seed draws its own corpus (`load_library(corpus_name, seed=seed)`; "zinc250k" is used
+    whole, as PMO used it), the one its sciloop campaign starts from. With `missing_only`, a
+    method, objective and seed that already has a result at this budget (sciloop: with this
+    config, `config_id(overrides)`) is skipped, so an interrupted sweep resumes.
     """
-    unknown = [o for o in objectives if o not in published()]
+    unknown = [o for o in objectives if o not in OBJECTIVES]
     if unknown:
-        raise ValueError(f"unknown PMO objectives {unknown}: choose from {sorted(published())}")
+        raise ValueError(f"unknown PMO objectives {unknown}: choose from {list(OBJECTIVES)}")
     ordered = sorted(methods, key=lambda m: m != "screening")
-    done: set[tuple[str, int]] = set()
+    done: dict[tuple[str, int, str], dict[str, Any]] = {}
     if missing_only:
-        current = config_id(overrides)  # reads the config and the prior: once, not per result file
-        done = {(r["objective"], r["seed"]) for r in load_results(results_dir)
-                if r["method"] == "sciloop" and r.get("config_id") == current}
+        current = config_id(overrides) if "sciloop" in methods else ""  # reads the config and prior once
+        for r in sorted(load_results(results_dir), key=lambda r: r.get("started", "")):
+            if r.get("budget") == budget and (r["method"] != "sciloop" or r.get("config_id") == current):
+                done[r["objective"], r["seed"], r["method"]] = r
     corpora: dict[int, list[str]] = {}
     results = []
     for objective in objectives:
         for seed in seeds:
-            if (objective, seed) in done:
-                log(f"{objective:28s} seed {seed}: done already (sciloop with this config), skipped")
-                continue
-            if seed not in corpora:
-                corpora[seed] = load_library(corpus_name, seed=seed)
-            corpus = corpora[seed]
             target = None
             for method in ordered:
-                result = run_one(objective, method, seed, budget, corpus_name, corpus, overrides, target)
+                if (objective, seed, method) in done:
+                    log(f"{objective:28s} {method:10s} seed {seed}: done already, skipped")
+                    if method == "screening":
+                        target = done[objective, seed, method]["final_top10"]
+                    continue
+                if seed not in corpora:
+                    corpora[seed] = load_library(corpus_name, size=None if corpus_name == "zinc250k" else 20_000,
+                                                 seed=seed)
+                result = run_one(objective, method, seed, budget, corpus_name, corpora[seed], overrides, target)
                 if method == "screening":
                     target = result.final_top10
                 path = write_result(result, results_dir)
                 log(f"{objective:28s} {method:10s} seed {seed}: AUC top-10 {result.auc_top10:.3f} "
                     f"(top-1 {result.auc_top1:.3f}, top-100 {result.auc_top100:.3f}), "
-                    f"{result.calls} calls, {result.wall_s:.0f} s  -> {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+                    f"{result.calls} calls, {result.wall_s:.0f} s, #Circles {result.circles}  -> "
+                    f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
                 results.append(result)
     return results
 

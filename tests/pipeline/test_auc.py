@@ -66,3 +66,16 @@ def test_calls_to_reach():
 def test_bad_budget():
     with pytest.raises(ValueError, match="budget"):
         top_k_auc([1.0], k=1, budget=0)
+
+
+def test_circles_counts_diverse_hits_best_first():
+    from sciloop.pipeline.auc import circles
+
+    benzene_like = ["c1ccccc1O", "c1ccccc1N", "Oc1ccccc1C"]  # close to each other
+    other = "CCCCCCCCCCCCCCCC(=O)O"
+    assert circles(benzene_like + [other], [0.9, 0.8, 0.7, 0.6], threshold=0.5) == 2
+    assert circles(benzene_like + [other], [0.9, 0.8, 0.7, 0.6], threshold=0.65) == 1  # the acid is no hit
+    assert circles(["c1ccccc1O", "not smiles"], [0.9, 1.0], threshold=0.5) == 1  # invalid: skipped
+    assert circles(["CCO"], [0.1], threshold=0.5) == 0
+    # distance 0 keeps every hit but one identical copy still counts as a separate design
+    assert circles(benzene_like, [0.9, 0.9, 0.9], threshold=0.5, distance=0.0) == 3

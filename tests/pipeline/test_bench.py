@@ -25,9 +25,11 @@ def test_baselines_write_result_files_and_the_table(tmp_path):
     assert screening["commit"] and screening["machine"] and screening["curve_top10"][-1][0] == 300
     ga = results[1]
     assert ga.calls <= 300 and ga.final_top10 >= 0
+    assert screening["auc_every"] == 10 and screening["curve_top10"][0][0] == 10  # below 10,000 calls
+    assert screening["circles"] >= 1 and screening["circles_threshold"] == 0.75
     table = bench_table.pmo_table(bench.load_results(tmp_path))
     assert "| qed (tuning) |" in table and "graph_ga (pub.)" in table
-    assert "(1/20 done)" not in table  # budget 300 runs are not leaderboard runs: not summed
+    assert "(1/16 done)" not in table.split("PMO-1K")[0]  # budget 300 runs are not PMO runs: not summed
 
 
 def test_unknown_objective_is_named(tmp_path):
@@ -57,15 +59,60 @@ def test_table_counts_the_newest_run_per_seed_and_only_the_current_sciloop_confi
 
 def test_cli_table(capsys):
     assert main(["bench", "table"]) == 0
-    assert "sum, 20 objectives" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| **sum, 16 stable** |" in out and "| **sum, 8 evaluation** |" in out
+    assert "| sum, 16 stable, per seed |" in out and "| sum, 8 evaluation, per seed |" in out
 
 
-def test_missing_only_skips_what_the_current_config_has_done(tmp_path):
+def test_missing_only_skips_what_is_done_at_this_budget(tmp_path):
     (tmp_path / "qed").mkdir()
-    done = {"objective": "qed", "method": "sciloop", "seed": 0, "config_id": bench.config_id()}
-    (tmp_path / "qed" / "sciloop-seed0-1.json").write_text(json.dumps(done))
+    done = {"objective": "qed", "method": "screening", "seed": 0, "budget": 200, "final_top10": 0.9,
+            "started": "2026-01-01"}
+    (tmp_path / "qed" / "screening-seed0-1.json").write_text(json.dumps(done))
     said = []
     ran = bench.bench_pmo(["qed"], [0, 1], budget=200, methods=["screening"], corpus_name="nci",
                           results_dir=tmp_path, log=said.append, missing_only=True)
     assert [(r.objective, r.seed) for r in ran] == [("qed", 1)]  # seed 0 skipped, seed 1 run
     assert "done already" in said[0]
+    again = bench.bench_pmo(["qed"], [0], budget=300, methods=["screening"], corpus_name="nci",
+                            results_dir=tmp_path, log=said.append, missing_only=True)
+    assert len(again) == 1  # another budget is another run
+
+
+def test_published_columns_only_under_the_definition_their_authors_used():
+    board = bench.published()
+    assert set(board) == set(bench.OBJECTIVES) and len(bench.OBJECTIVES) == 24 and len(bench.STABLE) == 16
+    for name in ("zaleplon_mpo", "sitagliptin_mpo", "isomers_c7h8n2o2", "isomers_c9h10n2o2pf2cl"):
+        prev, now = board[f"{name}_prev"], board[name]
+        assert prev["reinvent"] is not None and prev["genetic_gfn"] is None and prev["mol_ga"] is None
+        assert now["genetic_gfn"] is not None and now["reinvent"] is None and now["invirtuogen"] is None
+    assert all(v is not None for o in bench.STABLE for v in board[o].values())
+
+
+def test_headline_sums_of_published_methods():
+    # the data's own statement (shared/data/README.md): 16-stable sums of the published methods
+    for column, stable, evaluation in (("genetic_gfn", 10.54, 5.28), ("frag_prescreen", 11.17, None),
+                                       ("invirtuogen", 10.83, None), ("mol_ga", 9.38, None),
+                                       ("graph_ga", 9.08, None)):
+        board = bench.published()
+        assert sum(board[o][column] for o in bench.STABLE) == pytest.approx(stable, abs=0.006)
+        if evaluation:
+            assert sum(board[o][column] for o in bench.EVALUATION) == pytest.approx(evaluation, abs=0.006)
+
+
+def test_table_sums_per_seed_and_over_seed_means():
+    def run(objective, seed, auc, budget=10_000):
+        return {"objective": objective, "method": "mol_ga", "seed": seed, "budget": budget, "corpus": "zinc250k",
+                "started": "2026-01-01", "auc_top10": auc, "wall_s": 1.0, "machine": "m", "circles": 3}
+
+    results = [run(o, s, 0.5 + 0.1 * s) for o in bench.STABLE for s in (0, 1)]
+    results += [run(o, 2, 0.5) for o in bench.EVALUATION]  # seed 2 only on the evaluation eight
+    results += [run("qed", 0, 0.9, budget=1_000)]
+    table = bench_table.pmo_table(results)
+    pmo, pmo_1k = table.split("PMO-1K")
+    assert "| **sum, 16 stable** | 8.67 |" in pmo  # seed means: 8 x (0.5 + 0.6) / 2 + 8 x (0.5 + 0.6 + 0.5) / 3
+    assert "| **sum, 8 evaluation** | 4.27 |" in pmo
+    assert "| sum, 16 stable, per seed | s0 8.00, s1 9.60, s2 (8/16) |" in pmo
+    assert "| sum, 8 evaluation, per seed | s0 4.00, s1 4.80, s2 4.00 |" in pmo
+    assert "mean #Circles 3.0" in pmo and "read every 100 calls" in pmo
+    assert "read every 10 calls" in pmo_1k and "| qed (tuning) | 0.900 +- 0.000 (1) |" in pmo_1k
