@@ -1,4 +1,4 @@
-# Two commands do the whole set-up on a fresh machine with Python >= 3.10:
+# Two commands do the whole set-up on a fresh machine with Python >= 3.11:
 #   make demo   -> virtual environment, torch (CPU wheel) first, sciloop, then the quickstart campaign
 #   make test   -> the same set-up, then the test suite
 PYTHON ?= python3

@@ -6,12 +6,12 @@ The ledger is written first at every step (the source of truth); MLflow mirrors 
 
 from __future__ import annotations
 
-import os
+import csv
 import random
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -23,8 +23,9 @@ from sciloop.oracles.runner import OracleRunner
 from sciloop.pipeline.builders import fit_surrogate, make_proposer, surrogate_featurizer
 from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
 from sciloop.pipeline.domain import MoleculeDomain, load_library
-from sciloop.pipeline.ledger import DesignRow, Ledger, RunDirLock
-from sciloop.pipeline.plugins import module_path, resolve_oracle
+from sciloop.pipeline.ledger import DesignRow, Ledger, RunDirError, RunDirLock
+from sciloop.pipeline.plugins import resolve_oracle
+from sciloop.pipeline.ray_runtime import start_ray
 from sciloop.pipeline.report import summary_table
 from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
 from sciloop.pipeline.tracking import Tracker, open_campaign_tracker
@@ -45,23 +46,20 @@ def _seed_everything(seed: int) -> None:
 class Campaign:
     """One active-learning campaign bound to a run directory.
 
+    Everything is validated before anything is written: a config that fails (an unknown
+    oracle, a resource no cluster has) leaves no ledger behind, so the corrected config can use
+    the same run directory. A run directory that holds a campaign must hold its ledger intact.
+
     Args:
         config: the validated campaign config.
         console: where progress and the summary go (a quiet console in tests).
+        resuming: the run directory must already hold this campaign (`sciloop resume`).
     """
 
-    def __init__(self, config: CampaignConfig, console: Console | None = None):
+    def __init__(self, config: CampaignConfig, console: Console | None = None, resuming: bool = False):
         self.config = config
         self.console = console or Console()
         self.run_dir = Path(config.run_dir).resolve()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.ledger = Ledger(self.run_dir / "ledger.sqlite")
-        stored = self.ledger.get_meta("config_digest")
-        if stored is not None and stored != config.digest():
-            raise ConfigError(f"{self.run_dir} holds a campaign with a different config "
-                              f"(digest {stored} != {config.digest()}): use a new run_dir")
-        self.ledger.set_meta("config_digest", config.digest())
-        (self.run_dir / "config.yaml").write_text(config.to_yaml())
         self.domain = MoleculeDomain()
         self.oracle, self._user_module = resolve_oracle(config.oracle)
         self.library = load_library(config.initial.library, config.initial.library_size, config.seed)
@@ -71,6 +69,50 @@ class Campaign:
         self.proposer: Any = None
         self.tracker: Tracker | None = None
         self._owns_ray = False
+        self._lock = RunDirLock(self.run_dir)
+        self.ledger: Ledger | None = None  # opened here for an existing campaign, else by `_begin`
+        if resuming or (self.run_dir / "ledger.sqlite").exists() or (self.run_dir / "config.yaml").exists():
+            self.ledger = Ledger.of_run_dir(self.run_dir)  # refuses a missing or damaged ledger
+            stored = self.ledger.get_meta("config_digest")
+            if stored is not None and stored not in (config.digest(), config.digest(legacy=True)):
+                raise ConfigError(f"{self.run_dir} holds a campaign with a different config "
+                                  f"(digest {stored} != {config.digest()}): use a new run_dir")
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, overrides: list[str] | None = None,
+               console: Console | None = None) -> "Campaign":
+        """The campaign stored in `run_dir` (wherever it is run from; its config's own `run_dir`
+        may be relative to another working directory).
+
+        Raises:
+            ConfigError: `run_dir` holds no campaign.
+            RunDirError: its ledger is missing or damaged.
+        """
+        run_dir = Path(run_dir).resolve()
+        if not (run_dir / "config.yaml").exists():
+            raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
+        config = load_config(run_dir / "config.yaml", overrides, run_dir=str(run_dir))
+        return cls(config, console=console, resuming=True)
+
+    def _begin(self) -> Ledger:
+        """Create the run directory's ledger and config on first use (after validation)."""
+        if self.ledger is None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.ledger = Ledger(self.run_dir / "ledger.sqlite")
+        if self.ledger.get_meta("config_digest") != self.config.digest():
+            self.ledger.set_meta("config_digest", self.config.digest())
+        config_yaml = self.run_dir / "config.yaml"
+        tmp = config_yaml.with_suffix(".yaml.tmp")
+        tmp.write_text(self.config.to_yaml())
+        tmp.replace(config_yaml)
+        return self.ledger
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the run directory: one writer at a time (`run`, ask/tell, `label`, `sync`)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            yield
 
     @classmethod
     def from_config(cls, source: str | Path | dict[str, Any], overrides: list[str] | None = None,
@@ -80,23 +122,10 @@ class Campaign:
 
     # -- set-up ---------------------------------------------------------------------------
     def _start_ray(self) -> None:
-        import ray
-
-        module = self._user_module
-        if ray.is_initialized():
-            # A Ray someone else started (a notebook, a test) cannot take a job-level
-            # runtime_env any more: ship the user's oracle module by value instead.
-            if module is not None:
-                ray.cloudpickle.register_pickle_by_value(module)
-            return
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        # Inside a Ray Job (or with RAY_ADDRESS exported) Ray connects to that cluster.
-        address = self.config.ray.address or os.environ.get("RAY_ADDRESS")
-        ray.init(address=address,
-                 num_cpus=self.config.ray.num_cpus if address is None else None,
-                 runtime_env={"py_modules": [module_path(module)]} if module is not None else None,
-                 include_dashboard=False, log_to_driver=False, configure_logging=False)
-        self._owns_ray = True
+        """A private local Ray on 127.0.0.1 with token auth, or the cluster `ray.address` names
+        (or a Ray Job's `RAY_ADDRESS`); a Ray someone else started is used as it is."""
+        self._owns_ray = start_ray(self.config.ray.address, self.config.ray.num_cpus, self._user_module) \
+            or self._owns_ray
 
     def _check_resources(self) -> None:
         """Refuse, before any oracle call, a request that no Ray cluster of this size can place."""
@@ -138,11 +167,11 @@ class Campaign:
             self._tracking_lost(what, exc)
             return None
 
-    def _make_proposer(self) -> Any:
-        checkpoint = self._latest_checkpoint()  # resume: the last round's weights and draws
+    def _make_proposer(self, round_: int) -> Any:
+        checkpoint = self._latest_checkpoint(round_)  # resume: the last round's weights and draws
         proposer = make_proposer(self.config, self.library, self._pretrain if checkpoint is None else None)
-        if checkpoint is not None:
-            proposer.load_state_dict(torch.load(checkpoint, weights_only=False))
+        if checkpoint is not None:  # tensors and plain containers only: a checkpoint runs no code
+            proposer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
         return proposer
 
     def _pretrain(self, proposer: GFlowNetProposer, steps: int) -> None:
@@ -152,8 +181,11 @@ class Campaign:
             progress.update(task, completed=1, total=1)
         self.console.log(f"pretrained the policy for {steps} steps (NLL {nll:.2f})")
 
-    def _latest_checkpoint(self) -> Path | None:
-        found = sorted((self.run_dir / "checkpoints").glob("proposer-round-*.pt"))
+    def _latest_checkpoint(self, before: int) -> Path | None:
+        """The newest proposer checkpoint of a round before `before` (a round that crashed after
+        writing its own is proposed again from the previous round's state, as the first time)."""
+        found = [p for p in sorted((self.run_dir / "checkpoints").glob("proposer-round-*.pt"))
+                 if p.stem.rsplit("-", 1)[1].isdigit() and int(p.stem.rsplit("-", 1)[1]) < before]
         return found[-1] if found else None
 
     def _progress(self) -> Progress:
@@ -167,13 +199,14 @@ class Campaign:
         Raises:
             ConfigError: another process is running a campaign in the same run directory.
         """
-        with RunDirLock(self.run_dir):
+        with self._locked():
             return self._run()
 
     def _run(self) -> list[dict[str, Any]]:
         self._start_ray()
         try:
             self._check_resources()
+            self._begin()
             self._start_tracking()
             waiting = self._settle_in_flight()
             done = {r["round"] for r in self.ledger.rounds() if r["stage"] == "done"}
@@ -199,15 +232,21 @@ class Campaign:
                                  f"then `sciloop resume {self.run_dir}`")
             elif self.tracker is not None:
                 self._mirror("end run", self.tracker.end_run, self.tracker.parent_id)
+            if not waiting:
+                self.ledger.set_meta("finished", True)  # `sciloop sync` may then end the parent run
             rounds = self.ledger.rounds()
             self.console.print(summary_table(rounds, f"sciloop campaign {self.config.name!r}: "
                                                      f"{self.ledger.oracle_calls()} oracle calls"))
             return rounds
         finally:
-            if self._owns_ray:
-                import ray
+            self._stop_ray()
 
-                ray.shutdown()
+    def _stop_ray(self) -> None:
+        if self._owns_ray:
+            import ray
+
+            ray.shutdown()
+            self._owns_ray = False
 
     def _round(self, round_: int, remaining: int) -> bool:
         """One round, or the rest of an interrupted one; False when it waits for a lab's labels."""
@@ -264,6 +303,13 @@ class Campaign:
 
     def _fit_surrogate(self, round_: int) -> tuple[Any, list[str], list[float], dict[str, float]]:
         labels = self.ledger.labels()
+        if len(labels) < 2:
+            failed = self.ledger.failed()
+            raise RunDirError(
+                f"round {round_} needs at least 2 labels to fit the surrogate, and the ledger holds "
+                f"{len(labels)} ({len(failed)} designs failed, e.g. {self.ledger.failures()[:1]}). "
+                f"Correct failures with `sciloop label {self.run_dir} results.csv` (a failure may be "
+                f"corrected to a label), then `sciloop resume {self.run_dir}`")
         designs, y = [l.key for l in labels], [l.value for l in labels]
         surrogate, stats, where = fit_surrogate(self.config, self.surrogate_featurizer, designs, y, round_)
         if where is not None:
@@ -282,7 +328,7 @@ class Campaign:
         acq_cfg = AcquisitionConfig(name=acfg.name, beta=acfg.beta, temperature=acfg.temperature,
                                     reward=acfg.reward, seed=self.config.seed * 1000 + round_)
         if self.proposer is None:
-            self.proposer = self._make_proposer()
+            self.proposer = self._make_proposer(round_)
         t = time.monotonic()
         log_reward = make_log_reward(surrogate, acq_cfg, designs, y)
         top = [d for _, d in sorted(zip(y, designs), reverse=True)[: self.config.proposer.replay_top]]
@@ -376,21 +422,68 @@ class Campaign:
         return False
 
     def _score(self, rows: list[DesignRow], description: str, resend: bool = False) -> int:
-        """Send rows to the oracle on Ray; the ledger records submission and each result."""
+        """Send rows to the oracle on Ray; the ledger records every paid call and each result.
+
+        A call again (a transient-error retry, or a re-send of an idempotent oracle's lost call)
+        is a `resubmitted` row counted against the budget, and is refused once the budget is
+        spent. Results the ledger could not take are written to `unrecorded-results.csv`.
+        """
         by_key = {r.design: r.key for r in rows}
         runner = OracleRunner(self.oracle, max_consecutive_failures=self.config.oracle.max_consecutive_failures)
         mark = self.ledger.mark_resubmitted if resend else self.ledger.mark_submitted
+        unsent = len(rows)  # designs of this batch not yet paid for: already promised to the budget
         with self._progress() as progress:
             task = progress.add_task(description, total=len(rows))
 
             def on_submit(chunk: list[str]) -> None:
+                nonlocal unsent
                 mark([by_key[d] for d in chunk])
+                unsent -= len(chunk)
+
+            def on_retry(design: str, result: OracleResult, attempt: int) -> bool:
+                if self.ledger.oracle_calls() + unsent >= self.config.total_budget:
+                    return False
+                self.ledger.mark_resent(by_key[design], f"attempt {attempt + 1} after: {result.reason}")
+                return True
 
             def on_result(design: str, result: OracleResult, node: str) -> None:
                 self._record(by_key[design], result, node)
                 progress.advance(task)
 
-            return runner.run([r.design for r in rows], on_submit, on_result)
+            try:
+                return runner.run([r.design for r in rows], on_submit, on_result, on_retry)
+            finally:
+                self._rescue(getattr(runner.report, "undelivered", []), by_key)
+
+    def _rescue(self, undelivered: list[tuple[str, OracleResult, str]], by_key: dict[str, str]) -> None:
+        """Keep paid results the ledger could not take (a full disk, a bad `oracle.weights`) in a
+        CSV that `sciloop label` imports; print them if even that cannot be written."""
+        if not undelivered:
+            return
+        width = max(len(r.values or ()) for _, r, _ in undelivered)
+        columns = ["value"] if width <= 1 else [f"value_{i + 1}" for i in range(width)]
+        rows = [[by_key.get(d, d), *((r.values or ()) + ("",) * (len(columns) - len(r.values or ()))),
+                 r.reason or ""] for d, r, _ in undelivered]
+        path = self.run_dir / "unrecorded-results.csv"
+        try:
+            new = not path.exists()
+            with open(path, "a", newline="") as fh:
+                writer = csv.writer(fh)
+                if new:
+                    writer.writerow(["design", *columns, "reason"])
+                writer.writerows(rows)
+            where = f"written to {path}"
+        except OSError:
+            where = "printed here: " + "; ".join(",".join(map(str, r)) for r in rows)
+        try:  # awaiting `sciloop label`, as an unknown outcome is
+            self.ledger.mark_unknown([by_key.get(d, d) for d, _, _ in undelivered],
+                                     "paid; its result is in unrecorded-results.csv")
+            then = ""
+        except Exception:  # noqa: BLE001 - the ledger is what failed: resume marks them unknown
+            then = f"`sciloop resume {self.run_dir}` (it marks them unknown), then "
+        self.console.log(f"[red]error:[/red] {len(rows)} paid results could not be recorded in the ledger; "
+                         f"they are {where}. Once the cause is fixed, import them with {then}"
+                         f"`sciloop label {self.run_dir} <csv>`")
 
     def _record(self, key: str, result: OracleResult, node: str) -> None:
         """A result into the ledger; a score vector is kept whole and scalarised for the surrogate."""
@@ -400,29 +493,58 @@ class Campaign:
 
     # -- ask / tell ------------------------------------------------------------------------
     def propose(self, n: int) -> list[str]:
-        """Select `n` new designs (recorded in the ledger as pending) for a user-driven oracle."""
-        self._start_ray()
-        rounds = self.ledger.rounds()
-        round_ = (rounds[-1]["round"] + 1) if rounds else 0
-        self.ledger.start_round(round_)
-        rows = (self._initial_batch(n) if round_ == 0 else self._propose(round_, n, {}, RoundContext()))
-        self.ledger.add_designs(round_, rows)
-        self.ledger.set_stage(round_, "selected")
-        return [r.design for r in rows]
+        """Select `n` new designs (recorded in the ledger as pending) for a user-driven oracle.
+
+        Holds the run directory while it works, and refuses more designs than the budget has
+        calls left (designs proposed and not yet told count as spent).
+
+        Raises:
+            ConfigError: `n` exceeds the budget left, or another process holds the run directory.
+        """
+        with self._locked():
+            self._start_ray()
+            try:
+                self._check_resources()
+                ledger = self._begin()
+                left = self.config.total_budget - ledger.oracle_calls() - len(ledger.pending())
+                if n > left:
+                    raise ConfigError(f"propose({n}): the budget of {self.config.total_budget} oracle "
+                                      f"calls has {max(left, 0)} left (pending designs included)")
+                rounds = ledger.rounds()
+                round_ = 0 if not rounds else rounds[-1]["round"] + 1
+                if rounds and rounds[-1]["stage"] != "done" and not ledger.designs(round_ - 1):
+                    round_ -= 1  # a proposal that failed before selecting anything: again
+                ledger.start_round(round_)
+                rows = (self._initial_batch(n) if round_ == 0 else self._propose(round_, n, {}, RoundContext()))
+                ledger.add_designs(round_, rows)
+                ledger.set_stage(round_, "selected")
+                return [r.design for r in rows]
+            finally:
+                self._stop_ray()
 
     def tell(self, results: dict[str, float | None]) -> None:
-        """Record results of designs from `propose` (None marks a failure)."""
-        pending = {r.design: r for r in self.ledger.pending()}
-        unknown = [d for d in results if d not in pending]
-        if unknown:
-            raise ValueError(f"{len(unknown)} designs were not proposed or already told: {unknown[:3]}")
-        self.ledger.mark_submitted([pending[d].key for d in results])
-        for design, value in results.items():
-            res = OracleResult.from_value(value) if value is not None else OracleResult.failure("reported failed")
-            self._record(pending[design].key, res, "user")
-        rounds = self.ledger.rounds()
-        if rounds and not self.ledger.pending():
-            self.ledger.finish_round(rounds[-1]["round"], {})
+        """Record results of designs from `propose` (None marks a failure); a round whose designs
+        all have results is finished with the same metrics as a `run` round.
+
+        Raises:
+            ValueError: a design that was not proposed, or was told already.
+        """
+        with self._locked():
+            ledger = self._begin()
+            pending = {r.design: r for r in ledger.pending()}
+            unknown = [d for d in results if d not in pending]
+            if unknown:
+                raise ValueError(f"{len(unknown)} designs were not proposed or already told: {unknown[:3]}")
+            ledger.mark_submitted([pending[d].key for d in results])
+            for design, value in results.items():
+                res = OracleResult.from_value(value) if value is not None else OracleResult.failure("reported failed")
+                self._record(pending[design].key, res, "user")
+            rounds = ledger.rounds()
+            if rounds and rounds[-1]["stage"] != "done" and not ledger.pending():
+                round_ = rounds[-1]["round"]
+                rows = ledger.designs(round_)
+                metrics = round_metrics(ledger, round_, rows, len(ledger.failures(round_)), self.featurizer)
+                ledger.finish_round(round_, metrics)
 
 
 def _needs(prefix: str, cpus: float, gpus: float, resources: dict[str, float]) -> list[tuple[str, str, float]]:

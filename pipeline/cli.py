@@ -1,4 +1,9 @@
-"""The `sciloop` command line: a thin layer over `Campaign`."""
+"""The `sciloop` command line: a thin layer over `Campaign`.
+
+Exit codes: 0 done; 2 a usage or config error; 3 a run directory in a state that must be
+refused (damaged or missing ledger, a campaign running in it); 4 an oracle that broke its
+contract mid-campaign (calls already paid are in the ledger). Each error is one `error:` line.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 
 from sciloop.pipeline.config import ConfigError
-from sciloop.pipeline.ledger import LedgerError
+from sciloop.pipeline.ledger import LedgerError, RunDirError
 
 
 def _tracking_uri(target: str) -> str:
@@ -37,10 +42,7 @@ def _ray_override(args: argparse.Namespace) -> list[str]:
 def cmd_resume(args: argparse.Namespace) -> int:
     from sciloop.pipeline.campaign import Campaign
 
-    config = Path(args.run_dir) / "config.yaml"
-    if not config.exists():
-        raise ConfigError(f"{args.run_dir} is not a run directory (no config.yaml)")
-    Campaign.from_config(config, _ray_override(args)).run()
+    Campaign.resume(args.run_dir, _ray_override(args)).run()  # RUN_DIR, wherever run from
     return 0
 
 
@@ -48,12 +50,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     from sciloop.pipeline.ledger import Ledger
     from sciloop.pipeline.report import summary_table
 
+    from sciloop.pipeline.config import load_config
+
     ledger = Ledger.of_run_dir(args.run_dir)
+    budget = load_config(Path(args.run_dir) / "config.yaml", run_dir=str(Path(args.run_dir).resolve())).total_budget
     console = Console()
-    console.print(summary_table(ledger.rounds(), f"{args.run_dir}: {ledger.oracle_calls()} oracle calls"))
+    console.print(summary_table(ledger.rounds(), f"{args.run_dir}: {ledger.oracle_calls()} of "
+                                                 f"{budget} oracle calls spent"))
     for r in ledger.rounds():
         if r["stage"] != "done":
-            console.print(f"round {r['round']} stopped at stage {r['stage']!r}")
+            console.print(f"round {r['round']} stopped at stage {r['stage']!r} (MLflow shows its run as "
+                          f"RUNNING until `sciloop resume {args.run_dir}` finishes it)")
     console.print(f"events: {ledger.counts()}; pending (never sent): {len(ledger.pending())}; "
                   f"in flight: {len(ledger.in_flight())}; unknown (sciloop label): {len(ledger.unknown())}")
     return 0
@@ -177,11 +184,18 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from sciloop.oracles.base import OracleError
+
     try:
         return args.fn(args)
-    except (ConfigError, LedgerError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except ConfigError as err:
+        code, message = (3 if "in use by another sciloop process" in str(err) else 2), str(err)
+    except (RunDirError, LedgerError) as err:
+        code, message = 3, str(err)
+    except OracleError as err:
+        code, message = 4, str(err)
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ class OracleConfig(_Strict):
 class InitialConfig(_Strict):
     """The first labelled set, screened from a molecule library and counted against the budget."""
 
-    library: Literal["nci", "wehi", "moses"] = "nci"
+    library: Literal["nci", "wehi", "moses", "zinc250k"] = "nci"
     size: int = Field(100, ge=2)
     library_size: int = Field(20_000, ge=100, description="molecules drawn from 'moses' (seeded by `seed`)")
 
@@ -127,7 +127,9 @@ class SelectionConfig(_Strict):
 
 
 class RayConfig(_Strict):
-    address: str | None = Field(None, description="None: start a local Ray in-process")
+    address: str | None = Field(None, description=(
+        "None: RAY_ADDRESS inside a Ray Job, else a private local Ray on 127.0.0.1 (never another "
+        "cluster on the host); 'local' forces one; 'auto', host:port or ray://... joins a cluster"))
     num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray (None: all)")
 
 
@@ -175,13 +177,15 @@ class CampaignConfig(_Strict):
         """The resolved config as YAML (what the run directory and MLflow keep)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
-    def digest(self) -> str:
+    def digest(self, legacy: bool = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).
 
-        Where the campaign runs (`ray`) is left out: a campaign started on a laptop may be
-        resumed on a cluster.
+        Where the campaign runs (`ray`) and where its run directory lies (`run_dir`) are left
+        out: a campaign started on a laptop may be resumed on a cluster, or from another working
+        directory. `legacy=True`: the digest of ledgers written before `run_dir` was left out.
         """
-        blob = json.dumps(self.model_dump(mode="json", exclude={"ray"}), sort_keys=True).encode()
+        exclude = {"ray"} if legacy else {"ray", "run_dir"}
+        blob = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -196,7 +200,12 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, raw = text.split("=", 1)
     if not key.strip():
         raise ConfigError(f"override {text!r} has an empty key")
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as err:
+        raise ConfigError(f"override {text!r}: the value is not valid YAML "
+                          f"({' '.join(str(err).split())})") from None
+    return key.strip().split("."), value
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -236,7 +245,10 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None
         path = Path(source)
         if not path.exists():
             raise ConfigError(f"config file not found: {path}")
-        data, name = yaml.safe_load(path.read_text()) or {}, str(path)
+        try:
+            data, name = yaml.safe_load(path.read_text()) or {}, str(path)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of keys")
     data = apply_overrides(data, list(overrides or []) + [f"{k}={json.dumps(v)}" for k, v in kw.items()])

@@ -1,11 +1,14 @@
 """The ledger: an append-only SQLite record of every candidate, oracle call, label and round.
 
 It is the campaign's source of truth (MLflow is only the window). Oracle calls are recorded as
-events: a `submitted` row is written *before* a design is dispatched and a `labeled` or `failed`
-row the moment its result arrives. A unique index allows one `submitted` event per canonical
-key, so the database itself refuses to send a design to the oracle twice. A design left in
-flight by a crash is either `resubmitted` (idempotent oracles only) or marked `unknown` until a
-user supplies its value (`sciloop label`).
+events: a `submitted` row is committed when a ready worker is about to call the oracle (the
+oracle is called only after it: a design without one provably never reached the oracle), a
+`resubmitted` row before every paid call again (a transient-error retry, or an idempotent
+re-send), and a `labeled` or `failed` row the moment a result arrives. Unique indexes allow one
+`submitted` event and one `labeled` event per canonical key, so the database itself refuses to
+send a design to the oracle twice or to keep two labels for it. A design left in flight by a
+crash is either `resubmitted` (idempotent oracles only) or marked `unknown` until a user
+supplies its value (`sciloop label`); a failure may later be corrected to a label, nothing else.
 """
 
 from __future__ import annotations
@@ -41,10 +44,17 @@ CREATE TABLE IF NOT EXISTS placements(
 CREATE UNIQUE INDEX IF NOT EXISTS one_submission ON events(key) WHERE kind = 'submitted';
 CREATE INDEX IF NOT EXISTS events_key ON events(key);
 """
+# Created after `_dedupe_labels` has migrated a ledger written before it existed.
+ONE_LABEL = "CREATE UNIQUE INDEX IF NOT EXISTS one_label ON events(key) WHERE kind = 'labeled'"
 
 
 class LedgerError(RuntimeError):
-    """The ledger could not be written (disk full, read-only); it is left as it was."""
+    """The ledger could not be written (disk full, read-only), or is damaged; it is left as it was."""
+
+
+class RunDirError(RuntimeError):
+    """A run directory in a state that must be refused (damaged or missing ledger, a design
+    that cannot take another label): nothing was sent to the oracle or written."""
 
 
 @dataclass(frozen=True)
@@ -77,17 +87,38 @@ class Ledger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_file() and self.path.stat().st_size == 0:  # truncated: never a new campaign
+            raise RunDirError(f"the ledger {self.path} is empty (truncated?): refusing to use it, "
+                              f"since a fresh ledger would pay every design again. Restore it from a "
+                              f"backup, or start the campaign in a new run_dir")
         try:
             self._db = sqlite3.connect(self.path, timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            check = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(check)
             self._db.executescript(SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
             if "vector" not in columns:  # a ledger written before multi-objective oracles
                 self._db.execute("ALTER TABLE events ADD COLUMN vector TEXT")
+            self._dedupe_labels()
+            self._db.execute(ONE_LABEL)
         except sqlite3.OperationalError as exc:
             raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # not a database, or malformed
+            raise RunDirError(f"the ledger {self.path} is damaged ({exc}): refusing to use it. "
+                              f"Restore it from a backup, or start the campaign in a new run_dir") from exc
+
+    def _dedupe_labels(self) -> None:
+        """Migrate a ledger from before the one-label index: where a design has several labels,
+        keep the oracle's (the earliest not imported by `sciloop label`), drop the others."""
+        with self._db:
+            self._db.execute(
+                "DELETE FROM events WHERE kind = 'labeled' AND id NOT IN (SELECT (SELECT e.id FROM "
+                "events e WHERE e.key = k.key AND e.kind = 'labeled' ORDER BY (e.node = 'label'), e.id "
+                "LIMIT 1) FROM (SELECT DISTINCT key FROM events WHERE kind = 'labeled') k)")
 
     @classmethod
     def of_run_dir(cls, run_dir: str | Path) -> "Ledger":
@@ -100,6 +131,10 @@ class Ledger:
 
         path = Path(run_dir) / "ledger.sqlite"
         if not path.exists():
+            if (Path(run_dir) / "config.yaml").exists():
+                raise RunDirError(f"{run_dir} holds a campaign but its ledger.sqlite is missing: "
+                                  f"refusing to go on (it would pay every design again). Restore the "
+                                  f"ledger from a backup, or start the campaign in a new run_dir")
             raise ConfigError(f"{run_dir} is not a run directory (no ledger.sqlite)")
         return cls(path)
 
@@ -157,8 +192,11 @@ class Ledger:
 
     # -- candidates and designs -----------------------------------------------------------
     def add_candidates(self, round_: int, rows: Iterable[tuple[str, str | None, str | None]]) -> None:
-        """Record every proposed candidate: (design, canonical key or None, why dropped or None)."""
+        """Record every proposed candidate: (design, canonical key or None, why dropped or None).
+
+        A round proposed again after a crash replaces its earlier candidates."""
         with self._tx():
+            self._db.execute("DELETE FROM candidates WHERE round = ?", (round_,))
             self._db.executemany("INSERT INTO candidates VALUES (?, ?, ?, ?)",
                                  [(round_, d, k, why) for d, k, why in rows])
 
@@ -169,6 +207,11 @@ class Ledger:
             self._db.executemany(
                 "INSERT INTO designs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(r.key, r.design, round_, r.source, r.acquisition, r.mean, r.std, now) for r in rows])
+
+    def round_of(self, key: str) -> int | None:
+        """The round that selected a design (None: not in the ledger)."""
+        row = self._db.execute("SELECT round FROM designs WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
 
     def known_keys(self) -> set[str]:
         return {k for (k,) in self._db.execute("SELECT key FROM designs")}
@@ -217,6 +260,13 @@ class Ledger:
             self._db.executemany("INSERT INTO events(key, kind, t) VALUES (?, 'resubmitted', ?)",
                                  [(k, now) for k in keys])
 
+    def mark_resent(self, key: str, reason: str | None) -> None:
+        """A paid call again for a design in flight (a retry after a transient failure, or a
+        re-send after its worker was lost): one `resubmitted` event, counted against the budget."""
+        with self._tx():
+            self._db.execute("INSERT INTO events(key, kind, reason, t) VALUES (?, 'resubmitted', ?, ?)",
+                             (key, reason, time.time()))
+
     def mark_unknown(self, keys: list[str], reason: str) -> None:
         """In-flight designs that must not be sent again: their outcome is for the user to supply."""
         now = time.time()
@@ -230,10 +280,22 @@ class Ledger:
         surrogate learns and `vector` every objective) or a failure (`value` None, `reason`)."""
         kind = "labeled" if value is not None else "failed"
         with self._tx():
-            self._db.execute("INSERT INTO events(key, kind, value, reason, node, t, vector) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (key, kind, value, reason, node, time.time(),
-                              json.dumps(list(vector)) if vector is not None else None))
+            inserted = self._db.execute(
+                "INSERT INTO events(key, kind, value, reason, node, t, vector) SELECT ?, ?, ?, ?, ?, ?, ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM events WHERE key = ? AND kind = 'labeled')",
+                (key, kind, value, reason, node, time.time(),
+                 json.dumps(list(vector)) if vector is not None else None, key)).rowcount
+        if not inserted:
+            raise RunDirError(f"design {key!r} already has a label in {self.path}: a label is never "
+                              f"replaced (only a failure may be corrected to a label)")
+
+    def has_label(self, key: str) -> bool:
+        return self._db.execute("SELECT 1 FROM events WHERE key = ? AND kind = 'labeled'", (key,)
+                                ).fetchone() is not None
+
+    def failed(self) -> list[DesignRow]:
+        """Designs whose latest outcome is a failure (`sciloop label` may correct them)."""
+        return self._by_latest_event(("failed",))
 
     def vectors(self) -> dict[str, list[float]]:
         """Every objective of each multi-objective label, by key."""
@@ -313,10 +375,14 @@ class RunDirLock:
     def __init__(self, run_dir: str | Path):
         self.path = Path(run_dir) / "lock"
         self._fh: Any = None
+        self._depth = 0  # re-entrant within one object: ask/tell calls inside `run`
 
     def __enter__(self) -> "RunDirLock":
         from sciloop.pipeline.config import ConfigError
 
+        self._depth += 1
+        if self._depth > 1:
+            return self
         self._fh = open(self.path, "a+")
         try:
             fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -324,6 +390,7 @@ class RunDirLock:
             self._fh.seek(0)
             holder = self._fh.read().strip() or "?"
             self._fh.close()
+            self._depth = 0
             raise ConfigError(f"{self.path.parent} is in use by another sciloop process (pid {holder}); "
                               f"wait for it or use another run_dir") from None
         self._fh.seek(0)
@@ -333,5 +400,11 @@ class RunDirLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth:
+            return
+        # empty the pid before unlocking: a clean exit leaves no stale holder behind
+        self._fh.seek(0)
+        self._fh.truncate()
         fcntl.flock(self._fh, fcntl.LOCK_UN)
         self._fh.close()

@@ -72,9 +72,14 @@ def _rss_mb() -> float:
 
 def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metrics: dict[str, float],
               ctx: RoundContext) -> bool:
-    """Log one round to its nested run and the campaign curves to the parent run; True when done."""
+    """Log one round to its nested run and the campaign curves to the parent run; True when done.
+
+    Safe to call again for a round whose logging was interrupted (`sciloop sync`): metrics and
+    tables already there are not logged twice; pictures and checkpoints are overwritten.
+    """
     assert tracker.parent_id is not None
-    tracker.log_metrics(run_id, metrics, step=round_)
+    if metrics and not tracker.has_step(run_id, next(iter(metrics)), round_):
+        tracker.log_metrics(run_id, metrics, step=round_)
     tracker.set_tags(run_id, {f"sciloop.{stage}_nodes": ",".join(sorted(ledger.nodes(stage, round_)))
                               for stage in ("surrogate", "proposer", "oracle")})
     batch = ledger.batch(round_)
@@ -97,10 +102,12 @@ def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metric
         tracker.log_training_data(run_id, ctx.train_designs, ctx.train_y, ledger.path, round_)
     for path in ctx.checkpoints:
         tracker.log_artifact(run_id, path, "checkpoints")
-    campaign = {k: metrics[k] for k in ("best", "top1_mean", "top10_mean", "top100_mean")}
-    tracker.log_metrics(tracker.parent_id, {f"by_calls/{k}": v for k, v in campaign.items()},
-                        step=int(metrics["oracle_calls"]))
-    tracker.log_metrics(tracker.parent_id, campaign | {"oracle_calls": metrics["oracle_calls"]}, step=round_)
+    campaign = {k: metrics[k] for k in ("best", "top1_mean", "top10_mean", "top100_mean") if k in metrics}
+    calls = int(metrics.get("oracle_calls", ledger.oracle_calls()))
+    if campaign and not tracker.has_step(tracker.parent_id, "by_calls/best", calls):
+        tracker.log_metrics(tracker.parent_id, {f"by_calls/{k}": v for k, v in campaign.items()}, step=calls)
+    if not tracker.has_step(tracker.parent_id, "oracle_calls", round_):
+        tracker.log_metrics(tracker.parent_id, campaign | {"oracle_calls": calls}, step=round_)
     tracker.end_run(run_id)
     return True
 

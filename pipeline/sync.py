@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sciloop.pipeline import __version__
 from sciloop.pipeline.config import load_config
-from sciloop.pipeline.ledger import Ledger
+from sciloop.pipeline.ledger import Ledger, RunDirLock
 from sciloop.pipeline.round_log import RoundContext, log_round
 from sciloop.pipeline.tracking import open_campaign_tracker
 
@@ -27,19 +27,27 @@ def sync(run_dir: str | Path) -> list[int]:
     """Log every finished round that MLflow does not have yet; return their numbers.
 
     Rounds already logged are skipped (the ledger records it), and runs created before the
-    server went away are reattached, so nothing is logged twice.
+    server went away are reattached, so nothing is logged twice (a round whose logging was
+    cut short is completed, not repeated). Holds the run directory: refused while a campaign
+    runs in it. A finished campaign's run is closed as FINISHED.
+
+    Raises:
+        ConfigError: a campaign is running in `run_dir`.
     """
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).resolve()
     ledger = Ledger.of_run_dir(run_dir)
-    config = load_config(run_dir / "config.yaml")
-    tracker = open_campaign_tracker(config, run_dir.resolve(), ledger, __version__)
-    synced = []
-    for r in ledger.rounds():
-        if r["stage"] != "done" or r["logged"]:
-            continue
-        run_id = tracker.start_round(r["round"], r["mlflow_run_id"])
-        ledger.set_stage(r["round"], "done", mlflow_run_id=run_id)
-        log_round(tracker, ledger, run_id, r["round"], r["metrics"], _context(ledger, run_dir, r["round"]))
-        ledger.mark_logged(r["round"])
-        synced.append(r["round"])
+    config = load_config(run_dir / "config.yaml", run_dir=str(run_dir))
+    with RunDirLock(run_dir):
+        tracker = open_campaign_tracker(config, run_dir, ledger, __version__)
+        synced = []
+        for r in ledger.rounds():
+            if r["stage"] != "done" or r["logged"]:
+                continue
+            run_id = tracker.start_round(r["round"], r["mlflow_run_id"])
+            ledger.set_stage(r["round"], "done", mlflow_run_id=run_id)
+            log_round(tracker, ledger, run_id, r["round"], r["metrics"], _context(ledger, run_dir, r["round"]))
+            ledger.mark_logged(r["round"])
+            synced.append(r["round"])
+        if ledger.get_meta("finished") and tracker.parent_id is not None:
+            tracker.end_run(tracker.parent_id)
     return synced

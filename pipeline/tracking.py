@@ -88,9 +88,17 @@ class Tracker:
         if ms:
             self.client.log_batch(run_id, metrics=ms)
 
+    def has_step(self, run_id: str, key: str, step: int) -> bool:
+        """Whether metric `key` was logged at `step` (a round logged again adds nothing twice)."""
+        return any(m.step == step for m in self.client.get_metric_history(run_id, key))
+
+    def has_artifact(self, run_id: str, path: str) -> bool:
+        folder = path.rsplit("/", 1)[0] if "/" in path else None
+        return any(f.path == path for f in self.client.list_artifacts(run_id, folder))
+
     def log_table(self, run_id: str, rows: list[dict[str, Any]], path: str) -> None:
-        """A table artifact (MLflow appends to an existing table: log each path once)."""
-        if rows:
+        """A table artifact, logged once (MLflow would append the rows to an existing table)."""
+        if rows and not self.has_artifact(run_id, path):
             columns = {k: [r.get(k) for r in rows] for k in rows[0]}
             self.client.log_table(run_id, data=columns, artifact_file=path)
 
@@ -108,6 +116,8 @@ class Tracker:
         from mlflow.data.sources import LocalArtifactDatasetSource
         from mlflow.entities import DatasetInput, InputTag
 
+        if self.client.get_run(run_id).inputs.dataset_inputs:  # logged before a crash
+            return
         df = pd.DataFrame({"design": designs, "value": y})
         # an explicit source: a plain path string makes MLflow warn on every round that the path
         # "can be interpreted in multiple ways" (mlflow/mlflow#9702, the same class registered twice)

@@ -158,7 +158,7 @@ class GFlowNetProposer:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"prior checkpoint not found: {path} (make one with benchmarks/make_prior.py)")
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)  # runs no code
         if not isinstance(state, dict) or not {"env", "policy", "meta"} <= state.keys():
             raise ValueError(f"{path} is not a prior checkpoint (needs env, policy and meta)")
         meta = state["meta"]
