@@ -6,8 +6,9 @@ published means. The 16 stable objectives come first, then the four that pytdc 0
 under both definitions; a published method is shown on a changed objective only under the
 definition its authors used (`bench.published`). Headline rows: the sums over the 16 stable and
 over the 8 evaluation objectives, as sums of seed means and per seed, and the sum over the 20
-objectives in the leaderboard's definitions. The mean #Circles count per method follows.
-PMO-1K (1,000 calls) follows when any 1,000-call run exists; no published numbers there.
+objectives in the leaderboard's definitions; then each method's mean #Circles count per run.
+PMO-1K (1,000 calls, the 16 stable objectives) follows when any 1,000-call run exists; no
+published numbers there.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def _sums(auc: dict[tuple[str, str, int], float], method: str, subset: Sequence[
     return total, ", ".join(per_seed) or "-"
 
 
-def _table(results: list[dict[str, Any]], budget: int, with_published: bool) -> str:
+def _table(results: list[dict[str, Any]], budget: int, with_published: bool,
+           objectives: Sequence[str] = OBJECTIVES) -> str:
     board = published()
     runs = current(results, budget=budget)
     auc: dict[tuple[str, str, int], float] = {}
@@ -87,25 +89,30 @@ def _table(results: list[dict[str, Any]], budget: int, with_published: bool) -> 
         loads[r["method"]].append(max(r.get("load_average") or [0.0]))
         machines[r["method"]].add(r["machine"])
         corpora[r["method"]].add(r["corpus"])
-        if r.get("circles") is not None:
+        if r.get("circles") is not None and r["objective"] in STABLE:
             circles[r["method"]].append(r["circles"])
     measured = [m for m in METHODS if walls[m]]
     columns = PUBLISHED_COLUMNS if with_published else ()
     head = ["objective", *(f"{m} (ours)" for m in measured), *(f"{c} (pub.)" for c in columns)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for objective in OBJECTIVES:
+    for objective in objectives:
         cells = [_cell([v for (o, m, _), v in auc.items() if o == objective and m == method])
                  for method in measured]
         cells += ["-" if board[objective][c] is None else f"{board[objective][c]:.3f}" for c in columns]
         lines.append(f"| {objective}{_tag(objective)} | " + " | ".join(cells) + " |")
-    for label, subset in (("sum, 16 stable", STABLE), ("sum, 8 evaluation", EVALUATION),
-                          ("sum, 20 (leaderboard definitions)", LEADERBOARD_20)):
+    headline = [("sum, 16 stable", STABLE), ("sum, 8 evaluation", EVALUATION)]
+    if set(LEADERBOARD_20) <= set(objectives):
+        headline.append(("sum, 20 (leaderboard definitions)", LEADERBOARD_20))
+    for label, subset in headline:
         sums = [_sums(auc, m, subset) for m in measured]
         pub = [f"{sum(board[o][c] for o in subset):.2f}" if all(board[o][c] is not None for o in subset) else "-"
                for c in columns]
         lines.append(f"| **{label}** | " + " | ".join([s for s, _ in sums] + pub) + " |")
         if label != "sum, 20 (leaderboard definitions)":
             lines.append(f"| {label}, per seed | " + " | ".join([p for _, p in sums] + [""] * len(columns)) + " |")
+    lines.append("| #Circles, mean per run (16 stable) | "
+                 + " | ".join(f"{statistics.mean(circles[m]):.1f} ({len(circles[m])} runs)" if circles[m] else "-"
+                              for m in measured) + " |" * (len(columns) + 1))
     every = auc_every(budget)
     notes = [f"- AUC top-10 over {budget:,} calls, the top-10 curve read every {every} calls, for every method."]
     if with_published:
@@ -115,7 +122,6 @@ def _table(results: list[dict[str, Any]], budget: int, with_published: bool) -> 
                      "which definitions they used, so only the 16 stable objectives compare. `-`: not comparable.")
     notes += [f"- {m}: median wall time per run {statistics.median(walls[m]):.0f} s "
               f"(median 1-minute load average {statistics.median(loads[m]):.1f}); "
-              + (f"mean #Circles {statistics.mean(circles[m]):.1f} over {len(circles[m])} runs; " if circles[m] else "")
               + f"corpus {', '.join(sorted(corpora[m]))}; machine(s): {'; '.join(sorted(machines[m]))}"
               for m in measured]
     return "\n".join(lines + [""] + notes)
@@ -126,7 +132,8 @@ def pmo_table(results: list[dict[str, Any]]) -> str:
     1,000-call runs exist, PMO-1K."""
     out = _table(results, 10_000, with_published=True)
     if any(r["budget"] == 1_000 for r in results):
-        out += "\n\n**PMO-1K** (1,000 calls)\n\n" + _table(results, 1_000, with_published=False)
+        out += "\n\n**PMO-1K** (1,000 calls, the 16 stable objectives)\n\n" + _table(
+            results, 1_000, with_published=False, objectives=STABLE)
     return out
 
 

@@ -114,5 +114,5 @@ def test_table_sums_per_seed_and_over_seed_means():
     assert "| **sum, 8 evaluation** | 4.27 |" in pmo
     assert "| sum, 16 stable, per seed | s0 8.00, s1 9.60, s2 (8/16) |" in pmo
     assert "| sum, 8 evaluation, per seed | s0 4.00, s1 4.80, s2 4.00 |" in pmo
-    assert "mean #Circles 3.0" in pmo and "read every 100 calls" in pmo
+    assert "| #Circles, mean per run (16 stable) | 3.0 (40 runs) |" in pmo and "read every 100 calls" in pmo
     assert "read every 10 calls" in pmo_1k and "| qed (tuning) | 0.900 +- 0.000 (1) |" in pmo_1k
