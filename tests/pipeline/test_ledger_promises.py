@@ -97,7 +97,7 @@ def _screened(tiny: dict, tell=lambda d: 1.0 + len(d) / 100) -> Campaign:
 
 
 # -- 1. resume RUN_DIR, wherever it is run from ------------------------------------------
-def test_resume_uses_the_run_dir_it_is_given(ray_session, tmp_path, user_oracle, tiny):
+def test_resume_uses_the_run_dir_it_is_given(ray_session, tmp_path, user_oracle, tiny, fault_report):
     project = tmp_path / "exp"
     project.mkdir()
     os.chdir(project)
@@ -113,12 +113,14 @@ def test_resume_uses_the_run_dir_it_is_given(ray_session, tmp_path, user_oracle,
     assert [r["stage"] for r in ledger.rounds()] == ["done", "done"]
     paid = _paid(user_oracle)
     assert len(paid) == 8 and not set(paid) & {l.key for l in ledger.labels() if l.round == 0}
+    told = [l.key for l in ledger.labels() if l.round == 0]  # round 0 was paid through ask/tell
+    assert fault_report("relative run_dir resumed elsewhere", told + paid, ledger)[1:4] == (0, 0, 0)
     assert main(["resume", str(tmp_path / "nowhere")]) == 2 and not (tmp_path / "nowhere").exists()
 
 
 # -- 2. a missing or damaged ledger is refused, never taken for a new campaign ------------
 @pytest.mark.parametrize("damage", ["truncate", "half", "delete"])
-def test_damaged_ledger_is_refused(ray_session, tmp_path, user_oracle, tiny, capsys, damage):
+def test_damaged_ledger_is_refused(ray_session, tmp_path, user_oracle, tiny, capsys, damage, fault_report):
     _screened(_config(tiny)).ledger.close()  # checkpoints the WAL into the file
     db = tmp_path / "run" / "ledger.sqlite"
     size = db.stat().st_size
@@ -133,12 +135,15 @@ def test_damaged_ledger_is_refused(ray_session, tmp_path, user_oracle, tiny, cap
         assert main(command) == 3, command
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "ledger" in err and len(err.splitlines()) == 1, err
-    assert len(_paid(user_oracle)) == paid  # nothing paid again
+    assert len(_paid(user_oracle)) == paid == 0  # nothing paid again (round 0 was told, not scored)
+    name = {"truncate": "truncated to 0", "half": "truncated to half", "delete": "deleted"}[damage]
+    fault_report(f"ledger {name}: all refused", [], Ledger(tmp_path / "empty.sqlite"))
     assert (db.read_bytes() if db.exists() else None) == before  # and nothing rewritten
 
 
 # -- 3. every paid call is a ledger row, retries included; the budget caps them -----------
-def test_retries_are_ledger_rows_and_count_against_the_budget(ray_session, tmp_path, user_oracle, tiny):
+def test_retries_are_ledger_rows_and_count_against_the_budget(ray_session, tmp_path, user_oracle, tiny,
+                                                             fault_report):
     config = _config(tiny, "side_oracle:Flaky")
     config["oracle"] = {"target": "side_oracle:Flaky"}
     config["initial"]["size"] = 10
@@ -156,6 +161,7 @@ def test_retries_are_ledger_rows_and_count_against_the_budget(ray_session, tmp_p
     assert ledger.oracle_calls() == len(paid) == config["budget"]
     assert ledger.counts()["resubmitted"] == 6 and len(ledger.labels()) == 6
     assert len(ledger.failures()) == 4 and ledger.in_flight() == []
+    assert fault_report("retry storm, budget-capped", paid, ledger)[1:5] == (0, 0, 0, 6)
 
 
 # -- 5. sciloop label: the lock, one label per design, in-flight designs refused -----------
@@ -346,7 +352,8 @@ def test_real_proposer_checkpoints_load_as_tensors_only(tmp_path):
 
 # -- 8. paid results survive a ledger that cannot take them ------------------------------
 @pytest.mark.parametrize("fault", ["enospc", "weights"])
-def test_paid_results_survive_a_failing_ledger_write(ray_session, tmp_path, user_oracle, tiny, fault):
+def test_paid_results_survive_a_failing_ledger_write(ray_session, tmp_path, user_oracle, tiny, fault,
+                                                     fault_report):
     from sciloop.pipeline.ledger import LedgerError
 
     config = _config(tiny)
@@ -381,7 +388,55 @@ def test_paid_results_survive_a_failing_ledger_write(ray_session, tmp_path, user
     unknown = {r.key for r in ledger.unknown()}
     assert set(paid) == recorded | unknown and not recorded & unknown  # nothing paid is lost
     assert len(paid) == len(set(paid)) == ledger.oracle_calls()  # nothing twice, nothing unrecorded
+    case = "disk full (injected ENOSPC)" if fault == "enospc" else "result callback error (weights)"
+    assert fault_report(case, paid, ledger)[1:4] == (0, 0, 0)
     if fault == "enospc":
         done = import_labels("run", rescued)
         assert sorted(done.labeled) == sorted(unknown)
         assert {l.key for l in ledger.labels()} == set(paid)
+
+
+# -- worker death: re-sent (and recorded) for an idempotent oracle only ------------------
+DYING = '''
+import os
+
+SIDE = {side!r}
+
+
+class Dying:
+    """Its worker dies on the first call of the design 'CCCl' (after the bill is written)."""
+
+    batch_size = 1
+    num_cpus = 0.5
+    idempotent = {idempotent}
+
+    def score(self, smiles):
+        with open(SIDE, "a") as fh:
+            fh.writelines(s + "\\n" for s in smiles)
+        if smiles == ["CCCl"] and open(SIDE).read().splitlines().count("CCCl") == 1:
+            os._exit(1)
+        return [1.0] * len(smiles)
+'''
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_worker_death_is_recorded(ray_session, tmp_path, monkeypatch, tiny, idempotent, fault_report):
+    side = tmp_path / "paid.txt"
+    (tmp_path / "dying_oracle.py").write_text(DYING.format(side=str(side), idempotent=idempotent))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("dying_oracle", None)
+    config = _config(tiny)
+    config["oracle"] = {"target": "dying_oracle:Dying"}
+    campaign = Campaign.from_config(config, console=QUIET)
+    ledger = campaign._begin()
+    designs = [_canon(d) for d in ("CCO", "CCN", "CCCl", "CCC")]
+    ledger.start_round(0)
+    ledger.add_designs(0, [DesignRow(d, d, "test") for d in designs])
+    campaign._start_ray()
+    campaign._score(ledger.designs(0), "test")
+    paid = _paid(side)
+    assert paid.count("CCCl") == (2 if idempotent else 1)
+    assert ledger.has_label("CCCl") == idempotent
+    case = f"worker death, {'idempotent' if idempotent else 'non-idempotent'} oracle"
+    assert fault_report(case, paid, ledger)[1:5] == (0, 0, 0, 1 if idempotent else 0)
