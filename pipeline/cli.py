@@ -42,8 +42,29 @@ def _ray_override(args: argparse.Namespace) -> list[str]:
 def cmd_resume(args: argparse.Namespace) -> int:
     from sciloop.pipeline.campaign import Campaign
 
-    Campaign.resume(args.run_dir, _ray_override(args)).run()  # RUN_DIR, wherever run from
+    overrides = _ray_override(args) + _extension(args)
+    Campaign.resume(args.run_dir, overrides).run()  # RUN_DIR, wherever run from
     return 0
+
+
+def _extension(args: argparse.Namespace) -> list[str]:
+    """`--rounds N` / `--budget N` of `resume`: the only keys that may change on resume.
+
+    A larger budget with no `--rounds` raises `rounds` as far as the budget reaches, so that
+    the rounds do not end the campaign before its budget does.
+    """
+    from sciloop.pipeline.config import load_config
+
+    out = [f"rounds={args.rounds}"] if args.rounds is not None else []
+    if args.budget is not None:
+        out.append(f"budget={args.budget}")
+        config_yaml = Path(args.run_dir) / "config.yaml"
+        if args.rounds is None and config_yaml.exists():
+            stored = load_config(config_yaml, run_dir=str(Path(args.run_dir).resolve()))
+            reach = -(-(args.budget - stored.initial.size) // stored.batch_size)  # ceil
+            if reach > stored.rounds:
+                out.append(f"rounds={reach}")
+    return out
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -67,13 +88,60 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    """Start `mlflow ui` as a child, print its URL once it answers, pass Ctrl-C / SIGTERM on."""
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
     uri = _tracking_uri(args.target)
     url = f"http://{args.host}:{args.port}"
-    print(f"MLflow UI for {uri}\n  open {url}  (Ctrl-C to stop)", flush=True)
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-           "--host", args.host, "--port", str(args.port)]
-    # exec: the server *is* this process, so Ctrl-C and SIGTERM reach it directly
-    os.execve(sys.executable, cmd, dict(os.environ, MLFLOW_ENABLE_TELEMETRY="false"))
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", args.host,
+           "--port", str(args.port), "--workers", str(args.workers)]
+    print(f"starting the MLflow UI for {uri} ...", flush=True)
+    # its own process group: a signal reaches the server (and the workers it starts) once, from here
+    server = subprocess.Popen(cmd, env=dict(os.environ, MLFLOW_ENABLE_TELEMETRY="false"),
+                              start_new_session=True)
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.killpg(server.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    deadline = time.monotonic() + args.start_timeout
+    while server.poll() is None and time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://{_loopback(args.host)}:{args.port}/health", timeout=2)
+        except OSError:
+            time.sleep(0.5)
+            continue
+        print(f"MLflow UI for {uri}\n  open {url}  (Ctrl-C to stop)", flush=True)
+        break
+    else:
+        if server.poll() is None:
+            forward(signal.SIGTERM, None)
+            server.wait()
+            raise ConfigError(f"the MLflow UI did not answer on {url} within {args.start_timeout:.0f} s")
+        raise ConfigError(f"the MLflow UI exited with status {server.returncode} (port {args.port} in use?)")
+    return 0 if server.wait() in (0, -signal.SIGINT, -signal.SIGTERM) else 1
+
+
+def _loopback(host: str) -> str:
+    """Where to poll a server bound to `host` (all interfaces are reachable on loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    from sciloop.pipeline.ledger import Ledger
+    from sciloop.pipeline.report import best_table
+
+    ledger = Ledger.of_run_dir(args.run_dir)
+    Console().print(best_table(ledger.labels(), args.n, ledger.vectors(),
+                               f"{args.run_dir}: best {args.n} of {len(ledger.labels())} labelled designs"))
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -134,8 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", help="a running Ray cluster (e.g. auto, ray://head:10001); "
                    "default: RAY_ADDRESS if set, else a local Ray in-process")
     p.set_defaults(fn=cmd_run)
-    p = sub.add_parser("resume", help="continue the campaign in a run directory")
+    p = sub.add_parser("resume", help="continue the campaign in a run directory, or extend a finished one",
+                       description="Continue the campaign in RUN_DIR. Only --rounds and --budget may "
+                                   "change on resume; any other change needs a new run directory.")
     p.add_argument("run_dir")
+    p.add_argument("--rounds", type=int, help="extend: rounds after the initial screen, in all")
+    p.add_argument("--budget", type=int, help="extend: oracle calls in all (rounds are raised to reach it)")
     p.add_argument("--ray-address", help="a running Ray cluster (the campaign may move between clusters)")
     p.set_defaults(fn=cmd_resume)
     p = sub.add_parser("status", help="rounds, budget spent and pending designs of a run directory")
@@ -145,7 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="run directory or MLflow tracking URI")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: localhost only)")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--workers", type=int, default=1, help="MLflow server worker processes (default: 1)")
+    p.add_argument("--start-timeout", type=float, default=300.0,
+                   help="seconds to wait for the server to answer (default: 300)")
     p.set_defaults(fn=cmd_ui)
+    p = sub.add_parser("best", help="the best designs of a run directory, from its ledger")
+    p.add_argument("run_dir")
+    p.add_argument("-n", type=int, default=10, help="how many (default: 10)")
+    p.set_defaults(fn=cmd_best)
     p = sub.add_parser("report", help="write a self-contained HTML summary of a run directory")
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="output file (default: <run_dir>/report.html)")

@@ -41,6 +41,16 @@ def _cell(value, spec: str) -> str:
     return format(int(value) if spec == "d" else value, spec)
 
 
+def rounds_text(rounds: list[dict]) -> str:
+    """'initial screen + 4 rounds' (round 0 is the screen of the library, not a proposal round)."""
+    done = [r["round"] for r in rounds if r["stage"] == "done"]
+    proposed = sum(1 for r in done if r > 0)
+    text = f"initial screen + {proposed} round{'s' if proposed != 1 else ''}" if 0 in done else \
+        f"{proposed} round{'s' if proposed != 1 else ''}"
+    unfinished = len(rounds) - len(done)
+    return text + (f" ({unfinished} unfinished)" if unfinished else "")
+
+
 def write_report(run_dir: str | Path, out: str | Path | None = None, top: int = 12) -> Path:
     """Write `report.html` (curves, per-round table, top designs) into the run directory."""
     run_dir = Path(run_dir)
@@ -56,7 +66,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, top: int = 
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 figure{{display:inline-block;margin:6px;width:230px;vertical-align:top}} figcaption{{font-size:12px;word-break:break-all}}</style></head>
 <body><h1>sciloop campaign: {html.escape(run_dir.name)}</h1>
-<p>{ledger.oracle_calls()} oracle calls, {len(labels)} labels, {len(ledger.failures())} failures, {len(rounds)} rounds.</p>
+<p>{ledger.oracle_calls()} oracle calls, {len(labels)} labels, {len(ledger.failures())} failures; {rounds_text(rounds)}.</p>
 <h2>Optimisation curve</h2><img alt="curves" src="data:image/png;base64,{_png(curves_figure(ledger.call_values()))}">
 <h2>Rounds</h2><table><tr>{head}</tr>{rows}</table>
 <h2>Top {min(top, len(labels))} designs</h2>{cards}

@@ -27,8 +27,23 @@ def import_target(target: str) -> Any:
         raise ConfigError(f"oracle.target {target!r}: expected 'module:attr'")
     try:
         module = _import_with_cwd(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"oracle.target {target!r}: cannot import {module_name!r} ({exc})") from None
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name != exc.name and not module_name.startswith(exc.name + "."):
+            # the module was found; something it imports was not
+            raise ConfigError(f"oracle.target {target!r}: importing {module_name!r} failed: "
+                              f"{exc} (install it where sciloop runs)") from None
+        raise ConfigError(
+            f"oracle.target {target!r}: cannot import {module_name!r}: no such module in the working "
+            f"directory ({os.getcwd()}) nor on the Python path. Run sciloop from the folder that "
+            f"holds {module_name.split('.')[0]}.py, add that folder to PYTHONPATH, or pip install "
+            f"the package") from None
+    except SyntaxError as exc:
+        where = f"{exc.filename}, line {exc.lineno}" if exc.filename else "its source"
+        raise ConfigError(f"oracle.target {target!r}: {module_name!r} has a syntax error "
+                          f"({where}: {exc.msg})") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the user's module raises on import
+        raise ConfigError(f"oracle.target {target!r}: importing {module_name!r} raised "
+                          f"{type(exc).__name__}: {exc}") from None
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):

@@ -18,8 +18,9 @@ def top_k_mean(values: Sequence[float], k: int) -> float:
 
 def summary_table(rounds: list[dict[str, Any]], title: str) -> Table:
     """One row per finished round: oracle calls, best, top-10 mean, prospective Spearman."""
-    table = Table(title=title, caption="spearman: the surrogate's rank correlation on each new batch, "
-                                       "predicted before its labels were seen")
+    table = Table(title=title, caption="round 0: the initial screen of the library. spearman: the "
+                                       "surrogate's rank correlation on each new batch, predicted "
+                                       "before its labels were seen")
     for col in ("round", "calls", "labels", "fails", "best", "top-10", "spearman", "secs"):
         table.add_column(col, justify="right")
 
@@ -68,3 +69,25 @@ def count_modes(fps: list, scores: Sequence[float], threshold: float, max_simila
         if not modes or max(DataStructs.BulkTanimotoSimilarity(fp, modes)) < max_similarity:
             modes.append(fp)
     return len(modes)
+
+
+def best_table(labels: Sequence[Any], n: int, vectors: dict[str, list[float]], title: str) -> Table:
+    """The `n` best labelled designs, best first: rank, value, round, design (and each
+    objective of a multi-objective score).
+
+    Args:
+        labels: the ledger's `Label`s (key, design, round, value).
+        n: how many rows.
+        vectors: multi-objective score vectors by key (`Ledger.vectors()`).
+        title: the table's title.
+    """
+    ranked = sorted(labels, key=lambda l: -l.value)[:n]
+    width = max((len(vectors[l.key]) for l in ranked if l.key in vectors), default=0)
+    table = Table(title=title, caption="round 0 is the initial screen")
+    for col in ("#", "value", *(f"v{i + 1}" for i in range(width)), "round"):
+        table.add_column(col, justify="right")
+    table.add_column("design (canonical SMILES)", overflow="fold")
+    for i, l in enumerate(ranked, 1):
+        vec = [format(v, ".3f") for v in vectors.get(l.key, [])] + ["-"] * width
+        table.add_row(str(i), format(l.value, ".3f"), *vec[:width], str(l.round), l.key)
+    return table

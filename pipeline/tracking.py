@@ -7,6 +7,7 @@ reattaches to its runs instead of logging params twice (MLflow params are immuta
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import urllib.request
@@ -133,6 +134,14 @@ class Tracker:
         self.client.set_terminated(run_id, status=status)
 
 
+def quiet_store_logs() -> None:
+    """Hide the INFO lines MLflow's SQL store prints when it creates or migrates its tables
+    ("Creating initial MLflow database tables...", alembic's "Context impl SQLiteImpl");
+    warnings and errors still show."""
+    for name in ("alembic", "mlflow.store"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def open_campaign_tracker(config, run_dir: Path, ledger, version: str) -> Tracker:
     """Connect to the campaign's tracking store and open (or reattach to) its parent run.
 
@@ -148,6 +157,7 @@ def open_campaign_tracker(config, run_dir: Path, ledger, version: str) -> Tracke
     """
     cfg = config.tracking
     uri = cfg.uri or default_tracking_uri(run_dir)
+    quiet_store_logs()
     if uri.startswith(("http://", "https://")):
         # fail in seconds, not after minutes of the client's retries
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")

@@ -1,4 +1,5 @@
 from sciloop.pipeline.cli import main
+from sciloop.pipeline.html_report import rounds_text
 from sciloop.pipeline.ledger import DesignRow, Ledger
 
 
@@ -14,7 +15,30 @@ def test_report_is_self_contained_html(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 0
     page = (tmp_path / "report.html").read_text()
     assert capsys.readouterr().out.strip().endswith("report.html")
-    assert "3 oracle calls, 2 labels, 1 failures, 1 rounds" in page
+    assert "3 oracle calls, 2 labels, 1 failures; initial screen + 0 rounds" in page
     assert page.index("c1ccccc1O") < page.index("<code>CCO</code>")  # best design first
     assert "<td>0.750</td>" in page and "data:image/png;base64," in page and "<svg" in page
     assert "src=\"http" not in page and "<link" not in page and "<script" not in page  # self-contained
+
+
+def test_round_zero_is_the_initial_screen():
+    done = [{"round": r, "stage": "done"} for r in range(5)]
+    assert rounds_text(done) == "initial screen + 4 rounds"  # a 4-round config
+    assert rounds_text(done[:2] + [{"round": 2, "stage": "trained"}]) == "initial screen + 1 round (1 unfinished)"
+
+
+def test_best_prints_the_top_designs_from_the_ledger(tmp_path, capsys):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.start_round(0)
+    designs = ["CCO", "c1ccccc1O", "CCN", "CCCl"]
+    ledger.add_designs(0, [DesignRow(s, s, "library") for s in designs])
+    ledger.mark_submitted(designs)
+    for s, v in zip(designs, (0.25, 0.75, 0.5, None)):
+        ledger.record_result(s, v, None if v is not None else "timeout", "n")
+    ledger.close()
+    assert main(["best", str(tmp_path), "-n", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "best 2 of 3 labelled designs" in out
+    assert out.index("c1ccccc1O") < out.index("CCN")
+    rows = [line for line in out.splitlines() if "0.750" in line or "0.500" in line]
+    assert len(rows) == 2 and "0.250" not in out

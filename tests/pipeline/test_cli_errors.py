@@ -1,0 +1,96 @@
+"""Every error a user can act on is one `error: ...` line naming the file, key or oracle, and
+exit code 2; nothing is written to the run directory (no Ray, no campaign: fast tier)."""
+
+import yaml
+
+from sciloop.pipeline.cli import main
+from sciloop.pipeline.ledger import Ledger
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def _config(tmp_path, **changes) -> str:
+    config = {"name": "errors", "rounds": 1, "batch_size": 4, "initial": {"size": 4},
+              "run_dir": str(tmp_path / "run"), "oracle": {"target": "qed"}}
+    config.update(changes)
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_yaml_syntax_error_names_the_file(tmp_path, capsys):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nrounds: [1\nbatch_size: 4\n")
+    assert main(["run", str(path)]) == 2
+    line = _one_error_line(capsys)
+    assert str(path) in line and "not valid YAML" in line
+
+
+def test_malformed_override_value_names_the_override(tmp_path, capsys):
+    assert main(["run", _config(tmp_path), "rounds=[1"]) == 2
+    assert "override 'rounds=[1'" in _one_error_line(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_key_suggests_the_closest_known_one(tmp_path, capsys):
+    assert main(["run", _config(tmp_path), "proposer.stepz=3", "budjet=300"]) == 2
+    err = capsys.readouterr().err
+    assert "proposer.stepz: unknown key; did you mean 'proposer.steps'?" in err
+    assert "budjet: unknown key; did you mean 'budget'?" in err
+    assert err.count("\n") == 1 and err.startswith("error: ")  # several keys, one line
+    assert not (tmp_path / "run").exists()
+
+
+def test_oracle_module_with_a_syntax_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / "syntax_err_oracle.py").write_text("def score(xs):\n    return [1.0 for x in xs\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", _config(tmp_path, oracle={"target": "syntax_err_oracle:score"})]) == 2
+    line = _one_error_line(capsys)
+    assert "oracle.target 'syntax_err_oracle:score'" in line and "syntax error" in line
+    assert "syntax_err_oracle.py, line 2" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_oracle_module_that_raises_on_import(tmp_path, monkeypatch, capsys):
+    (tmp_path / "raising_oracle.py").write_text("raise RuntimeError('licence server unreachable')\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", _config(tmp_path, oracle={"target": "raising_oracle:score"})]) == 2
+    line = _one_error_line(capsys)
+    assert "oracle.target 'raising_oracle:score'" in line
+    assert "RuntimeError: licence server unreachable" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_oracle_module_not_found_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", _config(tmp_path, oracle={"target": "my_absent_oracle:score"})]) == 2
+    line = _one_error_line(capsys)
+    assert "cannot import 'my_absent_oracle'" in line and str(tmp_path) in line
+    assert "PYTHONPATH" in line  # and how to fix it
+
+
+def test_oracle_module_missing_a_dependency_names_the_dependency(tmp_path, monkeypatch, capsys):
+    (tmp_path / "dep_oracle.py").write_text("import not_installed_simulator\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", _config(tmp_path, oracle={"target": "dep_oracle:score"})]) == 2
+    line = _one_error_line(capsys)
+    assert "importing 'dep_oracle' failed" in line and "not_installed_simulator" in line
+
+
+def test_missing_label_csv(tmp_path, capsys):
+    Ledger(tmp_path / "ledger.sqlite").close()
+    assert main(["label", str(tmp_path), str(tmp_path / "results.csv")]) == 2
+    assert f"label file not found: {tmp_path / 'results.csv'}" in _one_error_line(capsys)
+
+
+def test_label_csv_that_is_not_utf8(tmp_path, capsys):
+    Ledger(tmp_path / "ledger.sqlite").close()
+    (tmp_path / "results.csv").write_bytes("design,value\nCCO,0.5\n".encode("utf-16"))
+    assert main(["label", str(tmp_path), str(tmp_path / "results.csv")]) == 2
+    assert "not a UTF-8 text file" in _one_error_line(capsys)
