@@ -7,6 +7,8 @@ The ledger is written first at every step (the source of truth); MLflow mirrors 
 from __future__ import annotations
 
 import csv
+import logging
+import os
 import random
 import time
 from contextlib import contextmanager, nullcontext
@@ -35,6 +37,32 @@ from sciloop.surrogates.featurizers import MorganFeaturizer
 from sciloop.surrogates.selection import select_batch
 
 from sciloop.pipeline import __version__
+
+
+def hide_worker_death_notices() -> None:
+    """Keep Ray's "(raylet) A worker died or was killed ..." notices off the console.
+
+    `ray.init(log_to_driver=False)` silences the workers' output, but not the raylet's error
+    notices: the driver's `ray_listen_error_messages` thread prints them to stdout through
+    `ray._private.worker.print_to_stdstream`. A worker that dies under an oracle call is already
+    a ledger row ("worker lost: ..."), so those notices go to the `sciloop.ray` logger at DEBUG
+    instead; every other notice (out of memory, for one) is printed as before. Idempotent.
+    """
+    from ray._private import worker  # private: checked by tests/pipeline/test_console_output.py
+
+    printer = worker.print_to_stdstream
+    if getattr(printer, "_sciloop_filter", False):
+        return
+
+    def print_to_stdstream(data: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        lines = data.get("lines") or []
+        if data.get("pid") == "raylet" and lines and all("A worker died or was killed" in ln for ln in lines):
+            logging.getLogger("sciloop.ray").debug("%s", " ".join(lines))
+            return
+        printer(data, *args, **kwargs)
+
+    print_to_stdstream._sciloop_filter = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = print_to_stdstream
 
 
 def _seed_everything(seed: int) -> None:
@@ -74,9 +102,10 @@ class Campaign:
         if resuming or (self.run_dir / "ledger.sqlite").exists() or (self.run_dir / "config.yaml").exists():
             self.ledger = Ledger.of_run_dir(self.run_dir)  # refuses a missing or damaged ledger
             stored = self.ledger.get_meta("config_digest")
-            if stored is not None and stored not in (config.digest(), config.digest(legacy=True)):
+            if stored is not None and stored not in config.digests():  # legacy forms accepted
                 raise ConfigError(f"{self.run_dir} holds a campaign with a different config "
-                                  f"(digest {stored} != {config.digest()}): use a new run_dir")
+                                  f"(digest {stored} != {config.digest()}; only "
+                                  f"{' and '.join(config.EXTENDABLE)} may change): use a new run_dir")
 
     @classmethod
     def resume(cls, run_dir: str | Path, overrides: list[str] | None = None,
@@ -124,6 +153,7 @@ class Campaign:
     def _start_ray(self) -> None:
         """A private local Ray on 127.0.0.1 with token auth, or the cluster `ray.address` names
         (or a Ray Job's `RAY_ADDRESS`); a Ray someone else started is used as it is."""
+        hide_worker_death_notices()
         self._owns_ray = start_ray(self.config.ray.address, self.config.ray.num_cpus, self._user_module) \
             or self._owns_ray
 
@@ -152,7 +182,7 @@ class Campaign:
 
     def _tracking_lost(self, what: str, exc: BaseException) -> None:
         """Warn once and go on without MLflow: the ledger keeps everything for `sciloop sync`."""
-        self.console.log(f"[yellow]warning:[/yellow] MLflow unavailable ({what}: {type(exc).__name__}: "
+        self._log(f"[yellow]warning:[/yellow] MLflow unavailable ({what}: {type(exc).__name__}: "
                          f"{exc}). The campaign goes on; the ledger keeps every result. "
                          f"Mirror it later with: sciloop sync {self.run_dir}")
         self.tracker = None
@@ -175,11 +205,10 @@ class Campaign:
         return proposer
 
     def _pretrain(self, proposer: GFlowNetProposer, steps: int) -> None:
-        with self._progress() as progress:
-            task = progress.add_task("pretrain GFlowNet policy on the library", total=None)
+        with self._progress(counted=False) as progress:  # pretrain() reports no steps
+            progress.add_task(f"pretrain GFlowNet policy on the library ({steps} steps)", total=None)
             nll = proposer.pretrain(steps)
-            progress.update(task, completed=1, total=1)
-        self.console.log(f"pretrained the policy for {steps} steps (NLL {nll:.2f})")
+        self._log(f"pretrained the policy for {steps} steps (NLL {nll:.2f})")
 
     def _latest_checkpoint(self, before: int) -> Path | None:
         """The newest proposer checkpoint of a round before `before` (a round that crashed after
@@ -188,9 +217,16 @@ class Campaign:
                  if p.stem.rsplit("-", 1)[1].isdigit() and int(p.stem.rsplit("-", 1)[1]) < before]
         return found[-1] if found else None
 
-    def _progress(self) -> Progress:
-        return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=self.console, transient=True)
+    def _progress(self, counted: bool = True) -> Progress:
+        """A transient bar; `counted=False` for work of unknown length (no "0/?" column)."""
+        columns = [TextColumn("[bold]{task.description}"), BarColumn(),
+                   *([MofNCompleteColumn()] if counted else []), TimeElapsedColumn()]
+        return Progress(*columns, console=self.console, transient=True,
+                        disable=not self.console.is_terminal)  # no blank lines in a log file
+
+    def _log(self, message: str) -> None:
+        """A time-stamped line (`Console.log` would end each with this file's name and line)."""
+        self.console.print(f"[log.time][{time.strftime('%H:%M:%S')}][/log.time] {message}")
 
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
@@ -200,13 +236,41 @@ class Campaign:
             ConfigError: another process is running a campaign in the same run directory.
         """
         with self._locked():
+            finished = self._finished() if self.ledger is not None else None
+            if finished is not None and self.ledger.get_meta("finished"):  # nothing to do: say so
+                rounds = self.ledger.rounds()
+                self.console.print(summary_table(rounds, f"sciloop campaign {self.config.name!r}: "
+                                                         f"{self.ledger.oracle_calls()} oracle calls"))
+                self._log(finished)
+                return rounds
             return self._run()
+
+    def _finished(self) -> str | None:
+        """Why a campaign has nothing left to do, with how to extend it; None while it has."""
+        rounds = self.ledger.rounds() if self.ledger is not None else []
+        if not rounds or any(r["stage"] != "done" for r in rounds) or self.ledger.pending():
+            return None
+        cfg, calls = self.config, self.ledger.oracle_calls()
+        done = {r["round"] for r in rounds}
+        all_rounds = done >= set(range(cfg.rounds + 1))
+        spent = calls >= cfg.total_budget and not (all_rounds and cfg.budget is None)  # no budget of its own
+        if not spent and not all_rounds:
+            return None
+        why = (f"its budget of {cfg.total_budget} oracle calls is spent" if spent else
+               f"all {cfg.rounds} rounds after the initial screen are done")
+        more = (f"--budget {cfg.total_budget + cfg.batch_size}" if spent
+                else f"--rounds {cfg.rounds + 1}")
+        return (f"campaign {cfg.name!r} is finished: {why} (initial screen + {len(done - {0})} rounds, "
+                f"{calls} of {cfg.total_budget} oracle calls). Extend it with `sciloop resume "
+                f"{self.run_dir} {more}` (--rounds N: rounds in all; --budget N: oracle calls in all)")
 
     def _run(self) -> list[dict[str, Any]]:
         self._start_ray()
         try:
             self._check_resources()
             self._begin()
+            if self.ledger.get_meta("finished") and self._finished() is None:
+                self.ledger.set_meta("finished", False)  # extended (--rounds / --budget): open again
             self._start_tracking()
             waiting = self._settle_in_flight()
             done = {r["round"] for r in self.ledger.rounds() if r["stage"] == "done"}
@@ -217,7 +281,7 @@ class Campaign:
                     break
                 remaining = self.config.total_budget - self.ledger.oracle_calls()
                 if remaining <= 0 and not self.ledger.designs(round_):  # a started round still ends
-                    self.console.log(f"budget of {self.config.total_budget} oracle calls spent")
+                    self._log(f"budget of {self.config.total_budget} oracle calls spent")
                     break
                 try:
                     waiting = not self._round(round_, remaining)
@@ -227,10 +291,11 @@ class Campaign:
                             self._mirror("end run", self.tracker.end_run, run_id, "FAILED")
                     raise
             if waiting:
-                self.console.log(f"paused: {len(self.ledger.in_flight())} designs await their labels. "
+                self._log(f"paused: {len(self.ledger.in_flight())} designs await their labels. "
                                  f"Import them with `sciloop label {self.run_dir} results.csv`, "
                                  f"then `sciloop resume {self.run_dir}`")
             elif self.tracker is not None:
+                self._mirror("log final models", self._log_final_models)
                 self._mirror("end run", self.tracker.end_run, self.tracker.parent_id)
             if not waiting:
                 self.ledger.set_meta("finished", True)  # `sciloop sync` may then end the parent run
@@ -272,7 +337,7 @@ class Campaign:
             path = self.oracle.export(self.run_dir, round_, [r.design for r in to_score])
             self.ledger.mark_submitted([r.key for r in to_score])
             self.ledger.set_stage(round_, "awaiting_labels")
-            self.console.log(f"round {round_}: {len(to_score)} designs exported to {path}")
+            self._log(f"round {round_}: {len(to_score)} designs exported to {path}")
             return False
         if to_score:
             self._score(to_score, f"round {round_}: oracle")
@@ -281,10 +346,11 @@ class Campaign:
         metrics.update(round_metrics(self.ledger, round_, rows, failures, self.featurizer))
         metrics["seconds_total"] = time.monotonic() - t0
         self.ledger.finish_round(round_, metrics)
+        self._prune_checkpoints(round_)
         if run_id is not None and self._mirror("log round", log_round, self.tracker, self.ledger, run_id,
                                                round_, metrics, ctx):
             self.ledger.mark_logged(round_)
-        self.console.log(f"round {round_}: {int(metrics['new_labels'])} labels, best {metrics['best']:.3f}, "
+        self._log(f"round {round_}: {int(metrics['new_labels'])} labels, best {metrics['best']:.3f}, "
                          f"top-10 {metrics['top10_mean']:.3f}, {metrics['seconds_total']:.0f}s")
         return True
 
@@ -337,8 +403,10 @@ class Campaign:
         samplers = getattr(self.proposer, "samplers", nullcontext)  # one actor start-up per round
         with samplers(), self._progress() as progress:
             task = progress.add_task(f"round {round_}: train proposer", total=steps)
+            calls = iter(range(1, steps + 1))  # proposers number their steps from 0 or from 1: count calls
             train_stats = self.proposer.train(log_reward, steps, offline=top,
-                                              progress=lambda i, _m: progress.update(task, completed=i + 1))
+                                              progress=lambda _i, _m: progress.update(
+                                                  task, completed=next(calls, steps)))
             metrics["seconds_proposer"] = time.monotonic() - t
             t = time.monotonic()
             pool, candidates = self._sample_pool(self.config.proposer.pool_factor * n)
@@ -392,14 +460,57 @@ class Campaign:
         return pool, candidates
 
     def _checkpoint(self, name: str, state: dict[str, Any]) -> Path:
-        """Write a checkpoint to a temporary file and rename it (atomic); return its path."""
+        """Write a checkpoint durably: a temporary file, fsync, rename, fsync of the folder."""
         folder = self.run_dir / "checkpoints"
         folder.mkdir(exist_ok=True)
         target = folder / name
         tmp = target.with_suffix(".tmp")
-        torch.save(state, tmp)
+        with open(tmp, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
         tmp.replace(target)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the rename itself survives a power cut
+        finally:
+            os.close(fd)
         return target
+
+    def _prune_checkpoints(self, upto: int) -> None:
+        """Keep one copy of the models: the newest round's (at most `upto`) proposer and
+        surrogate checkpoints; delete older rounds' (resume needs only the newest proposer).
+
+        Called once a round is finished, so a round that crashes still restarts from the
+        previous round's checkpoint. Checkpoints of later rounds are kept.
+        """
+        folder = self.run_dir / "checkpoints"
+
+        def round_of(path: Path) -> int | None:
+            n = path.stem.rsplit("-", 1)[-1]
+            return int(n) if n.isdigit() else None
+
+        written = [r for p in folder.glob("proposer-round-*.pt") if (r := round_of(p)) is not None and r <= upto]
+        if not written:
+            return
+        newest = max(written)
+        for path in folder.glob("*-round-*.pt"):
+            r = round_of(path)
+            if r is not None and r < newest:
+                path.unlink(missing_ok=True)
+
+    def _log_final_models(self) -> None:
+        """MLflow's view of the final models: a reference to the run directory's copy; a copy
+        too when MLflow is a separate store (`tracking.uri`), where the run directory may not be."""
+        assert self.tracker is not None and self.tracker.parent_id is not None
+        paths = sorted((self.run_dir / "checkpoints").glob("*-round-*.pt"))
+        if not paths:
+            return
+        self.tracker.set_tags(self.tracker.parent_id,
+                              {"sciloop.final_checkpoints": ",".join(str(p) for p in paths)})
+        if self.config.tracking.uri is not None:
+            for path in paths:
+                self.tracker.log_artifact(self.tracker.parent_id, path, "final-models")
 
     def _settle_in_flight(self) -> bool:
         """Designs sent with no result yet: a lab's are awaited (True: wait); after a crash they
@@ -410,13 +521,13 @@ class Campaign:
         if getattr(self.oracle, "asynchronous", False):
             return True
         if self.oracle.idempotent:
-            self.console.log(f"re-sending {len(flight)} designs left in flight by the last run "
+            self._log(f"re-sending {len(flight)} designs left in flight by the last run "
                              f"(the oracle is idempotent)")
             self._score(flight, "re-send in-flight designs", resend=True)
         else:
             self.ledger.mark_unknown([r.key for r in flight],
                                      "in flight when the campaign stopped; the oracle is not idempotent")
-            self.console.log(f"[yellow]warning:[/yellow] {len(flight)} designs were in flight when the "
+            self._log(f"[yellow]warning:[/yellow] {len(flight)} designs were in flight when the "
                              f"last run stopped; they are not sent again (the oracle is not idempotent). "
                              f"Supply their values with: sciloop label {self.run_dir} results.csv")
         return False
@@ -446,9 +557,12 @@ class Campaign:
                 self.ledger.mark_resent(by_key[design], f"attempt {attempt + 1} after: {result.reason}")
                 return True
 
+            done: set[str] = set()
+
             def on_result(design: str, result: OracleResult, node: str) -> None:
                 self._record(by_key[design], result, node)
-                progress.advance(task)
+                done.add(design)  # designs with a final result, never above the batch
+                progress.update(task, completed=len(done))
 
             try:
                 return runner.run([r.design for r in rows], on_submit, on_result, on_retry)
@@ -481,7 +595,7 @@ class Campaign:
             then = ""
         except Exception:  # noqa: BLE001 - the ledger is what failed: resume marks them unknown
             then = f"`sciloop resume {self.run_dir}` (it marks them unknown), then "
-        self.console.log(f"[red]error:[/red] {len(rows)} paid results could not be recorded in the ledger; "
+        self._log(f"[red]error:[/red] {len(rows)} paid results could not be recorded in the ledger; "
                          f"they are {where}. Once the cause is fixed, import them with {then}"
                          f"`sciloop label {self.run_dir} <csv>`")
 
@@ -516,6 +630,7 @@ class Campaign:
                     round_ -= 1  # a proposal that failed before selecting anything: again
                 ledger.start_round(round_)
                 rows = (self._initial_batch(n) if round_ == 0 else self._propose(round_, n, {}, RoundContext()))
+                self._prune_checkpoints(round_ - 1)  # this round's and the previous round's stay
                 ledger.add_designs(round_, rows)
                 ledger.set_stage(round_, "selected")
                 return [r.design for r in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -177,16 +177,25 @@ class CampaignConfig(_Strict):
         """The resolved config as YAML (what the run directory and MLflow keep)."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
-    def digest(self, legacy: bool = False) -> str:
+    #: keys that may change when a campaign is resumed (`sciloop resume RUN --budget N / --rounds N`)
+    EXTENDABLE: ClassVar[tuple[str, ...]] = ("budget", "rounds")
+
+    def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).
 
         Where the campaign runs (`ray`) and where its run directory lies (`run_dir`) are left
         out: a campaign started on a laptop may be resumed on a cluster, or from another working
-        directory. `legacy=True`: the digest of ledgers written before `run_dir` was left out.
+        directory. So are `budget` and `rounds` (`EXTENDABLE`): a finished campaign may be
+        extended. `legacy`: the digest older ledgers hold; `1` (or True): before `run_dir` was
+        left out; `2`: before `budget` and `rounds` were.
         """
-        exclude = {"ray"} if legacy else {"ray", "run_dir"}
+        exclude = {0: {"ray", *self.EXTENDABLE, "run_dir"}, 1: {"ray"}, 2: {"ray", "run_dir"}}[int(legacy)]
         blob = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+    def digests(self) -> tuple[str, ...]:
+        """Every digest a ledger of this config may hold: the current one first, then older forms."""
+        return tuple(self.digest(legacy=g) for g in (0, 1, 2))
 
 
 class ConfigError(ValueError):
@@ -222,11 +231,28 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the config accepts in the section `loc` names (empty for a free-form dict)."""
+    model: Any = CampaignConfig
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(part)
+        model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+    return list(model.model_fields)
+
+
 def _format_errors(err: ValidationError, source: str) -> str:
+    import difflib
+
     lines = [f"invalid config ({source}):"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "<root>"
         msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        if e["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(e["loc"][-1]), _known_keys(tuple(e["loc"][:-1])), n=1)
+            if close:
+                msg += f"; did you mean {'.'.join([*map(str, e['loc'][:-1]), close[0]])!r}?"
         lines.append(f"  {key}: {msg}" + (f" (got {e['input']!r})" if e["type"] != "extra_forbidden"
                                          and not isinstance(e.get("input"), dict) else ""))
     return "\n".join(lines)

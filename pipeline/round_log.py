@@ -1,4 +1,4 @@
-"""Everything one round shows in MLflow: metrics, the batch table, pictures, lineage, checkpoints."""
+"""Everything one round shows in MLflow: metrics, batch table, pictures, lineage, checkpoint reference."""
 
 from __future__ import annotations
 
@@ -100,8 +100,8 @@ def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metric
         _log_figure(tracker, run_id, fig, f"plots/calibration-round-{round_:03d}.png")
     if ctx.train_designs:
         tracker.log_training_data(run_id, ctx.train_designs, ctx.train_y, ledger.path, round_)
-    for path in ctx.checkpoints:
-        tracker.log_artifact(run_id, path, "checkpoints")
+    if ctx.checkpoints:  # one copy, in the run directory; the run keeps a reference to it
+        tracker.set_tags(run_id, {"sciloop.checkpoints": ",".join(str(p) for p in ctx.checkpoints)})
     campaign = {k: metrics[k] for k in ("best", "top1_mean", "top10_mean", "top100_mean") if k in metrics}
     calls = int(metrics.get("oracle_calls", ledger.oracle_calls()))
     if campaign and not tracker.has_step(tracker.parent_id, "by_calls/best", calls):

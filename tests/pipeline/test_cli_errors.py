@@ -94,3 +94,14 @@ def test_label_csv_that_is_not_utf8(tmp_path, capsys):
     (tmp_path / "results.csv").write_bytes("design,value\nCCO,0.5\n".encode("utf-16"))
     assert main(["label", str(tmp_path), str(tmp_path / "results.csv")]) == 2
     assert "not a UTF-8 text file" in _one_error_line(capsys)
+
+
+def test_digest_lets_budget_and_rounds_change_and_accepts_older_ledgers():
+    from sciloop.pipeline.config import load_config
+
+    base = load_config({})
+    assert load_config({"rounds": 9, "budget": 2000}).digest() == base.digest()
+    assert load_config({"seed": 1}).digest() != base.digest()
+    # ledgers written before budget/rounds (and before run_dir) were left out still match
+    assert base.digests() == (base.digest(), base.digest(legacy=True), base.digest(legacy=2))
+    assert len(set(base.digests())) == 3
