@@ -1,4 +1,5 @@
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -37,34 +38,74 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _children(pid: int) -> dict[int, str]:
+    """Command lines of a process's descendants by pid (from /proc)."""
+    out, todo = {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for status in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = status.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == parent:
+                    child = int(status.parent.name)
+                    todo.append(child)
+                    out[child] = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def _start_ui(run_dir: Path, port: int) -> subprocess.Popen:
+    exe = shutil.which("sciloop") or f"{sys.executable} -m sciloop.pipeline.cli"
+    return subprocess.Popen([*exe.split(), "ui", str(run_dir), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_url(proc: subprocess.Popen, url: str, deadline_s: float = 300) -> list[str]:
+    """Read the wrapper's output until it prints the URL (it does once the server answers)."""
+    seen, deadline = [], time.monotonic() + deadline_s  # >= 3x the quiet start-up
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if f"open {url}" in line:
+            return seen
+    raise AssertionError(f"no URL printed: {''.join(seen)[-2000:]}")
+
+
 def test_ui_serves_the_run_directory_on_localhost(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     tracker = Tracker(default_tracking_uri(run_dir), "ui-test", (run_dir / "artifacts").as_uri())
     tracker.start_campaign("ui", {"a": 1}, {}, "a: 1\n")
     port = _free_port()
-    exe = shutil.which("sciloop") or f"{sys.executable} -m sciloop.pipeline.cli"
-    proc = subprocess.Popen([*exe.split(), "ui", str(run_dir), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _start_ui(run_dir, port)
     try:
-        deadline, body = time.monotonic() + 90, None
-        while time.monotonic() < deadline and body is None:
-            try:
-                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
-            except OSError:
-                time.sleep(1)
-        assert body is not None, "the MLflow UI did not answer"
+        _wait_for_url(proc, f"http://127.0.0.1:{port}")
+        # printed only once the server answers: no wait here
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10).read()
         api = urllib.request.urlopen(
             f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=ui-test",
-            timeout=5).read().decode()
+            timeout=10).read().decode()
         assert "ui-test" in api
+        spawned = _children(proc.pid)
+        server = [c for c in spawned.values() if "mlflow ui" in c]
+        assert server and "--workers 1" in server[0], spawned
         listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
         if listening:  # `ss` may be absent; when present, only loopback is bound
             assert all("127.0.0.1" in line for line in listening.splitlines())
     finally:
-        proc.terminate()
-        out = proc.communicate(timeout=180)[0]  # a loaded machine shuts the server down slowly
-    assert f"http://127.0.0.1:{port}" in out
+        proc.send_signal(signal.SIGINT)  # Ctrl-C reaches the server through the wrapper
+        proc.communicate(timeout=180)  # a loaded machine shuts the server down slowly
+    assert proc.returncode == 0
+    assert not [pid for pid in spawned if Path(f"/proc/{pid}").exists()]  # nothing left behind
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the MLflow server still answers after Ctrl-C")
 
 
 def test_overrides_after_options_reach_the_config(capsys, tmp_path):
