@@ -500,17 +500,20 @@ class Campaign:
                 path.unlink(missing_ok=True)
 
     def _log_final_models(self) -> None:
-        """MLflow's view of the final models: a reference to the run directory's copy; a copy
-        too when MLflow is a separate store (`tracking.uri`), where the run directory may not be."""
+        """The final models in MLflow: the last round's checkpoints as artifacts of its run
+        (hard links into the embedded store, so the run directory holds their bytes once; a
+        tracking server got them with the round), and a reference on the campaign's run."""
         assert self.tracker is not None and self.tracker.parent_id is not None
         paths = sorted((self.run_dir / "checkpoints").glob("*-round-*.pt"))
         if not paths:
             return
         self.tracker.set_tags(self.tracker.parent_id,
                               {"sciloop.final_checkpoints": ",".join(str(p) for p in paths)})
-        if self.config.tracking.uri is not None:
+        last = max(int(p.stem.rsplit("-", 1)[1]) for p in paths if p.stem.rsplit("-", 1)[1].isdigit())
+        run_id = self._round_run_id(last)
+        if run_id is not None and self.tracker.local_artifact_dir(run_id) is not None:
             for path in paths:
-                self.tracker.log_artifact(self.tracker.parent_id, path, "final-models")
+                self.tracker.link_artifact(run_id, path, "checkpoints")
 
     def _settle_in_flight(self) -> bool:
         """Designs sent with no result yet: a lab's are awaited (True: wait); after a crash they

@@ -102,6 +102,9 @@ def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metric
         tracker.log_training_data(run_id, ctx.train_designs, ctx.train_y, ledger.path, round_)
     if ctx.checkpoints:  # one copy, in the run directory; the run keeps a reference to it
         tracker.set_tags(run_id, {"sciloop.checkpoints": ",".join(str(p) for p in ctx.checkpoints)})
+        if tracker.local_artifact_dir(run_id) is None:  # a tracking server: a copy off this disk
+            for path in ctx.checkpoints:
+                tracker.log_artifact(run_id, path, "checkpoints")
     campaign = {k: metrics[k] for k in ("best", "top1_mean", "top10_mean", "top100_mean") if k in metrics}
     calls = int(metrics.get("oracle_calls", ledger.oracle_calls()))
     if campaign and not tracker.has_step(tracker.parent_id, "by_calls/best", calls):

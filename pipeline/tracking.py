@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -105,6 +106,31 @@ class Tracker:
 
     def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(local_path), artifact_path)
+
+    def local_artifact_dir(self, run_id: str) -> Path | None:
+        """The folder of a run's artifacts when it is on this machine's disk (the embedded
+        store keeps it in the run directory); None for a tracking server's store."""
+        from mlflow.utils.file_utils import local_file_uri_to_path
+
+        uri = self.client.get_run(run_id).info.artifact_uri
+        return Path(local_file_uri_to_path(uri)) if uri.startswith("file:") else None
+
+    def link_artifact(self, run_id: str, local_path: str | Path, artifact_path: str) -> None:
+        """An artifact that costs no disk space beside its original on a local store (a hard
+        link, or a copy across file systems); uploaded to a tracking server's store."""
+        folder = self.local_artifact_dir(run_id)
+        if folder is None:
+            self.log_artifact(run_id, local_path, artifact_path)
+            return
+        target = folder / artifact_path / Path(local_path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(local_path, tmp)
+        except OSError:
+            shutil.copy2(local_path, tmp)
+        tmp.replace(target)
 
     def log_figure(self, run_id: str, figure: Any, path: str) -> None:
         self.client.log_figure(run_id, figure, path)

@@ -53,7 +53,9 @@ def test_failed_starts_leave_the_run_directory_reusable_and_a_finished_campaign_
     assert "Creating initial MLflow database tables" not in out + err
     assert "A worker died" not in out + err
     assert _checkpoint_rounds(run_dir) == {1}
-    assert not list((run_dir / "artifacts").rglob("*.pt"))  # one copy: the run directory's
+    linked = list((run_dir / "artifacts").rglob("*.pt"))  # the final models, hard links: no bytes twice
+    assert sorted(p.name for p in linked) == ["proposer-round-001.pt", "surrogate-round-001.pt"]
+    assert all(p.stat().st_nlink == 2 for p in linked)
 
     # 4. resumed when finished: says so and how to extend it, pays nothing
     assert main(["resume", str(run_dir)]) == 0
