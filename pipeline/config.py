@@ -28,7 +28,8 @@ class OracleConfig(_Strict):
     batch_size: int | None = Field(None, ge=1, description="designs per oracle call")
     idempotent: bool | None = Field(None, description="safe to call again for the same design (None: the oracle's own)")
     resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources per call")
-    max_consecutive_failures: int | None = Field(20, ge=1, description="stop the campaign after this many failures in a row")
+    max_consecutive_failures: int | None = Field(
+        20, ge=1, description="stop the campaign after this many failures in a row")
     weights: list[float] | None = Field(None, description=(
         "multi-objective oracles: the surrogate learns sum(w_i * v_i) (None: the mean); the ledger keeps every v_i"))
 

@@ -1,8 +1,8 @@
 """Surrogates: featurizers, ensembles (MLP, GNN, CNN) as BoTorch models with a recalibrated
 spread, an optional Tanimoto GP, rewards, selection.
 
-Designs arrive as canonical strings (SMILES, or token sequences for ``SequenceFeaturizer``). This package never imports ``sciloop.pipeline``,
-``sciloop.proposers`` or ``sciloop.oracles``.
+Designs arrive as canonical strings (SMILES, or token sequences for ``SequenceFeaturizer``).
+This package never imports ``sciloop.pipeline``, ``sciloop.proposers`` or ``sciloop.oracles``.
 """
 
 from .acquisition import (

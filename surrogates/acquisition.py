@@ -153,7 +153,8 @@ def make_acquisition(
     """Build the named BoTorch acquisition on an ensemble model.
 
     ``ucb``: ``qUpperConfidenceBound(beta)``; ``logei``: ``qLogExpectedImprovement`` with
-    ``best_f = max(train_y)`` and ``tau_relu = ei_tau * std(train_y)``; ``lognei``: ``qLogNoisyExpectedImprovement`` with
+    ``best_f = max(train_y)`` and ``tau_relu = ei_tau * std(train_y)``; ``lognei``:
+    ``qLogNoisyExpectedImprovement`` with
     ``X_baseline = train_X``; ``pi``: ``qProbabilityOfImprovement`` (``best_f = max(train_y)``,
     ``tau = pi_tau * std(train_y)``); ``mean``: ``qSimpleRegret`` (the posterior mean for
     ``q = 1``); ``thompson``: ``qSimpleRegret`` on ONE member drawn here (uniformly, with

@@ -4,7 +4,8 @@ The ensemble's members are fitted together, vectorised, in one task: on a GPU no
 fits all K members in a single pass, which is what splitting members over tasks would lose.
 The task builds its own featurizer (the driver's caches stay home), fits, and returns the
 surrogate's `state_dict`; the driver loads it into its own surrogate (and featurizer cache), so
-acquisition and selection run where they always do. A fit is a pure function of its inputs, so Ray may retry it on another node.
+acquisition and selection run where they always do. A fit is a pure function of its inputs, so
+Ray may retry it on another node.
 """
 
 from __future__ import annotations

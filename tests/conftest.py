@@ -1,6 +1,7 @@
 """Shared fixtures: one small local Ray cluster per test session."""
 
 import os
+import warnings
 
 import pytest
 
@@ -79,3 +80,73 @@ def pytest_terminal_summary(terminalreporter):
         write("fault table: case | labels lost | paid twice | unrecorded | re-sends (recorded) | paid calls")
         for case, lost, twice, unrecorded, resends, paid in _FAULT_ROWS:
             write(f"  {case:34s} | {lost:11d} | {twice:10d} | {unrecorded:10d} | {resends:19d} | {paid:10d}")
+
+
+# ----- test tiers: `make test-fast` runs `-m "not slow"`, `make test` (CI) runs everything -----
+
+#: Fixtures that mean Ray or a whole campaign: the shared Ray, the tiny end-to-end campaign config.
+CAMPAIGN_FIXTURES = {"ray_session", "tiny", "tiny_for_module"}
+
+#: Modules whose tests start Ray, an MLflow server, a subprocess or a whole campaign.
+SLOW_MODULES = {
+    "tests/oracles/test_external.py",        # each test runs the command oracle's subprocess
+    "tests/pipeline/test_campaign.py",
+    "tests/pipeline/test_cli_campaign.py",
+    "tests/pipeline/test_crash_resume.py",
+    "tests/pipeline/test_mlflow_server.py",
+    "tests/pipeline/test_ray_job.py",
+    "tests/pipeline/test_ray_runtime.py",
+    "tests/pipeline/test_two_node.py",
+    "tests/proposers/test_actor_gpu.py",     # Ray with logical GPUs in a subprocess
+    "tests/test_packaging.py",               # builds a wheel with pip
+}
+
+#: Single tests (every parametrisation) elsewhere. Measured with `--durations=60` on 2 cores at
+#: load average 5-6 (a quiet machine is about 2.4x faster): the first group starts a subprocess
+#: or a server; the second takes over 2.3 s a call there (about 1 s quiet), 10-75 s a module.
+SLOW_TESTS = {
+    # subprocesses and servers
+    "tests/infra/test_infra.py::test_compose_mlflow_command_serves_remote_clients",
+    "tests/pipeline/test_bench.py::test_baselines_write_result_files_and_the_table",  # git
+    "tests/pipeline/test_bench.py::test_missing_only_skips_what_is_done_at_this_budget",  # git
+    "tests/pipeline/test_cli.py::test_ui_serves_the_run_directory_on_localhost",
+    "tests/pipeline/test_ledger.py::test_run_dir_lock_refuses_a_second_holder",
+    "tests/pipeline/test_mol_ga.py::test_real_run_spends_exactly_the_budget_and_is_reproducible",
+    "tests/surrogates/test_surrogate_remote.py::test_the_fit_task_holds_the_gpus_it_declares",
+    # long training runs and library scans
+    "tests/pipeline/test_garbage_designs.py::test_domain_canonical_never_raises",
+    "tests/pipeline/test_library_references.py::test_rdkit_libraries_hold_no_reference_by_inchikey",
+    "tests/pipeline/test_library_references.py::test_zinc250k_is_pmo_corpus_without_references",
+    "tests/pipeline/test_tracking.py::test_training_labels_are_a_dataset_input_and_log_without_warnings",
+    "tests/proposers/test_core_offline_prior.py::test_offline_trajectories_on_a_dag_keep_the_exact_target",
+    "tests/proposers/test_core_offline_prior.py::test_prior_targets_reward_times_prior",
+    "tests/proposers/test_exactness.py::test_objective_reaches_exact_target",
+    "tests/proposers/test_genetic.py::test_ga_breeds_better_children_than_its_seeds",
+    "tests/proposers/test_gflownet.py::test_from_prior_starts_from_the_checkpoint_and_freezes_it",
+    "tests/proposers/test_gflownet.py::test_learns_to_favour_nitrogen",
+    "tests/proposers/test_gflownet_tb.py::test_prior_weight_targets_prior_times_reward",
+    "tests/proposers/test_gflownet_tb.py::test_proposer_matches_exact_target",
+    "tests/proposers/test_graph_ga.py::test_ask_never_repeats_a_told_design",
+    "tests/proposers/test_graph_ga.py::test_every_mutation_operator_yields_valid_molecules",
+    "tests/proposers/test_graph_ga.py::test_same_seed_same_asks_and_other_seed_differs",
+    "tests/proposers/test_graph_ga.py::test_toy_qed_run_beats_its_start_and_screening",
+    "tests/surrogates/test_surrogate_gp.py::test_every_acquisition_runs_on_the_gp",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks `slow` every test that uses the shared Ray or runs a tiny campaign (a fixture in
+    `CAMPAIGN_FIXTURES`, directly or through another fixture), lives in a `SLOW_MODULES` module
+    or is listed in `SLOW_TESTS` (any parametrisation).
+    A new test that starts Ray without `ray_session`, a subprocess or a server belongs in one
+    of the two sets."""
+    for item in items:
+        module, _, name = item.nodeid.partition("::")
+        if (CAMPAIGN_FIXTURES & set(item.fixturenames) or module in SLOW_MODULES
+                or f"{module}::{name.split('[')[0]}" in SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
+    seen = {item.nodeid.split("[")[0] for item in items}
+    modules = {nodeid.partition("::")[0] for nodeid in seen}
+    stale = [n for n in SLOW_TESTS if n.partition("::")[0] in modules and n not in seen]
+    if stale:  # a renamed test would silently join the fast tier
+        warnings.warn(pytest.PytestWarning(f"SLOW_TESTS names tests that do not exist: {stale}"), stacklevel=1)

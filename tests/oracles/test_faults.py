@@ -269,7 +269,7 @@ def test_a_failing_result_callback_keeps_the_paid_results(ray_session, tmp_path)
 
     side = str(tmp_path / "calls.txt")
     designs = ["a:0.2", "b:3.0", "c:4.0", "d:3.5", "e:0.1", "f:0.1"]
-    offered, undelivered = [], []
+    offered = []
 
     def on_result(design, result, node):
         offered.append(design)

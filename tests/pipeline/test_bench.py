@@ -9,8 +9,9 @@ from sciloop.pipeline.cli import main
 
 TINY_SCILOOP = ["initial.size=20", "batch_size=20", "surrogate.members=2", "surrogate.hidden=32",
                 "surrogate.epochs=5", "proposer.steps=2", "proposer.batch_size=8", "proposer.hidden=32",
-                "proposer.max_len=20", "proposer.prior_checkpoint=null", "proposer.pretrain_steps=2", "proposer.num_actors=0",
-                "proposer.pool_factor=3", "proposer.genetic_generations=2", "oracle.num_cpus=0.5"]
+                "proposer.max_len=20", "proposer.prior_checkpoint=null", "proposer.pretrain_steps=2",
+                "proposer.num_actors=0", "proposer.pool_factor=3", "proposer.genetic_generations=2",
+                "oracle.num_cpus=0.5"]
 
 
 def test_baselines_write_result_files_and_the_table(tmp_path):

@@ -54,7 +54,7 @@ def serve(root: Path, port: int):
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("mlflow server did not start")
+                    raise RuntimeError("mlflow server did not start") from None
                 time.sleep(1)
         yield url
     finally:
@@ -166,7 +166,9 @@ def test_server_down_then_sync_without_duplicates(ray_session, tmp_path, tiny):
         client = MlflowClient(url)
         parent, rounds = _runs(client, client.get_experiment_by_name("later"))
         assert [int(r.data.tags["sciloop.round"]) for r in rounds] == [0, 1]
-        history = lambda: [m.step for m in client.get_metric_history(parent.info.run_id, "by_calls/top10_mean")]
+        def history() -> list[int]:
+            return [m.step for m in client.get_metric_history(parent.info.run_id, "by_calls/top10_mean")]
+
         assert history() == [16, 24]
         assert "checkpoints/proposer-round-001.pt" in {
             a.path for a in client.list_artifacts(rounds[1].info.run_id, "checkpoints")}

@@ -90,7 +90,7 @@ def test_state_dict_round_trip(fitted, logp_data, tmp_path):
 def test_fit_input_errors():
     surrogate = EnsembleSurrogate(MorganFeaturizer())
     with pytest.raises(RuntimeError):
-        surrogate.model
+        _ = surrogate.model
     with pytest.raises(ValueError, match="labels"):
         surrogate.fit(["CCO", "CCN"], [1.0])
     with pytest.raises(ValueError, match="finite"):
