@@ -93,7 +93,8 @@ class Campaign:
         self.library = load_library(config.initial.library, config.initial.library_size, config.seed)
         self.featurizer = MorganFeaturizer(radius=config.surrogate.radius, n_bits=config.surrogate.n_bits)
         # what the surrogate sees; Tanimoto selection and metrics always use the fingerprints
-        self.surrogate_featurizer = surrogate_featurizer(config) if config.surrogate.member == "gnn" else self.featurizer
+        gnn = config.surrogate.member == "gnn"
+        self.surrogate_featurizer = surrogate_featurizer(config) if gnn else self.featurizer
         self.proposer: Any = None
         self.tracker: Tracker | None = None
         self._owns_ray = False
@@ -642,7 +643,8 @@ class Campaign:
 
     def tell(self, results: dict[str, float | None]) -> None:
         """Record results of designs from `propose` (None marks a failure); a round whose designs
-        all have results is finished with the same metrics as a `run` round.
+        all have results is finished with the same metrics as a `run` round. Designs of a `tell`
+        that a crash cut short may be told again.
 
         Raises:
             ValueError: a design that was not proposed, or was told already.
@@ -650,15 +652,17 @@ class Campaign:
         with self._locked():
             ledger = self._begin()
             pending = {r.design: r for r in ledger.pending()}
-            unknown = [d for d in results if d not in pending]
+            told_before = {r.design: r for r in ledger.in_flight()}  # a `tell` cut short by a crash
+            unknown = [d for d in results if d not in pending and d not in told_before]
             if unknown:
                 raise ValueError(f"{len(unknown)} designs were not proposed or already told: {unknown[:3]}")
-            ledger.mark_submitted([pending[d].key for d in results])
+            pending |= told_before
+            ledger.mark_submitted([pending[d].key for d in results if d not in told_before])
             for design, value in results.items():
                 res = OracleResult.from_value(value) if value is not None else OracleResult.failure("reported failed")
                 self._record(pending[design].key, res, "user")
             rounds = ledger.rounds()
-            if rounds and rounds[-1]["stage"] != "done" and not ledger.pending():
+            if rounds and rounds[-1]["stage"] != "done" and not ledger.pending() and not ledger.in_flight():
                 round_ = rounds[-1]["round"]
                 rows = ledger.designs(round_)
                 metrics = round_metrics(ledger, round_, rows, len(ledger.failures(round_)), self.featurizer)

@@ -87,7 +87,9 @@ class Ledger:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.is_file() and self.path.stat().st_size == 0:  # truncated: never a new campaign
+        # An empty file beside a campaign's config.yaml is a truncated ledger, never a new one (a
+        # new ledger gets its schema and digest before config.yaml is written beside it).
+        if self.path.is_file() and self.path.stat().st_size == 0 and (self.path.parent / "config.yaml").exists():
             raise RunDirError(f"the ledger {self.path} is empty (truncated?): refusing to use it, "
                               f"since a fresh ledger would pay every design again. Restore it from a "
                               f"backup, or start the campaign in a new run_dir")

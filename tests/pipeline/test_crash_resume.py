@@ -61,7 +61,7 @@ ENV = dict(os.environ, RAY_AUTH_MODE="disabled", PYTHONPATH="")
 
 def _stage(db: Path, round_: int) -> str | None:
     try:
-        with sqlite3.connect(db, timeout=1) as con:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:  # never creates it
             row = con.execute("SELECT stage FROM rounds WHERE round = ?", (round_,)).fetchone()
     except sqlite3.Error:
         return None

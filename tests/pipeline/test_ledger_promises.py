@@ -5,7 +5,6 @@ Every oracle here appends each design it is paid for to a side file, independent
 the counts of the fault table (labels lost, calls paid twice, calls unrecorded) come from it.
 """
 
-import collections
 import os
 import sqlite3
 import subprocess
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from rdkit import Chem
 from rich.console import Console
 
@@ -165,7 +163,8 @@ def test_retries_are_ledger_rows_and_count_against_the_budget(ray_session, tmp_p
 
 
 # -- 5. sciloop label: the lock, one label per design, in-flight designs refused -----------
-def test_label_and_sync_refuse_a_running_campaign(ray_session, tmp_path, user_oracle, tiny, capsys):
+def test_label_and_sync_refuse_a_running_campaign(ray_session, tmp_path, user_oracle, tiny, capsys,
+                                                  fault_report):
     _screened(_config(tiny))
     (tmp_path / "r.csv").write_text("design,value\nCCO,1.0\n")
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom sciloop.pipeline.ledger import "
@@ -179,6 +178,9 @@ def test_label_and_sync_refuse_a_running_campaign(ray_session, tmp_path, user_or
     finally:
         holder.kill()
         holder.wait()
+    ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
+    told = [l.key for l in ledger.labels()]  # the screen, paid through ask/tell
+    assert fault_report("label and sync while a run holds it", told, ledger)[1:4] == (0, 0, 0)
 
 
 def test_one_label_per_design_is_a_database_constraint(tmp_path):
@@ -440,3 +442,46 @@ def test_worker_death_is_recorded(ray_session, tmp_path, monkeypatch, tiny, idem
     assert ledger.has_label("CCCl") == idempotent
     case = f"worker death, {'idempotent' if idempotent else 'non-idempotent'} oracle"
     assert fault_report(case, paid, ledger)[1:5] == (0, 0, 0, 1 if idempotent else 0)
+
+
+# -- ask/tell: a crash in the middle of `tell` loses nothing and pays nothing twice -------
+ASK_TELL = """
+import os, sys
+from rich.console import Console
+from sciloop.pipeline.campaign import Campaign
+from sciloop.pipeline.ledger import Ledger
+
+campaign = Campaign.from_config({config!r}, console=Console(quiet=True))
+designs = campaign.propose(16)
+open("proposed.txt", "w").write("\\n".join(designs))
+real, n = Ledger.record_result, []
+
+def dying(self, *args, **kw):
+    n.append(1)
+    if len(n) > 5:
+        os._exit(9)  # killed while telling the 6th result
+    return real(self, *args, **kw)
+
+Ledger.record_result = dying
+campaign.tell({{d: float(len(d)) for d in designs}})
+"""
+
+
+def test_ask_tell_survives_a_crash_in_tell(tmp_path, monkeypatch, tiny, fault_report):
+    monkeypatch.chdir(tmp_path)
+    config = _config(tiny, "qed")
+    config["ray"] = {"num_cpus": 2}
+    (tmp_path / "driver.py").write_text(ASK_TELL.format(config=config))
+    env = dict(os.environ, RAY_AUTH_MODE="disabled", PYTHONPATH="")
+    out = subprocess.run([sys.executable, "driver.py"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 9, out.stderr[-2000:]
+    designs = (tmp_path / "proposed.txt").read_text().splitlines()
+    ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
+    assert len(ledger.labels()) == 5 and len(ledger.in_flight()) == 11
+    campaign = Campaign.from_config(config, console=QUIET)
+    with pytest.raises(ValueError, match="already told"):
+        campaign.tell({designs[0]: 1.0})
+    campaign.tell({d: float(len(d)) for d in designs[5:]})  # the user tells the rest again
+    assert {l.key: l.value for l in ledger.labels()} == {d: float(len(d)) for d in designs}  # library keys
+    assert ledger.rounds()[0]["stage"] == "done" and ledger.oracle_calls() == 16
+    assert fault_report("ask/tell killed mid-tell", designs, ledger)[1:4] == (0, 0, 0)
