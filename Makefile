@@ -6,6 +6,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
+# Extra pip options for the torch install alone, e.g. an index of PyTorch's CPU builds:
+# make demo TORCH_PIP_ARGS="--index-url <PyTorch's CPU wheel index>"
+TORCH_PIP_ARGS ?=
 BIN    := $(VENV)/bin
 
 .PHONY: demo test test-fast lint install clean
@@ -45,7 +48,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH)"
 	$(BIN)/pip install --quiet "$(TORCH)" -e ".[test]"
 	touch $@
 
