@@ -5,8 +5,9 @@
 
 Seed-major (every objective of seed 0, then seed 1, ...; the two slow hops after all others), so
 a partial sweep still gives whole per-seed sums; runs already in the result files at this budget
-are skipped (`missing_only`), so an interrupted sweep resumes. Each commit names only the new result file (other people's work in
-the same tree is left alone). The objectives default to the 16 stable ones.
+are skipped (`missing_only`), so an interrupted sweep resumes. Each commit names only the new
+result file (other people's work in the same tree is left alone). The objectives default to the
+16 stable ones.
 """
 
 from __future__ import annotations
