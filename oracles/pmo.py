@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 from rdkit import Chem, DataStructs
@@ -90,6 +91,15 @@ def _sitagliptin_like() -> list[Term]:
             prop(Descriptors.TPSA, lambda x: gaussian(x, Descriptors.TPSA(sita), 5.0))]
 
 
+def _zaleplon(leaderboard: bool) -> list[Term]:
+    return [similarity(ZALEPLON, "ECFP4"), isomer("C19H17N3O2", leaderboard)]
+
+
+def _sitagliptin(leaderboard: bool) -> list[Term]:
+    return [similarity(SITAGLIPTIN, "ECFP4", lambda v: gaussian(v, 0, 0.1)), *_sitagliptin_like(),
+            isomer("C16H15F6N5O", leaderboard)]
+
+
 _PHARMACOPHORE = "CCCOc1cc2ncnc(Nc3ccc4ncsc4c3)c2cc1S(=O)(=O)C(C)(C)C"
 _QUINAZOLINE = "[#7]-c1n[c;h1]nc2[c;h1]c(-[#8])[c;h0][c;h1]c12"
 
@@ -135,13 +145,10 @@ PMO_SPECS: dict[str, tuple[Callable[[], list[Term]], str]] = {
     "amlodipine_mpo": (lambda: [
         similarity(TARGETS["amlodipine"], "ECFP4"),
         prop(rdMolDescriptors.CalcNumRings, lambda x: gaussian(x, 3, 0.5))], "geometric"),
-    **{f"zaleplon_mpo{suffix}": (lambda lb=leaderboard: [
-        similarity(ZALEPLON, "ECFP4"), isomer("C19H17N3O2", lb)], "geometric")
-       for suffix, leaderboard in (("", False), ("_prev", True))},
-    **{f"sitagliptin_mpo{suffix}": (lambda lb=leaderboard: [
-        similarity(SITAGLIPTIN, "ECFP4", lambda v: gaussian(v, 0, 0.1)),
-        *_sitagliptin_like(), isomer("C16H15F6N5O", lb)], "geometric")
-       for suffix, leaderboard in (("", False), ("_prev", True))},
+    "zaleplon_mpo": (partial(_zaleplon, leaderboard=False), "geometric"),
+    "zaleplon_mpo_prev": (partial(_zaleplon, leaderboard=True), "geometric"),
+    "sitagliptin_mpo": (partial(_sitagliptin, leaderboard=False), "geometric"),
+    "sitagliptin_mpo_prev": (partial(_sitagliptin, leaderboard=True), "geometric"),
     "valsartan_smarts": (lambda: [
         smarts("CN(C=O)Cc1ccc(c2ccccc2)cc1"), *_sitagliptin_like(),
         prop(Descriptors.BertzCT, lambda x: gaussian(
@@ -198,10 +205,12 @@ def reference_molecules() -> dict[str, str]:
 
     The isomer objectives have no reference molecule (every isomer of the formula scores 1).
     """
-    from sciloop.oracles.guacamol import GUACAMOL_OBJECTIVES
+    from sciloop.oracles.guacamol import GUACAMOL_OBJECTIVES, Similarity
     from sciloop.oracles.molecular import REDISCOVERY_TARGETS
 
     out = dict(REDISCOVERY_TARGETS)
     for name in ("albuterol_similarity", "mestranol_similarity"):
-        out[name.removesuffix("_similarity")] = GUACAMOL_OBJECTIVES[name]().target
+        oracle = GUACAMOL_OBJECTIVES[name]()
+        assert isinstance(oracle, Similarity)
+        out[name.removesuffix("_similarity")] = oracle.target
     return out | TARGETS

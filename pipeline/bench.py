@@ -83,11 +83,12 @@ def published() -> dict[str, dict[str, float | None]]:
         board = {row["objective"]: row for row in csv.DictReader(fh)}
     with open(PUBLISHED_RECENT) as fh:
         recent = {row["objective"]: row for row in csv.DictReader(fh)}
-    columns = LEADERBOARD_COLUMNS + CURRENT_DEFINITION_COLUMNS + UNKNOWN_DEFINITION_COLUMNS
+    columns: tuple[str, ...] = LEADERBOARD_COLUMNS + CURRENT_DEFINITION_COLUMNS + UNKNOWN_DEFINITION_COLUMNS
     out: dict[str, dict[str, float | None]] = {}
     for objective in OBJECTIVES:
         base = objective.removesuffix("_prev")
         row = board[base] | recent[base]
+        known: tuple[str, ...]
         if objective in STABLE:
             known = columns
         elif objective.endswith("_prev"):
@@ -348,7 +349,7 @@ def summarise(objective: str, method: str, seed: int, budget: int, values: list[
         load_average=(round(load_start, 2), round(os.getloadavg()[0], 2)),
         curve_top10=[(n, round(v, 4)) for n, v in top_k_curve(values, 10, every)], auc_every=every,
         cpu_s=None if cpu_s is None else round(cpu_s, 1),
-        circles=circles(designs, values, threshold) if threshold is not None else None,
+        circles=circles(designs, values, threshold) if designs is not None and threshold is not None else None,
         circles_threshold=threshold)
 
 

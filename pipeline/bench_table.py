@@ -105,7 +105,7 @@ def _table(results: list[dict[str, Any]], budget: int, with_published: bool,
         headline.append(("sum, 20 (leaderboard definitions)", LEADERBOARD_20))
     for label, subset in headline:
         sums = [_sums(auc, m, subset) for m in measured]
-        pub = [f"{sum(board[o][c] for o in subset):.2f}" if all(board[o][c] is not None for o in subset) else "-"
+        pub = [f"{sum(v):.2f}" if None not in (v := [board[o][c] for o in subset]) else "-"  # type: ignore[arg-type]
                for c in columns]
         lines.append(f"| **{label}** | " + " | ".join([s for s, _ in sums] + pub) + " |")
         if label != "sum, 20 (leaderboard definitions)":

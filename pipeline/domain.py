@@ -105,7 +105,7 @@ def is_reference_molecule(mol: Chem.Mol) -> bool:
     """Whether `mol` is (a stereoisomer, tautomer or protonation state of) a molecule that a PMO
     objective compares designs to; compares InChIKeys only where the heavy atoms match."""
     same_atoms = _references().get(_heavy_atoms(mol))
-    return bool(same_atoms) and skeleton_key(mol) in same_atoms
+    return same_atoms is not None and skeleton_key(mol) in same_atoms
 
 
 @functools.lru_cache(maxsize=4)
