@@ -74,8 +74,16 @@ class OracleResult:
     def from_value(cls, value: object) -> "OracleResult":
         """Wrap a raw score; None, NaN, inf and non-numbers become failures with a reason.
 
-        A list or tuple is a multi-objective score: every entry must be a finite number.
+        Accepted: an int, a float, a numpy or torch scalar, or a list/tuple (or 1-D array) of
+        those, which is a multi-objective score. Text is not a number, even `'12.5'`: an
+        oracle that reads its scores from a file or a program's output converts them itself
+        (`float(text)`), so that a typo never turns into a score unnoticed. The reason of such a
+        failure starts with "not a number" and names the type: `not a number: '12.5' (a str);
+        an oracle returns an int, a float, ...`.
         """
+        import numbers
+
+        accepted = "an oracle returns an int, a float, a numpy or torch scalar, or a list/tuple of those"
         if isinstance(value, OracleResult):
             return value if not value.ok else cls.from_value(value.value)
         if value is None:
@@ -83,16 +91,15 @@ class OracleResult:
         if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy, torch
             value = value.tolist()
         if isinstance(value, (list, tuple)):
-            parts = [cls.failure(f"not a number: {v!r}") if isinstance(v, (list, tuple)) else cls.from_value(v)
-                     for v in value]
+            parts = [cls.failure(f"not a number: {v!r}; {accepted}") if isinstance(v, (list, tuple))
+                     else cls.from_value(v) for v in value]
             bad = next((p for p in parts if not p.ok), None)
             if bad is not None or not parts:
                 return cls.failure(bad.reason if bad else "empty vector")  # type: ignore[arg-type]
             return cls(tuple(p.value for p in parts))  # type: ignore[misc]
-        try:
-            v = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return cls.failure(f"not a number: {value!r}")
+        if not isinstance(value, numbers.Real):  # text, bytes, Decimal, complex, arbitrary objects
+            return cls.failure(f"not a number: {value!r} (a {type(value).__name__}); {accepted}")
+        v = float(value)
         if not math.isfinite(v):
             return cls.failure(f"non-finite value: {v}")
         return cls(v)

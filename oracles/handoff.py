@@ -91,7 +91,17 @@ def read_results(path: str | Path, expected: Iterable[str] | None = None,
         if not all(raw):
             result = OracleResult.failure(reason or "no value reported")
         else:
-            result = OracleResult.from_value(raw[0] if len(raw) == 1 else raw)
+            # the file's text is parsed here: the oracle contract takes numbers, never strings
+            numbers: list[float] = []
+            typo: str | None = None
+            for text in raw:
+                try:
+                    numbers.append(float(text))
+                except ValueError:  # "abc", "n/a", "1,5": fix the file, import it again
+                    typo = text
+                    break
+            result = (OracleResult.failure(f"not a number: {typo!r}") if typo is not None else
+                      OracleResult.from_value(numbers[0] if len(numbers) == 1 else numbers))
         if not result.ok and reason:
             result = OracleResult.failure(reason)
         results[design] = result
