@@ -371,7 +371,11 @@ class Ledger:
 class RunDirLock:
     """An exclusive lock on a run directory, so two campaigns never interleave in one ledger.
 
-    The OS drops the lock when the holder dies (even by SIGKILL): no stale lock after a crash.
+    The lock is an `flock` on the file `lock`, which holds the holder's pid while held. The OS
+    drops the lock when the holder dies (even by SIGKILL): no stale lock after a crash (the file
+    stays, unlocked, and the next holder takes it). A clean release deletes the file while still
+    holding the lock; whoever opened that file before it was deleted and locks it afterwards
+    holds an orphan, sees that `lock` no longer names the file it locked, and opens it anew.
     """
 
     def __init__(self, run_dir: str | Path):
@@ -380,33 +384,62 @@ class RunDirLock:
         self._depth = 0  # re-entrant within one object: ask/tell calls inside `run`
 
     def __enter__(self) -> "RunDirLock":
-        from sciloop.pipeline.config import ConfigError
-
         self._depth += 1
         if self._depth > 1:
             return self
-        self._fh = open(self.path, "a+")
         try:
-            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._fh.seek(0)
-            holder = self._fh.read().strip() or "?"
-            self._fh.close()
+            self._fh = self._acquire()
+        except BaseException:
             self._depth = 0
-            raise ConfigError(f"{self.path.parent} is in use by another sciloop process (pid {holder}); "
-                              f"wait for it or use another run_dir") from None
+            raise
         self._fh.seek(0)
         self._fh.truncate()
         self._fh.write(str(os.getpid()))
         self._fh.flush()
         return self
 
+    def _acquire(self) -> Any:
+        """Lock the file that `self.path` names; the open file, locked."""
+        from sciloop.pipeline.config import ConfigError
+
+        while True:
+            fh = open(self.path, "a+")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not self._names(fh):  # its holder is releasing it right now: try the new file
+                    fh.close()
+                    continue
+                fh.seek(0)
+                holder = fh.read().strip() or "?"
+                fh.close()
+                raise ConfigError(f"{self.path.parent} is in use by another sciloop process (pid {holder}); "
+                                  f"wait for it or use another run_dir") from None
+            except BaseException:
+                fh.close()
+                raise
+            if self._names(fh):
+                return fh
+            fh.close()  # locked an orphan: the previous holder deleted it on release
+
+    def _names(self, fh: Any) -> bool:
+        """Whether `self.path` still names the file open as `fh` (not deleted, not replaced)."""
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(fh.fileno())
+        return (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino)
+
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
         if self._depth:
             return
-        # empty the pid before unlocking: a clean exit leaves no stale holder behind
+        # empty the pid and delete the file before unlocking: a clean exit leaves no lock file
+        # behind, and a process waiting on this file retries on a fresh one (see `_acquire`)
         self._fh.seek(0)
         self._fh.truncate()
+        self.path.unlink(missing_ok=True)
         fcntl.flock(self._fh, fcntl.LOCK_UN)
         self._fh.close()
+        self._fh = None
