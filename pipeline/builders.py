@@ -49,7 +49,8 @@ def make_gflownet(config: CampaignConfig, library: Sequence[str], pretrain: Pret
     """The GFlowNet proposer: from the shipped prior if `proposer.prior_checkpoint`, else on the
     library's alphabet; pretrained on the library if asked."""
     pc = config.proposer
-    gcfg = GFlowNetConfig(batch_size=pc.batch_size, lr=pc.lr, epsilon=pc.epsilon,
+    gcfg = GFlowNetConfig(batch_size=pc.batch_size, objective=pc.objective, subtb_lambda=pc.subtb_lambda,
+                          munchausen_alpha=pc.munchausen_alpha, lr=pc.lr, epsilon=pc.epsilon,
                           replay_fraction=pc.replay_fraction, max_len=pc.max_len, hidden=pc.hidden,
                           num_actors=pc.num_actors, actor_num_cpus=pc.actor_num_cpus,
                           actor_num_gpus=pc.actor_num_gpus, actor_resources=dict(pc.actor_resources),

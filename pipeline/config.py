@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -98,6 +98,11 @@ class ProposerConfig(_Strict):
         "gflownet; genetic (Jensen's graph GA bred on the reward, seeded with the best labels); "
         "gflownet+genetic (each pool split by genetic_fraction); screening (of the library)"))
     steps: int = Field(200, ge=0, description="GFlowNet training steps per round")
+    objective: str = Field("tb", description=(
+        "the GFlowNet objective: tb, db, subtb, soft_dqn, mdqn (proposers/objective.py) or 'module:Class'"))
+    subtb_lambda: float = Field(0.9, gt=0, description="objective subtb: geometric weight of sub-trajectories")
+    munchausen_alpha: float = Field(0.0, ge=0, lt=1, description=(
+        "objective soft_dqn: Munchausen weight (0: plain soft-DQN); mdqn takes 0.15 when 0"))
     batch_size: int = Field(64, ge=1, description="trajectories per training step")
     lr: float = Field(1e-3, gt=0)
     epsilon: float = Field(0.05, ge=0, le=1, description="uniform exploration mixed into sampling")
@@ -119,6 +124,14 @@ class ProposerConfig(_Strict):
     pool_factor: int = Field(5, ge=1, description="pool size = pool_factor x batch size")
     genetic_generations: int = Field(20, ge=1, description="GA generations per round (genetic proposers)")
     genetic_fraction: float = Field(0.5, gt=0, lt=1, description="share of the pool bred by the GA (gflownet+genetic)")
+
+
+    @field_validator("objective")
+    @classmethod
+    def _known_objective(cls, name: str) -> str:
+        from sciloop.proposers.objective import check_objective
+
+        return check_objective(name)
 
 
 class SelectionConfig(_Strict):
@@ -181,22 +194,34 @@ class CampaignConfig(_Strict):
     #: keys that may change when a campaign is resumed (`sciloop resume RUN --budget N / --rounds N`)
     EXTENDABLE: ClassVar[tuple[str, ...]] = ("budget", "rounds")
 
+    #: fields added after ledgers of the legacy digest forms were written (left out of those forms)
+    ADDED_SINCE_LEGACY: ClassVar[dict[str, set[str]]] = {
+        "proposer": {"objective", "subtb_lambda", "munchausen_alpha"}}
+
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).
 
         Where the campaign runs (`ray`) and where its run directory lies (`run_dir`) are left
         out: a campaign started on a laptop may be resumed on a cluster, or from another working
         directory. So are `budget` and `rounds` (`EXTENDABLE`): a finished campaign may be
-        extended. `legacy`: the digest older ledgers hold; `1` (or True): before `run_dir` was
-        left out; `2`: before `budget` and `rounds` were.
+        extended. Settings at their default are left out too, so a new setting (with a default
+        that keeps the old behaviour) never changes the digest of an existing campaign.
+        `legacy`: the digest older ledgers hold (every setting); `1` (or True): before `run_dir`
+        was left out; `2`: before `budget` and `rounds` were; `3`: before defaults were.
         """
-        exclude = {0: {"ray", *self.EXTENDABLE, "run_dir"}, 1: {"ray"}, 2: {"ray", "run_dir"}}[int(legacy)]
-        blob = json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        legacy = int(legacy)
+        if legacy == 0:
+            exclude: dict[str, Any] = {k: True for k in ("ray", "run_dir", *self.EXTENDABLE)}
+            data = self.model_dump(mode="json", exclude=exclude, exclude_defaults=True)
+        else:
+            skip = {1: ("ray",), 2: ("ray", "run_dir"), 3: ("ray", "run_dir", *self.EXTENDABLE)}[legacy]
+            exclude = {k: True for k in skip} | {k: set(v) for k, v in self.ADDED_SINCE_LEGACY.items()}
+            data = self.model_dump(mode="json", exclude=exclude)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
     def digests(self) -> tuple[str, ...]:
         """Every digest a ledger of this config may hold: the current one first, then older forms."""
-        return tuple(self.digest(legacy=g) for g in (0, 1, 2))
+        return tuple(self.digest(legacy=g) for g in (0, 1, 2, 3))
 
 
 class ConfigError(ValueError):

@@ -31,7 +31,10 @@ class GFlowNetConfig:
     Attributes:
         steps: suggested training steps per round (the caller passes it to `train`).
         batch_size: trajectories per training step (on-policy + offline).
-        objective: "tb", "db", "subtb" or "soft_dqn" (see `CoreConfig`).
+        objective: a registered objective (`proposers.objective.OBJECTIVES`: tb, db, subtb,
+            soft_dqn, mdqn) or a `module:Class` path.
+        subtb_lambda: geometric weight of sub-trajectory balance (`subtb`).
+        munchausen_alpha: Munchausen weight (`soft_dqn`; `mdqn` takes 0.15 when 0).
         lr: Adam learning rate of the policy (also used by `pretrain`).
         lr_log_z: Adam learning rate of `log_z` (TB).
         epsilon: weight of uniform exploration mixed into the sampling policy.
@@ -63,6 +66,8 @@ class GFlowNetConfig:
     steps: int = 200
     batch_size: int = 64
     objective: str = "tb"
+    subtb_lambda: float = 0.9
+    munchausen_alpha: float = 0.0
     lr: float = 1e-3
     lr_log_z: float = 1e-1
     epsilon: float = 0.05
@@ -86,7 +91,8 @@ class GFlowNetConfig:
     def core(self) -> CoreConfig:
         """The core trainer's configuration."""
         return CoreConfig(
-            objective=self.objective, batch_size=self.batch_size, lr=self.lr,
+            objective=self.objective, subtb_lambda=self.subtb_lambda,
+            munchausen_alpha=self.munchausen_alpha, batch_size=self.batch_size, lr=self.lr,
             lr_log_z=self.lr_log_z, epsilon=self.epsilon, offline_fraction=self.replay_fraction,
             prior_weight=self.prior_weight, reset_log_z=self.reset_log_z,
             grad_clip=self.grad_clip, seed=self.seed)

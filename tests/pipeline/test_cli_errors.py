@@ -102,6 +102,25 @@ def test_digest_lets_budget_and_rounds_change_and_accepts_older_ledgers():
     base = load_config({})
     assert load_config({"rounds": 9, "budget": 2000}).digest() == base.digest()
     assert load_config({"seed": 1}).digest() != base.digest()
-    # ledgers written before budget/rounds (and before run_dir) were left out still match
-    assert base.digests() == (base.digest(), base.digest(legacy=True), base.digest(legacy=2))
-    assert len(set(base.digests())) == 3
+    # ledgers written before budget/rounds, run_dir or default settings were left out still match
+    assert base.digests() == (base.digest(), *(base.digest(legacy=g) for g in (1, 2, 3)))
+    assert len(set(base.digests())) == 4
+    # a setting at its default is left out: adding one with a neutral default keeps digests
+    assert load_config({"proposer": {"objective": "tb"}}).digest() == base.digest()
+    assert load_config({"proposer": {"objective": "db"}}).digest() != base.digest()
+
+
+def test_legacy_digest_is_the_one_release_0_1_ledgers_hold():
+    """`legacy=1` is what `CampaignConfig.digest` returned at commit 7d3441e (every setting but
+    `ray`), computed here by hand for a config with the settings added since left out."""
+    import hashlib
+    import json
+
+    from sciloop.pipeline.config import CampaignConfig, load_config
+
+    config = load_config({"seed": 3, "proposer": {"steps": 7}})
+    data = config.model_dump(mode="json", exclude={"ray"})
+    for section, keys in CampaignConfig.ADDED_SINCE_LEGACY.items():
+        for key in keys:
+            data[section].pop(key)
+    assert config.digest(legacy=1) == hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
