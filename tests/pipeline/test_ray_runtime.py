@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -189,3 +190,92 @@ def test_null_address_starts_a_private_ray_beside_a_ray_start_cluster(ray_home):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(foreign.pid, signal.SIGKILL)  # only this cluster's process group
         foreign.wait(timeout=30)
+
+
+# -- a local Ray dies with its driver, even a SIGKILLed one ---------------------------------
+
+DRIVER = """
+    import json, os, time, ray
+    from sciloop.pipeline.ray_runtime import start_ray
+
+    start_ray(None, 2, None)
+
+    @ray.remote
+    def pid():
+        return os.getpid()
+
+    workers = ray.get([pid.remote() for _ in range(2)])
+    session = ray._private.worker.global_worker.node.get_session_dir_path()
+    print(json.dumps({"session": session, "workers": workers}), flush=True)
+    time.sleep(600)
+"""
+
+
+def _alive(procs: list[psutil.Process]) -> list[str]:
+    out = []
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(f"{p.pid} {p.name()}")
+    return out
+
+
+def test_a_killed_driver_takes_its_local_ray_along(ray_home):
+    """kill -9 of the driver: Ray's DashboardAgent and RuntimeEnvAgent would live on for a minute
+    or more (until their health checks give up); the watchdog of `start_ray` kills them, and
+    every other process of that Ray session, within seconds. Without it this test fails."""
+    driver = subprocess.Popen([sys.executable, "-c", textwrap.dedent(DRIVER)], env=ray_home, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        ready, _, _ = select.select([driver.stdout], [], [], 240)
+        assert ready, "the driver did not start Ray in 240 s"
+        out = json.loads(driver.stdout.readline())
+        time.sleep(2)  # the agents are up by now; give them a moment anyway
+        name = Path(out["session"]).name  # unique to this Ray session
+        ours = {p.pid: p for p in psutil.Process(driver.pid).children(recursive=True)}  # incl. the watchdog
+        for p in psutil.process_iter(["cmdline"]):
+            with contextlib.suppress(psutil.Error):
+                if any(name in arg for arg in p.info["cmdline"] or []):
+                    ours.setdefault(p.pid, p)
+        names = {p.name() for p in ours.values()}
+        assert {"gcs_server", "raylet", "ray::DashboardAgent", "ray::RuntimeEnvAgent"} <= names, names
+        assert set(out["workers"]) <= set(ours)
+    finally:
+        driver.kill()
+        driver.wait()
+    deadline = time.monotonic() + 30  # Ray's own agents take 60 s or more, longer under load
+    while _alive(list(ours.values())) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _alive(list(ours.values())) == [], "Ray processes outlived their driver"
+
+
+WRITER = "import sys, time\nf = open(sys.argv[1], sys.argv[2])\nprint('open', flush=True)\ntime.sleep(600)"
+
+
+def test_the_watchdog_kills_writers_of_the_session_only(tmp_path):
+    """What counts as the session's process: one writing a file of its session directory; a
+    reader of its logs (`tail -f`) and a writer of another session are left alone."""
+    from sciloop.pipeline.ray_runtime import session_processes, watch_session
+
+    mine, other = tmp_path / "session_2026_1", tmp_path / "session_2026_10"  # a name prefix of the other
+    for folder in (mine, other):
+        (folder / "logs").mkdir(parents=True)
+        (folder / "logs" / "raylet.out").write_text("")
+    procs = {label: subprocess.Popen([sys.executable, "-c", WRITER, str(folder / "logs" / "raylet.out"), mode],
+                                     stdout=subprocess.PIPE, text=True)
+             for label, folder, mode in [("writer", mine, "a"), ("reader", mine, "r"), ("other", other, "a")]}
+    try:
+        for p in procs.values():
+            assert p.stdout.readline().strip() == "open"
+        assert session_processes(str(mine)) == {procs["writer"].pid}
+        read_end, write_end = os.pipe()
+        os.close(write_end)  # the driver is done with the session: clean up at once
+        assert watch_session(os.getpid(), str(mine), read_end) == 1
+        assert procs["writer"].wait(timeout=30) == -signal.SIGKILL
+        assert procs["reader"].poll() is None and procs["other"].poll() is None
+        with pytest.raises(ValueError, match="not a Ray session directory"):
+            watch_session(os.getpid(), "/")
+    finally:
+        for p in procs.values():
+            p.kill()
+            p.wait()
