@@ -19,6 +19,12 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 PARENT_TAG = "mlflow.parentRunId"
+# The experiment tag from which MLflow's UI (3.x) picks its view of an experiment. Without it
+# the UI guesses, and MLflow 3.17 shows a campaign in its GenAI "Evaluation runs" view with an
+# assistant panel; "custom_model_development" is the classic ML view: runs table, metric charts,
+# artifacts (the values are the UI's `ExperimentKind`, in mlflow/server/js).
+EXPERIMENT_KIND = "mlflow.experimentKind"
+ML_EXPERIMENT = "custom_model_development"
 
 
 def default_tracking_uri(run_dir: str | Path) -> str:
@@ -60,8 +66,13 @@ class Tracker:
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
         exp = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = (exp.experiment_id if exp is not None else
-                              self.client.create_experiment(experiment, artifact_location=artifact_location))
+        if exp is None:
+            self.experiment_id = self.client.create_experiment(experiment, artifact_location=artifact_location,
+                                                               tags={EXPERIMENT_KIND: ML_EXPERIMENT})
+        else:
+            self.experiment_id = exp.experiment_id
+            if EXPERIMENT_KIND not in exp.tags:  # made by an older sciloop: MLflow would guess GenAI
+                self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND, ML_EXPERIMENT)
         self.parent_id: str | None = None
 
     def start_campaign(self, name: str, params: dict[str, Any], tags: dict[str, str],
