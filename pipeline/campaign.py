@@ -301,8 +301,21 @@ class Campaign:
             if not waiting:
                 self.ledger.set_meta("finished", True)  # `sciloop sync` may then end the parent run
             rounds = self.ledger.rounds()
+            from sciloop.pipeline.report import cheap_builtin, screening_baseline
+
+            screening = None  # random screening of the same library at as many calls, beside it
+            if not waiting and cheap_builtin(self.config.domain, self.config.oracle.target):
+                def score(batch: list[str]) -> list[float | None]:
+                    return [None if r.values is None else self.config.oracle.scalarise(r.values)
+                            for r in self.oracle.score(batch)]
+
+                try:
+                    screening = screening_baseline(score, self.library, self.ledger.oracle_calls(),
+                                                   self.config.initial.library, seed=self.config.seed)
+                except Exception as exc:  # a baseline never fails a finished campaign
+                    self._log(f"random-screening baseline skipped: {type(exc).__name__}: {exc}")
             self.console.print(summary_table(rounds, f"sciloop campaign {self.config.name!r}: "
-                                                     f"{self.ledger.oracle_calls()} oracle calls"))
+                                                     f"{self.ledger.oracle_calls()} oracle calls", screening))
             return rounds
         finally:
             self._stop_ray()
