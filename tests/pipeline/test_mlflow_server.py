@@ -2,6 +2,10 @@
 
 Needs Debian's chromium (`apt-get install -y chromium`, done by .ci/run) and Playwright for
 Python (the `test` extra); the browser test is skipped, with the reason, where chromium is absent.
+The browser test looks at a short real quickstart campaign (celecoxib rediscovery on the NCI
+library, 2 rounds of 50) in MLflow's classic ML experiment view; with SCILOOP_SCREENSHOTS=<dir>
+it saves the README's pictures there:
+    SCILOOP_SCREENSHOTS=tests/pipeline/screenshots pytest tests/pipeline/test_mlflow_server.py -k ui
 """
 
 import contextlib
@@ -22,6 +26,12 @@ from rich.console import Console
 from sciloop.pipeline.campaign import Campaign
 from sciloop.pipeline.ledger import Ledger
 from sciloop.pipeline.sync import sync
+from sciloop.pipeline.tracking import EXPERIMENT_KIND, ML_EXPERIMENT
+
+QUICKSTART = Path(__file__).parents[2] / "configs" / "quickstart.yaml"
+# the quickstart, shortened to about a minute on 2 quiet cores: a real campaign for the pictures
+SHORT_QUICKSTART = ["rounds=2", "batch_size=50", "initial.size=100", "proposer.steps=40",
+                    "proposer.pretrain_steps=150"]
 
 ROUND_METRICS = ["round", "oracle_calls", "labels", "new_labels", "failures", "best", "top1_mean",
                  "top10_mean", "top100_mean", "batch_mean", "batch_best", "diversity_top10",
@@ -78,6 +88,16 @@ def finished(mlflow_server, ray_session, tmp_path_factory, tiny_for_module):
     return client, client.get_experiment_by_name("served"), run_dir
 
 
+@pytest.fixture(scope="module")
+def quickstart(mlflow_server, ray_session, tmp_path_factory):
+    """A short real quickstart campaign logged to the server; returns (client, experiment, run_dir)."""
+    run_dir = tmp_path_factory.mktemp("quickstart") / "run"
+    Campaign.from_config(QUICKSTART, [*SHORT_QUICKSTART, f"tracking.uri={mlflow_server}"],
+                         run_dir=str(run_dir), console=Console(quiet=True)).run()
+    client = MlflowClient(mlflow_server)
+    return client, client.get_experiment_by_name("sciloop-quickstart"), run_dir
+
+
 def _runs(client, experiment):
     runs = client.search_runs([experiment.experiment_id])
     parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
@@ -89,6 +109,7 @@ def _runs(client, experiment):
 def test_every_metric_and_artifact_of_every_round(finished, tmp_path):
     client, experiment, run_dir = finished
     assert experiment.artifact_location.startswith("mlflow-artifacts:")  # uploaded through the server
+    assert experiment.tags[EXPERIMENT_KIND] == ML_EXPERIMENT  # MLflow's classic ML view, not GenAI
     parent, rounds = _runs(client, experiment)
     assert [int(r.data.tags["sciloop.round"]) for r in rounds] == [0, 1, 2]
     for key in ("sciloop.version", "sciloop.git_commit", "sciloop.config_hash", "sciloop.ray_address"):
@@ -119,14 +140,20 @@ def test_every_metric_and_artifact_of_every_round(finished, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
-def test_ui_shows_runs_charts_and_batch_table(finished, mlflow_server, tmp_path):
+def test_ui_shows_runs_charts_and_batch_table(quickstart, mlflow_server, tmp_path):
+    """The classic ML experiment view: the runs table, the campaign's metric charts and a
+    round's batch table; not the GenAI "Evaluation runs" view or its assistant panel."""
     from playwright.sync_api import sync_playwright
 
-    client, experiment, run_dir = finished
+    client, experiment, run_dir = quickstart
+    assert experiment.tags[EXPERIMENT_KIND] == ML_EXPERIMENT
     parent, rounds = _runs(client, experiment)
     shots = SCREENSHOTS or tmp_path
     shots.mkdir(parents=True, exist_ok=True)
     base = f"{mlflow_server}/#/experiments/{experiment.experiment_id}"
+    # MLflow 3.17's UI picks its view from its GenAI / Model training switch (URL parameter, then
+    # the browser's local storage, then GenAI); a link with the parameter opens the ML view
+    ml = "?workflowType=machine_learning"
     design = Ledger(run_dir / "ledger.sqlite").batch(1)[0]["design"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=[
@@ -134,21 +161,39 @@ def test_ui_shows_runs_charts_and_batch_table(finished, mlflow_server, tmp_path)
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         try:
-            page.goto(f"{base}/runs", wait_until="load")  # the UI polls: never wait for networkidle
+            page.goto(f"{base}/runs{ml}", wait_until="load")  # the UI polls: never wait for networkidle
             page.get_by_text("4 matching runs").wait_for(timeout=60_000)
-            page.get_by_text("tiny", exact=True).first.wait_for()
-            page.screenshot(path=shots / "runs.png")
+            page.get_by_text("quickstart", exact=True).first.wait_for()
+            close = page.locator("[data-component-id='mlflow.assistant.chat_panel.close']")
+            if close.count():  # the assistant panel opens by itself on a first visit
+                close.first.click(timeout=10_000)
+            page.get_by_text("Ask questions about your experiments").wait_for(state="hidden", timeout=10_000)
+            _expand_parent_run(page)
+            assert page.get_by_text("Evaluation runs", exact=True).count() == 0  # not the GenAI view
+            page.screenshot(path=shots / "mlflow-ui-runs.png")
 
-            page.goto(f"{base}/runs/{parent.info.run_id}/model-metrics", wait_until="load")
+            page.goto(f"{base}/runs/{parent.info.run_id}/model-metrics{ml}", wait_until="load")
             page.get_by_text("by_calls/top10_mean").first.wait_for(timeout=60_000)
-            page.screenshot(path=shots / "charts.png")
+            page.get_by_text("top10_mean", exact=True).first.wait_for(timeout=60_000)
+            page.wait_for_timeout(3_000)  # let the charts draw
+            page.screenshot(path=shots / "mlflow-ui-charts.png")
 
-            page.goto(f"{base}/runs/{rounds[1].info.run_id}/artifacts/batch/round-001.json", wait_until="load")
+            page.goto(f"{base}/runs/{rounds[1].info.run_id}/artifacts/batch/round-001.json{ml}", wait_until="load")
             page.get_by_text(design, exact=True).first.wait_for(timeout=60_000)
-            page.screenshot(path=shots / "batch-table.png")
+            page.screenshot(path=shots / "mlflow-ui-batch.png")
         finally:
             browser.close()
-    assert all((shots / f).stat().st_size > 10_000 for f in ("runs.png", "charts.png", "batch-table.png"))
+    assert all((shots / f).stat().st_size > 10_000
+               for f in ("mlflow-ui-runs.png", "mlflow-ui-charts.png", "mlflow-ui-batch.png"))
+
+
+def _expand_parent_run(page) -> None:
+    """Show the round runs under the campaign's parent run, when the table folds them."""
+    expander = page.locator("[data-testid='runs-table-expand-button'], button[aria-label*='xpand']")
+    if expander.count():
+        with contextlib.suppress(Exception):
+            expander.first.click(timeout=5_000)
+            page.wait_for_timeout(500)
 
 
 def test_server_down_then_sync_without_duplicates(ray_session, tmp_path, tiny):
