@@ -87,6 +87,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment_links(uri: str, url: str) -> list[tuple[str, str]]:
+    """Each sciloop experiment's runs in MLflow's classic ML view: MLflow 3.17 opens its GenAI
+    view unless the link asks for `workflowType=machine_learning` (the experiment tag alone does
+    not switch it)."""
+    try:
+        from mlflow.tracking import MlflowClient
+
+        experiments = MlflowClient(uri).search_experiments()
+    except Exception:  # noqa: BLE001 - links are a convenience; the UI is up either way
+        return []
+    return [(e.name, f"{url}/#/experiments/{e.experiment_id}/runs?workflowType=machine_learning")
+            for e in experiments if e.name != "Default"]
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """Start `mlflow ui` as a child, print its URL once it answers, pass Ctrl-C / SIGTERM on."""
     import signal
@@ -119,6 +133,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
             time.sleep(0.5)
             continue
         print(f"MLflow UI for {uri}\n  open {url}  (Ctrl-C to stop)", flush=True)
+        for name, link in _experiment_links(uri, url):
+            print(f"  {name}: {link}", flush=True)
         break
     else:
         if server.poll() is None:

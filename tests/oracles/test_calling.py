@@ -36,7 +36,8 @@ def test_score_only_objects_and_raw_values():
             return [None, "x", (1, 2), OracleResult.failure("bad", transient=True)][: len(xs)]
 
     res = call_chunk(Raw(), ["a", "b", "c", "d"]).results
-    assert [r.reason for r in res] == ["no value", "not a number: 'x'", None, "bad"]
+    assert [r.reason for r in res][::2] == ["no value", None] and res[3].reason == "bad"
+    assert res[1].reason.startswith("not a number: 'x'")  # text is not a number, whatever it spells
     assert res[2].value == (1.0, 2.0) and res[3].transient  # a vector score; a transient failure
     assert call_chunk(Raw(), ["a", "b", "c", "d", "e"]).count_error.expected == 5
 
