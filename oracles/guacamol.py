@@ -54,6 +54,11 @@ class Similarity(MolecularObjective):
     threshold: float | None = 0.75
     _target_fp: Any = field(default=None, init=False, repr=False, compare=False)
 
+    @property
+    def description(self) -> str:
+        clip = f", clipped at {self.threshold}" if self.threshold is not None else ""
+        return f"similarity: Tanimoto ({self.fingerprint}) to {self.target}{clip}"
+
     def __getstate__(self) -> dict:  # rdkit fingerprints do not pickle: rebuilt on the worker
         return self.__dict__ | {"_target_fp": None}
 
@@ -107,6 +112,12 @@ class Isomer(MolecularObjective):
 
     formula: str
     leaderboard: bool = False
+
+    @property
+    def description(self) -> str:
+        how = ("the leaderboard's atom total (pytdc 0.3.6)" if self.leaderboard
+               else "the atom total with hydrogens (pytdc >= 0.3.7)")
+        return f"isomers of {self.formula}: element counts and {how}"
 
     def score_mol(self, mol: Chem.Mol) -> float:
         return isomer_score(self.formula, mol, Chem.MolToSmiles(mol) if self.leaderboard else None)

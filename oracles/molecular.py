@@ -31,6 +31,12 @@ class MolecularObjective:
     batch_size: int = 50
     idempotent: bool = True
 
+    @property
+    def description(self) -> str:
+        """One line for `sciloop oracles` (the class's first docstring line unless overridden)."""
+        doc = (type(self).__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else self.name
+
     def score_mol(self, mol: Chem.Mol) -> float:
         raise NotImplementedError
 
@@ -54,6 +60,10 @@ class Rediscovery(MolecularObjective):
     target: str
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
+    @property
+    def description(self) -> str:
+        return f"rediscovery: Tanimoto similarity (ECFP4 counts) to {self.target}"
+
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "_cache"} | {"_cache": {}}
 
@@ -76,6 +86,10 @@ class Descriptor(MolecularObjective):
     """A per-molecule rdkit descriptor (QED, logP) as an oracle."""
 
     fn: Callable[[Chem.Mol], float]
+
+    @property
+    def description(self) -> str:
+        return f"the rdkit descriptor {self.name} of each molecule"
 
     def score_mol(self, mol: Chem.Mol) -> float:
         return self.fn(mol)

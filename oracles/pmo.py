@@ -170,6 +170,16 @@ class MultiProperty(MolecularObjective):
     spec: str
     _terms: list[Term] | None = field(default=None, init=False, repr=False, compare=False)
 
+    @property
+    def description(self) -> str:
+        terms = PMO_SPECS[self.spec][0]()
+        how = "geometric mean" if PMO_SPECS[self.spec][1] == "geometric" else "mean"
+        prev = self.spec.endswith("_prev")
+        changed = self.spec.removesuffix("_prev") in ("zaleplon_mpo", "sitagliptin_mpo")
+        definition = "" if not changed else (", the leaderboard's isomer term (pytdc 0.3.6)" if prev
+                                             else ", pytdc >= 0.3.7's isomer term")
+        return f"PMO {self.spec}: {how} of {len(terms)} terms (oracles/pmo.py){definition}"
+
     def __getstate__(self) -> dict:  # rdkit fingerprints do not pickle: rebuilt on the worker
         return self.__dict__ | {"_terms": None}
 

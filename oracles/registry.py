@@ -43,6 +43,12 @@ def _summary(obj: Any) -> str:
     return doc.splitlines()[0] if doc else ""
 
 
+def _description(oracle: Any) -> str:
+    """An oracle's own `description`, else its class's first docstring line."""
+    text = getattr(oracle, "description", None)
+    return text if isinstance(text, str) and text else _summary(type(oracle))
+
+
 def _builtins() -> dict[str, Any]:
     """Factories of the built-in oracles, by config name.
 
@@ -61,7 +67,7 @@ def _builtins() -> dict[str, Any]:
 
 def available_oracles() -> list[OracleInfo]:
     """Built-ins first (sorted), then plug-ins (sorted); a plug-in never shadows a built-in."""
-    out = [OracleInfo(name, "built-in", f"sciloop.oracles:{name}", _summary(type(factory())))
+    out = [OracleInfo(name, "built-in", f"sciloop.oracles:{name}", _description(factory()))
            for name, factory in sorted(_builtins().items())]
     taken = {o.name for o in out}
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):

@@ -55,3 +55,14 @@ def test_both_definitions_of_the_changed_pmo_objectives_are_listed():
     for name in ("zaleplon_mpo", "sitagliptin_mpo", "isomers_c7h8n2o2", "isomers_c9h10n2o2pf2cl"):
         assert infos[name].source == infos[f"{name}_prev"].source == "built-in"
     assert load_oracle("isomers_c7h8n2o2_prev").name == "isomers_c7h8n2o2_prev"
+
+
+def test_every_builtin_has_its_own_description():
+    """`sciloop oracles` tells the objectives apart (11 once shared one line)."""
+    from sciloop.oracles.registry import available_oracles
+
+    built = [o for o in available_oracles() if o.source == "built-in"]
+    summaries = [o.summary for o in built]
+    assert all(summaries) and len(set(summaries)) == len(summaries), summaries
+    by_name = {o.name: o.summary for o in built}
+    assert "leaderboard" in by_name["zaleplon_mpo_prev"] and "0.3.7" in by_name["zaleplon_mpo"]
