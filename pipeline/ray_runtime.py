@@ -187,8 +187,8 @@ def watch_session(driver_pid: int, session_dir: str, pipe_fd: int | None = None)
                 break
     killed: set[int] = set()
     for _ in range(50):  # the raylet may start a worker while its siblings are being killed
-        found = session_processes(session_dir) - killed
-        if not found:
+        found = session_processes(session_dir) - killed - {driver_pid}  # a driver that lives on (it
+        if not found:  # started another Ray) still holds the old session's logs: it is never killed
             break
         for pid in found:
             with suppress(ProcessLookupError, PermissionError):

@@ -279,3 +279,15 @@ def test_the_watchdog_kills_writers_of_the_session_only(tmp_path):
         for p in procs.values():
             p.kill()
             p.wait()
+
+
+def test_a_driver_that_starts_ray_again_survives_its_first_watchdog():
+    """A process that runs campaigns one after another (the benchmark harness, a notebook)
+    shuts its Ray down and starts another: the first session's watchdog then kills that
+    session's leftovers, never the driver, which still holds the first session's log files."""
+    code = ("import time, ray\nfrom sciloop.pipeline.ray_runtime import start_ray\n"
+            "start_ray(None, 1, None)\nray.shutdown()\nstart_ray(None, 1, None)\n"
+            "time.sleep(5)\nprint('alive', flush=True)\nray.shutdown()\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and "alive" in out.stdout, (out.returncode, out.stderr[-2000:])
