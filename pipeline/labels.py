@@ -65,9 +65,9 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
     out = LabelImport()
     with RunDirLock(run_dir):
         rounds = {r["round"]: r["stage"] for r in ledger.rounds()}
-        awaiting_lab = {r.key for r in ledger.in_flight()
-                        if rounds.get(ledger.round_of(r.key)) == "awaiting_labels"}
-        stranded = {r.key for r in ledger.in_flight()} - awaiting_lab
+        in_flight = {r.key for r in ledger.in_flight()}
+        awaiting_lab = {k for k in in_flight if rounds.get(ledger.round_of(k)) == "awaiting_labels"}
+        stranded = in_flight - awaiting_lab
         failed = {r.key for r in ledger.failed()}
         correctable = {r.key for r in ledger.unknown()} | failed | awaiting_lab
         never_sent = {r.key for r in ledger.pending()}
