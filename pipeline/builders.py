@@ -72,8 +72,11 @@ def surrogate_featurizer(config: CampaignConfig) -> Featurizer:
 
 
 def fit_surrogate(config: CampaignConfig, featurizer: Featurizer, designs: Sequence[str], y: Sequence[float],
-                  round_: int) -> tuple[Any, dict[str, float], dict[str, Any] | None]:
+                  round_: int, previous: Any = None) -> tuple[Any, dict[str, float], dict[str, Any] | None]:
     """Fits the round's surrogate in this process, or in a Ray task (`surrogate.placement: ray`).
+
+    With `surrogate.warm_max_steps`, a fit in this process continues from `previous` (the last
+    round's surrogate, refitted in place) instead of starting afresh.
 
     Returns:
         The fitted surrogate (using `featurizer` here), the fit's statistics, and where a Ray
@@ -84,7 +87,11 @@ def fit_surrogate(config: CampaignConfig, featurizer: Featurizer, designs: Seque
         member=sc.member, members=sc.members, hidden=sc.hidden, layers=sc.layers, epochs=sc.epochs,
         lr=sc.lr, weight_decay=sc.weight_decay, batch_size=sc.batch_size, patience=sc.patience,
         max_steps=sc.max_steps, num_threads=sc.num_threads, calibrate=sc.calibrate,
-        gp_max_labels=sc.gp_max_labels, seed=config.seed * 1000 + round_)
+        gp_max_labels=sc.gp_max_labels, warm_max_steps=sc.warm_max_steps, seed=config.seed * 1000 + round_)
+    warm = sc.warm_max_steps is not None and sc.member in ("mlp", "gnn") and sc.placement == "driver"
+    if warm and previous is not None:
+        previous.config = ecfg  # this round's seed
+        return previous, previous.fit(designs, y, warm=True), None
     surrogate = make_surrogate(featurizer, ecfg)
     if sc.placement == "driver":
         return surrogate, surrogate.fit(designs, y), None

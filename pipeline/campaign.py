@@ -96,6 +96,7 @@ class Campaign:
         gnn = config.surrogate.member == "gnn"
         self.surrogate_featurizer = surrogate_featurizer(config) if gnn else self.featurizer
         self.proposer: Any = None
+        self.surrogate: Any = None  # the last round's, refitted warm (`surrogate.warm_max_steps`)
         self.tracker: Tracker | None = None
         self._owns_ray = False
         self._lock = RunDirLock(self.run_dir)
@@ -391,7 +392,9 @@ class Campaign:
                 f"Correct failures with `sciloop label {self.run_dir} results.csv` (a failure may be "
                 f"corrected to a label), then `sciloop resume {self.run_dir}`")
         designs, y = [l.key for l in labels], [l.value for l in labels]
-        surrogate, stats, where = fit_surrogate(self.config, self.surrogate_featurizer, designs, y, round_)
+        surrogate, stats, where = fit_surrogate(self.config, self.surrogate_featurizer, designs, y, round_,
+                                                self.surrogate)
+        self.surrogate = surrogate
         if where is not None:
             self.ledger.record_placements(round_, "surrogate", [where])
         return surrogate, designs, y, {f"surrogate_{k}": float(v) for k, v in stats.items()}

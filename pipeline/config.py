@@ -74,6 +74,10 @@ class SurrogateConfig(_Strict):
         "torch threads while fitting (None: torch's default; 2 threads were 9x slower on 2 busy cores)"))
     calibrate: bool = Field(True, description="rescale the ensemble's spread on held-out rows after each fit")
     gp_max_labels: int = Field(3000, ge=10, description="gp: refuse more labels than this (cubic cost)")
+    warm_max_steps: int | None = Field(None, ge=1, description=(
+        "refit each round from the previous round's weights with at most this many steps (mlp, gnn "
+        "in the driver; None: a fresh fit every round). Small rounds need it: a fresh fit at 10k "
+        "labels costs ~10 s"))
     placement: Literal["driver", "ray"] = Field("driver", description=(
         "driver: fit in the campaign's process; ray: fit in a Ray task with the resources below "
         "(all members in one task, vectorised)"))

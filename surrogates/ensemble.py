@@ -10,7 +10,7 @@ acquisitions run on it unchanged. ``make_surrogate`` also builds the Tanimoto GP
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -20,7 +20,7 @@ from torch import Tensor
 from .calibration import VarianceMap, fit_variance_map, oob_mean_std
 from .featurizers import Featurizer
 from .mlp import VectorisedMLPEnsemble, train_ensemble
-from .training import TrainConfig, member_weights, torch_threads, train_members
+from .training import TrainConfig, member_weights, row_keys, torch_threads, train_members
 
 __all__ = ["EnsembleConfig", "EnsembleSurrogate", "MLPEnsembleModel", "VectorisedMLPEnsemble",
            "make_surrogate"]
@@ -72,6 +72,10 @@ class EnsembleConfig:
             ``n^3``).
         gp_subsample: ``gp`` only: above ``gp_max_labels``, fit on a random subset of that
             many labels (seeded) instead of raising ``ValueError``.
+        warm_max_steps: Warm refits: ``fit(..., warm=True)`` starts from the previous fit's
+            weights and takes at most this many steps; every fit then draws each design's
+            bootstrap weights from the design itself (``training.row_keys``), so a member's
+            out-of-bag rows stay unseen across refits. ``None``: every fit starts afresh.
     """
 
     member: str = "mlp"
@@ -92,6 +96,7 @@ class EnsembleConfig:
     calibrate: bool = True
     gp_max_labels: int = 3000
     gp_subsample: bool = False
+    warm_max_steps: int | None = None
 
 
 #: Surrogate kinds accepted as ``EnsembleConfig.member``.
@@ -234,19 +239,24 @@ class EnsembleSurrogate:
         """
         return self.featurizer(list(designs))
 
-    def fit(self, designs: Sequence[str], y: Sequence[float]) -> dict[str, float]:
-        """Fit a fresh ensemble on labelled designs (labels are standardised internally).
+    def fit(self, designs: Sequence[str], y: Sequence[float], warm: bool = False) -> dict[str, float]:
+        """Fit the ensemble on labelled designs (labels are standardised internally).
 
         Args:
             designs: ``n >= 2`` SMILES strings (all must featurize; filter failures first).
             y: ``n`` finite labels (larger is better for the acquisitions).
+            warm: start from the current fit's weights, for at most ``config.warm_max_steps``
+                steps (needs ``warm_max_steps``; a first fit starts afresh). Else a fresh ensemble.
 
         Returns:
             ``train_loss`` (standardised units), ``train_rmse`` (of the ensemble mean, in
             units of ``y``), ``val_mse`` (standardised units, members' best held-out MSE),
             ``epochs``, ``best_epoch``, ``fit_seconds`` (wall), ``fit_cpu_seconds``,
-            ``steps``, ``n_train``, and the spread's calibration ``calibration_a``,
-            ``calibration_b`` (standardised units), ``calibration_rows`` (0: not fitted).
+            ``steps``, ``n_train``, ``warm`` (1: warm-started), and the spread's calibration
+            ``calibration_a``, ``calibration_b`` (standardised units), ``calibration_rows``.
+
+        Raises:
+            ValueError: `warm` without ``config.warm_max_steps``, or bad labels.
         """
         designs = list(designs)
         Y = torch.as_tensor(list(y), dtype=torch.float64).reshape(-1)
@@ -261,13 +271,20 @@ class EnsembleSurrogate:
         if not y_std > 1e-12:
             y_std = 1.0
         cfg = self.config
+        if warm and cfg.warm_max_steps is None:
+            raise ValueError("a warm fit needs config.warm_max_steps")
+        keys = row_keys(designs) if cfg.warm_max_steps is not None else None
         net = build_net(cfg, self.featurizer, X.shape[-1])
+        warm = warm and self._model is not None and getattr(self._model.net, "in_dim", None) == X.shape[-1]
+        if warm:
+            net.load_state_dict(self.model.net.state_dict())
         Z = (Y - y_mean) / y_std
         with torch_threads(cfg.num_threads):
-            stats = self._train(net, X, Z)
-            calibration = self._calibrate(net, X, Z) if cfg.calibrate else VarianceMap()
+            stats = self._train(net, X, Z, keys, cfg.warm_max_steps if warm else cfg.max_steps)
+            calibration = self._calibrate(net, X, Z, keys) if cfg.calibrate else VarianceMap()
         stats["train_rmse"] *= y_std
         stats["n_train"] = float(len(designs))
+        stats["warm"] = float(warm)
         stats.update(calibration_a=calibration.a, calibration_b=calibration.b,
                      calibration_rows=float(calibration.rows))
         self._model = MLPEnsembleModel(net, y_mean, y_std, calibration).eval()
@@ -281,26 +298,28 @@ class EnsembleSurrogate:
                            max_steps=cfg.max_steps, seed=cfg.seed)
 
     @torch.no_grad()
-    def _calibrate(self, net: torch.nn.Module, X: Tensor, Z: Tensor) -> VarianceMap:
+    def _calibrate(self, net: torch.nn.Module, X: Tensor, Z: Tensor, keys: list[int] | None) -> VarianceMap:
         """Fit the variance map on the rows each member never saw (see ``calibration``)."""
         net.eval()
         pred = torch.cat([net(X[lo:lo + 4096]).to(torch.float64)
                           for lo in range(0, X.shape[0], 4096)], dim=-1)
-        weights = member_weights(Z.numel(), pred.shape[0], self._train_config())
+        weights = member_weights(Z.numel(), pred.shape[0], self._train_config(), keys=keys)
         rows, mean, std = oob_mean_std(pred, weights)
         return fit_variance_map(mean, std, Z[rows])
 
-    def _train(self, net: torch.nn.Module, X: Tensor, Z: Tensor) -> dict[str, float]:
-        """Train ``net`` on features `n x d` and standardised labels `n`."""
-        cfg = self.config
+    def _train(self, net: torch.nn.Module, X: Tensor, Z: Tensor, keys: list[int] | None,
+               max_steps: int | None) -> dict[str, float]:
+        """Train ``net`` on features `n x d` and standardised labels `n` (row `keys`: see ``fit``)."""
+        cfg = replace(self.config, max_steps=max_steps)
         if cfg.member == "mlp":  # sparse fingerprints take the sparse first-layer path
             stats = train_ensemble(net, X, Z, epochs=cfg.epochs, lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, batch_size=cfg.batch_size,
                                    bootstrap=cfg.bootstrap, seed=cfg.seed,
                                    patience=cfg.patience, max_steps=cfg.max_steps,
-                                   val_fraction=cfg.val_fraction)
+                                   val_fraction=cfg.val_fraction, keys=keys)
         else:
-            stats = train_members(net, lambda idx: net(X[idx]), Z, self._train_config())
+            stats = train_members(net, lambda idx: net(X[idx]), Z,
+                                  replace(self._train_config(), max_steps=max_steps), keys)
         return stats
 
     @torch.no_grad()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -164,6 +165,7 @@ def train_ensemble(
     patience: int | None = None,
     max_steps: int | None = None,
     val_fraction: float = 0.1,
+    keys: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """Fit all members at once by weighted MSE (see ``training.train_members``).
 
@@ -182,6 +184,7 @@ def train_ensemble(
         patience: Per-member early stopping on out-of-bag rows (None: off).
         max_steps: Cap on optimizer steps (None: no cap).
         val_fraction: Shared held-out share when ``bootstrap`` is False.
+        keys: stable row keys (see ``training.train_members``).
 
     Returns:
         The statistics of ``train_members`` (``train_loss``, ``train_rmse``, ``val_mse``,
@@ -198,4 +201,4 @@ def train_ensemble(
     config = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, bootstrap=bootstrap, patience=patience,
                          val_fraction=val_fraction, max_steps=max_steps, seed=seed)
-    return train_members(net, forward_rows, y, config)
+    return train_members(net, forward_rows, y, config, keys)

@@ -17,15 +17,18 @@ its best weights back.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TrainConfig", "member_weights", "torch_threads", "train_members"]
+__all__ = ["TrainConfig", "member_weights", "row_keys", "torch_threads", "train_members"]
 
 
 @contextmanager
@@ -86,10 +89,38 @@ def adamw(net: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimiz
         return torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
 
 
-def _weights_and_validation(n: int, K: int, cfg: TrainConfig, dtype: torch.dtype,
-                            g: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
-    """Training weights `K x n`, validation rows `v`, validation mask `K x v`."""
-    if cfg.bootstrap:
+def row_keys(designs: Sequence[str]) -> list[int]:
+    """Stable integer keys of designs (CRC-32, the same in every process) for ``train_members``."""
+    return [zlib.crc32(d.encode()) for d in designs]
+
+
+_POISSON_CDF = np.cumsum([math.exp(-1) / math.factorial(j) for j in range(20)])
+
+
+def _keyed_poisson(keys: Sequence[int], K: int) -> np.ndarray:
+    """Poisson(1) draws `K x n`, column `i` a function of `keys[i]` alone."""
+    if not len(keys):
+        return np.zeros((K, 0))
+    u = np.stack([np.random.default_rng([0x5C1, int(k)]).random(K) for k in keys], axis=1)
+    return np.searchsorted(_POISSON_CDF, u).astype(float)
+
+
+def _weights_and_validation(n: int, K: int, cfg: TrainConfig, dtype: torch.dtype, g: torch.Generator,
+                            keys: Sequence[int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """Training weights `K x n`, validation rows `v`, validation mask `K x v`.
+
+    With `keys` (one per row, see ``row_keys``) each row's bootstrap weights depend on its key
+    alone (not on ``cfg.seed``, which a campaign changes every round), so a row out of a
+    member's bag stays out of it in every later fit: what a warm-started member is validated
+    and calibrated on, it never saw.
+    """
+    if cfg.bootstrap and keys is not None:
+        if len(keys) != n:
+            raise ValueError(f"{len(keys)} row keys for {n} rows")
+        w = torch.as_tensor(_keyed_poisson(keys, K), dtype=dtype)
+        val_rows = torch.randperm(n, generator=g)[: cfg.max_val_rows]
+        mask = w[:, val_rows] == 0
+    elif cfg.bootstrap:
         w = torch.poisson(torch.ones(K, n, dtype=dtype), generator=g)
         val_rows = torch.randperm(n, generator=g)[: cfg.max_val_rows]
         mask = w[:, val_rows] == 0
@@ -105,7 +136,7 @@ def _weights_and_validation(n: int, K: int, cfg: TrainConfig, dtype: torch.dtype
 
 
 def member_weights(n: int, members: int, config: TrainConfig,
-                   dtype: torch.dtype = torch.float64) -> Tensor:
+                   dtype: torch.dtype = torch.float64, keys: Sequence[int] | None = None) -> Tensor:
     """The training weights `K x n` that ``train_members`` uses with ``config`` (same seed).
 
     Zero entries are the rows member ``k`` never saw (its out-of-bag rows with the bootstrap,
@@ -117,9 +148,10 @@ def member_weights(n: int, members: int, config: TrainConfig,
         members: Ensemble size ``K``.
         config: The training settings passed to ``train_members``.
         dtype: dtype of the weights.
+        keys: the rows' keys, as given to ``train_members``.
     """
     g = torch.Generator().manual_seed(int(config.seed) + 1)
-    return _weights_and_validation(n, members, config, dtype, g)[0]
+    return _weights_and_validation(n, members, config, dtype, g, keys)[0]
 
 
 class _BestMembers:
@@ -158,6 +190,7 @@ def train_members(
     forward_rows: Callable[[Tensor], Tensor],
     y: Tensor,
     config: TrainConfig | None = None,
+    keys: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """Fit all members at once by weighted MSE (AdamW), with per-member early stopping.
 
@@ -170,6 +203,8 @@ def train_members(
         forward_rows: Maps `b` row indices (int64) to `K x b` member predictions.
         y: `n` (standardised) targets.
         config: Training settings (defaults if None).
+        keys: one stable key per row (``row_keys``): bootstrap weights fixed per row across
+            fits, for warm starts (None: drawn afresh from ``config.seed``).
 
     Returns:
         ``train_loss`` (weighted MSE, mean over members), ``train_rmse`` (of the ensemble
@@ -182,7 +217,7 @@ def train_members(
     y = y.reshape(-1)
     n, K = y.numel(), int(net.members)
     g = torch.Generator().manual_seed(int(cfg.seed) + 1)  # first draw: see member_weights
-    w, val_rows, mask = _weights_and_validation(n, K, cfg, y.dtype, g)
+    w, val_rows, mask = _weights_and_validation(n, K, cfg, y.dtype, g, keys)
     best = _BestMembers(net, mask) if val_rows.numel() else None
     opt = adamw(net, cfg.lr, cfg.weight_decay)
     batch_size = max(1, min(int(cfg.batch_size), n))
