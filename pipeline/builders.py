@@ -7,6 +7,7 @@ its bookkeeping and these stay testable on their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from functools import partial
 from typing import Any
 
@@ -15,10 +16,11 @@ from sciloop.proposers.genetic import GeneticConfig, GeneticProposer, MixturePro
 from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
 from sciloop.proposers.screening import ScreeningProposer
 from sciloop.proposers.selfies_env import SelfiesEnv
-from sciloop.surrogates.ensemble import EnsembleConfig, make_surrogate
 from sciloop.surrogates.featurizers import Featurizer, MorganFeaturizer
 from sciloop.surrogates.graphs import GraphFeaturizer
+from sciloop.surrogates.members import make_surrogate, member_inputs
 from sciloop.surrogates.remote import Placement, fit_on_ray
+from sciloop.surrogates.settings import AcquisitionConfig, EnsembleConfig
 
 Pretrain = Callable[[GFlowNetProposer, int], None]
 """Runs `proposer.pretrain(steps)`, e.g. behind a progress bar."""
@@ -66,9 +68,26 @@ def make_gflownet(config: CampaignConfig, library: Sequence[str], pretrain: Pret
 
 
 def surrogate_featurizer(config: CampaignConfig) -> Featurizer:
-    """What the surrogate sees: molecular graphs for the GNN, else Morgan count fingerprints."""
+    """What the surrogate sees: molecular graphs for a member that reads graphs (the GNN), else
+    Morgan count fingerprints (`surrogates.members.member_inputs`)."""
     sc = config.surrogate
-    return GraphFeaturizer() if sc.member == "gnn" else MorganFeaturizer(radius=sc.radius, n_bits=sc.n_bits)
+    if member_inputs(sc.member) == "graphs":
+        return GraphFeaturizer()
+    return MorganFeaturizer(radius=sc.radius, n_bits=sc.n_bits)
+
+
+def ensemble_config(config: CampaignConfig, round_: int) -> EnsembleConfig:
+    """The surrogate's settings of round `round_`: every `surrogate` setting the surrogate reads
+    (the others keep `EnsembleConfig`'s defaults), seeded by the campaign's seed and the round."""
+    sc = config.surrogate
+    shared = {f.name: getattr(sc, f.name) for f in fields(EnsembleConfig) if f.name in type(sc).model_fields}
+    return EnsembleConfig(**shared, seed=config.seed * 1000 + round_)
+
+
+def round_acquisition(config: CampaignConfig, round_: int) -> AcquisitionConfig:
+    """The acquisition settings of round `round_`: `config.acquisition` seeded by the campaign's
+    seed and the round (the seed of the Thompson draw and of quasi-Monte Carlo samples)."""
+    return config.acquisition.model_copy(update={"seed": config.seed * 1000 + round_})
 
 
 def fit_surrogate(config: CampaignConfig, featurizer: Featurizer, designs: Sequence[str], y: Sequence[float],
@@ -80,11 +99,7 @@ def fit_surrogate(config: CampaignConfig, featurizer: Featurizer, designs: Seque
         task fitted it (`{"node", "worker", "gpus"}`; None in this process).
     """
     sc = config.surrogate
-    ecfg = EnsembleConfig(
-        member=sc.member, members=sc.members, hidden=sc.hidden, layers=sc.layers, epochs=sc.epochs,
-        lr=sc.lr, weight_decay=sc.weight_decay, batch_size=sc.batch_size, patience=sc.patience,
-        max_steps=sc.max_steps, num_threads=sc.num_threads, calibrate=sc.calibrate,
-        gp_max_labels=sc.gp_max_labels, seed=config.seed * 1000 + round_)
+    ecfg = ensemble_config(config, round_)
     surrogate = make_surrogate(featurizer, ecfg)
     if sc.placement == "driver":
         return surrogate, surrogate.fit(designs, y), None

@@ -10,6 +10,11 @@ from typing import Any, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sciloop.surrogates.settings import AcquisitionConfig
+
+#: What each domain's featurizers give a surrogate (`surrogates.members.Member.inputs`).
+DOMAIN_INPUTS: dict[str, tuple[str, ...]] = {"molecule": ("vectors", "fingerprints", "graphs")}
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -55,9 +60,10 @@ class SurrogateConfig(_Strict):
     """An ensemble fit together in one process (MLPs on Morgan count fingerprints, or GNNs), or a
     Tanimoto GP for small data. Defaults chosen by benchmarks/surrogates.py and surrogate_refit.py."""
 
-    member: Literal["mlp", "gnn", "gp"] = Field("mlp", description=(
+    member: str = Field("mlp", description=(
         "mlp (fingerprints; refits 10k labels in < 10 s), gnn (GINE on graphs: ranks better, 10-30x "
-        "slower) or gp (Tanimoto-kernel GP on fingerprints, up to gp_max_labels)"))
+        "slower), gp (Tanimoto-kernel GP on fingerprints, up to gp_max_labels), cnn (token sequences: "
+        "not on molecules) (surrogates/members.py) or 'module:Class'"))
     members: int = Field(5, ge=2)
     hidden: int = Field(256, ge=8)
     layers: int = Field(2, ge=1)
@@ -81,14 +87,12 @@ class SurrogateConfig(_Strict):
     num_gpus: float = Field(0.0, ge=0, description="placement ray: GPUs of the fit task")
     resources: dict[str, float] = Field(default_factory=dict, description="placement ray: custom Ray resources")
 
+    @field_validator("member")
+    @classmethod
+    def _known_member(cls, name: str) -> str:
+        from sciloop.surrogates.members import check_member
 
-class AcquisitionConfig(_Strict):
-    """The acquisition (BoTorch) and how it becomes the GFlowNet's log-reward."""
-
-    name: Literal["ucb", "logei", "lognei", "pi", "mean", "thompson"] = "ucb"
-    beta: float = Field(1.0, ge=0, description="UCB exploration weight (BoTorch's beta)")
-    temperature: float = Field(0.2, gt=0, description="log R = acquisition / temperature")
-    reward: Literal["acquisition", "rank"] = "acquisition"
+        return check_member(name)
 
 
 class ProposerConfig(_Strict):
@@ -183,6 +187,27 @@ class CampaignConfig(_Strict):
                              f"use member=mlp for large campaigns")
         return self
 
+    @model_validator(mode="after")
+    def _parts_fit(self) -> "CampaignConfig":
+        from sciloop.surrogates.members import MEMBERS
+
+        member, gives = self.surrogate.member, DOMAIN_INPUTS[self.domain]
+        if member in MEMBERS and MEMBERS[member].inputs not in gives:
+            fits = [name for name, m in MEMBERS.items() if m.inputs in gives]
+            raise ValueError(
+                f"surrogate.member={member} reads {MEMBERS[member].inputs} (token sequences from a "
+                f"SequenceFeaturizer), which domain {self.domain!r} does not give ({', '.join(gives)}): "
+                f"choose from {', '.join(fits)}")
+        acq, default = self.acquisition, AcquisitionConfig()
+        if acq.seed is not None:
+            raise ValueError("acquisition.seed is set per round from the campaign's seed: leave it out")
+        unread = [k for k in NOT_FORWARDED if getattr(acq, k) != getattr(default, k)]
+        if unread:
+            raise ValueError(f"acquisition.{', acquisition.'.join(unread)}: not read by the campaign yet "
+                             f"(it builds each round's acquisition from name, beta, temperature and "
+                             f"reward): leave at the default")
+        return self
+
     @property
     def total_budget(self) -> int:
         return self.budget or self.initial.size + self.rounds * self.batch_size
@@ -196,7 +221,8 @@ class CampaignConfig(_Strict):
 
     #: fields added after ledgers of the legacy digest forms were written (left out of those forms)
     ADDED_SINCE_LEGACY: ClassVar[dict[str, set[str]]] = {
-        "proposer": {"objective", "subtb_lambda", "munchausen_alpha"}}
+        "proposer": {"objective", "subtb_lambda", "munchausen_alpha"},
+        "acquisition": {"pi_tau", "ei_tau", "mc_samples"}}
 
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).
@@ -222,6 +248,11 @@ class CampaignConfig(_Strict):
     def digests(self) -> tuple[str, ...]:
         """Every digest a ledger of this config may hold: the current one first, then older forms."""
         return tuple(self.digest(legacy=g) for g in (0, 1, 2, 3))
+
+
+#: Acquisition settings the campaign does not pass to the round's acquisition yet (`campaign.py`
+#: rebuilds it from name, beta, temperature, reward; `builders.round_acquisition` passes all).
+NOT_FORWARDED = ("pi_tau", "ei_tau", "mc_samples")
 
 
 class ConfigError(ValueError):

@@ -35,9 +35,9 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.operators import DenseLinearOperator
 from torch import Tensor
 
-from .ensemble import EnsembleConfig
 from .featurizers import Featurizer
 from .mlp import SPARSE_DENSITY
+from .settings import EnsembleConfig
 from .training import torch_threads
 
 __all__ = ["TanimotoGP", "TanimotoGPSurrogate", "TanimotoKernel"]
