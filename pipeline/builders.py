@@ -7,7 +7,6 @@ its bookkeeping and these stay testable on their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from functools import partial
 from typing import Any
 
@@ -77,11 +76,10 @@ def surrogate_featurizer(config: CampaignConfig) -> Featurizer:
 
 
 def ensemble_config(config: CampaignConfig, round_: int) -> EnsembleConfig:
-    """The surrogate's settings of round `round_`: every `surrogate` setting the surrogate reads
-    (the others keep `EnsembleConfig`'s defaults), seeded by the campaign's seed and the round."""
-    sc = config.surrogate
-    shared = {f.name: getattr(sc, f.name) for f in fields(EnsembleConfig) if f.name in type(sc).model_fields}
-    return EnsembleConfig(**shared, seed=config.seed * 1000 + round_)
+    """The surrogate's settings of round `round_`: `config.surrogate` without the featurizer's and
+    the placement's settings, seeded by the campaign's seed and the round."""
+    own = set(EnsembleConfig.model_fields) - {"seed"}
+    return EnsembleConfig(**config.surrogate.model_dump(include=own), seed=config.seed * 1000 + round_)
 
 
 def round_acquisition(config: CampaignConfig, round_: int) -> AcquisitionConfig:

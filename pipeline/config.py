@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sciloop.surrogates.settings import AcquisitionConfig
+from sciloop.surrogates.settings import AcquisitionConfig, EnsembleConfig
 
 #: What each domain's featurizers give a surrogate (`surrogates.members.Member.inputs`).
 DOMAIN_INPUTS: dict[str, tuple[str, ...]] = {"molecule": ("vectors", "fingerprints", "graphs")}
@@ -56,43 +56,22 @@ class InitialConfig(_Strict):
     library_size: int = Field(20_000, ge=100, description="molecules drawn from 'moses' (seeded by `seed`)")
 
 
-class SurrogateConfig(_Strict):
-    """An ensemble fit together in one process (MLPs on Morgan count fingerprints, or GNNs), or a
-    Tanimoto GP for small data. Defaults chosen by benchmarks/surrogates.py and surrogate_refit.py."""
+class SurrogateConfig(EnsembleConfig):
+    """The surrogate (`surrogates.settings.EnsembleConfig`: an ensemble fit together in one process,
+    MLPs on Morgan count fingerprints or GNNs, or a Tanimoto GP for small data), the fingerprints it
+    reads, and where it is fitted."""
 
-    member: str = Field("mlp", description=(
-        "mlp (fingerprints; refits 10k labels in < 10 s), gnn (GINE on graphs: ranks better, 10-30x "
-        "slower), gp (Tanimoto-kernel GP on fingerprints, up to gp_max_labels), cnn (token sequences: "
-        "not on molecules) (surrogates/members.py) or 'module:Class'"))
-    members: int = Field(5, ge=2)
-    hidden: int = Field(256, ge=8)
-    layers: int = Field(2, ge=1)
-    epochs: int = Field(200, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    radius: int = Field(2, ge=1)
-    n_bits: int = Field(2048, ge=64)
-    batch_size: int = Field(256, ge=1)
-    patience: int | None = Field(10, ge=1, description=(
-        "early stopping: epochs without improvement on each member's out-of-bag rows (None: off)"))
-    max_steps: int | None = Field(400, ge=1, description="cap on optimiser steps per fit (None: no cap)")
     num_threads: int | None = Field(1, ge=1, description=(
         "torch threads while fitting (None: torch's default; 2 threads were 9x slower on 2 busy cores)"))
-    calibrate: bool = Field(True, description="rescale the ensemble's spread on held-out rows after each fit")
-    gp_max_labels: int = Field(3000, ge=10, description="gp: refuse more labels than this (cubic cost)")
+    seed: int = Field(0, exclude=True, description="set per round from the campaign's seed")
+    radius: int = Field(2, ge=1)
+    n_bits: int = Field(2048, ge=64)
     placement: Literal["driver", "ray"] = Field("driver", description=(
         "driver: fit in the campaign's process; ray: fit in a Ray task with the resources below "
         "(all members in one task, vectorised)"))
     num_cpus: float = Field(1.0, gt=0, description="placement ray: CPUs of the fit task")
     num_gpus: float = Field(0.0, ge=0, description="placement ray: GPUs of the fit task")
     resources: dict[str, float] = Field(default_factory=dict, description="placement ray: custom Ray resources")
-
-    @field_validator("member")
-    @classmethod
-    def _known_member(cls, name: str) -> str:
-        from sciloop.surrogates.members import check_member
-
-        return check_member(name)
 
 
 class ProposerConfig(_Strict):
@@ -198,6 +177,8 @@ class CampaignConfig(_Strict):
                 f"surrogate.member={member} reads {MEMBERS[member].inputs} (token sequences from a "
                 f"SequenceFeaturizer), which domain {self.domain!r} does not give ({', '.join(gives)}): "
                 f"choose from {', '.join(fits)}")
+        if "seed" in self.surrogate.model_fields_set:
+            raise ValueError("surrogate.seed is set per round from the campaign's seed: leave it out")
         acq, default = self.acquisition, AcquisitionConfig()
         if acq.seed is not None:
             raise ValueError("acquisition.seed is set per round from the campaign's seed: leave it out")
@@ -222,7 +203,8 @@ class CampaignConfig(_Strict):
     #: fields added after ledgers of the legacy digest forms were written (left out of those forms)
     ADDED_SINCE_LEGACY: ClassVar[dict[str, set[str]]] = {
         "proposer": {"objective", "subtb_lambda", "munchausen_alpha"},
-        "acquisition": {"pi_tau", "ei_tau", "mc_samples"}}
+        "acquisition": {"pi_tau", "ei_tau", "mc_samples"},
+        "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample"}}
 
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).

@@ -304,7 +304,7 @@ class EnsembleSurrogate:
         describe = getattr(self.featurizer, "config", None)
         return {
             "format": STATE_FORMAT,
-            "config": asdict(self.config),
+            "config": self.config.model_dump(),
             "in_dim": int(getattr(model.net, "in_dim", self.featurizer.dim)),
             "y_mean": float(model.y_mean),
             "y_std": float(model.y_std),

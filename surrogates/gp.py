@@ -20,7 +20,6 @@ import time
 import warnings
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import asdict
 from typing import Any
 
 import gpytorch
@@ -251,7 +250,7 @@ class TanimotoGPSurrogate:
         model = self.model
         return {
             "format": STATE_FORMAT,
-            "config": asdict(self.config),
+            "config": self.config.model_dump(),
             "designs": list(self._designs),
             "y": list(self._y),
             "gp": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},

@@ -36,6 +36,8 @@ def test_acquisition_settings_the_campaign_does_not_read_are_refused():
         load_config({"acquisition": {"seed": 3}})
     with pytest.raises(ConfigError, match="acquisition.pi_tau, acquisition.mc_samples: not read by the campaign"):
         load_config({"acquisition": {"pi_tau": 0.5, "mc_samples": 8}})
+    with pytest.raises(ConfigError, match="surrogate.seed is set per round"):
+        load_config({"surrogate": {"seed": 3}})
 
 
 def test_one_acquisition_settings_model():
@@ -46,7 +48,7 @@ def test_one_acquisition_settings_model():
     assert "seed" not in seeded.model_dump()  # never written to a config or a digest
 
 
-def test_the_surrogate_settings_as_before():
+def test_one_surrogate_settings_model_and_the_same_settings_as_before():
     config = load_config({"seed": 2, "surrogate": {"member": "gp", "hidden": 64, "num_threads": 1}}, ["budget=300"])
     sc = config.surrogate
     before = EnsembleConfig(  # the field-by-field copy builders.fit_surrogate made before the registry
@@ -55,6 +57,7 @@ def test_the_surrogate_settings_as_before():
         max_steps=sc.max_steps, num_threads=sc.num_threads, calibrate=sc.calibrate,
         gp_max_labels=sc.gp_max_labels, seed=config.seed * 1000 + 4)
     assert ensemble_config(config, 4) == before
+    assert isinstance(config.surrogate, EnsembleConfig) and "seed" not in config.model_dump()["surrogate"]
     assert isinstance(surrogate_featurizer(config), MorganFeaturizer)
 
 
