@@ -66,13 +66,18 @@ def make_gflownet(config: CampaignConfig, library: Sequence[str], pretrain: Pret
     return proposer
 
 
-def surrogate_featurizer(config: CampaignConfig) -> Featurizer:
+def surrogate_featurizer(config: CampaignConfig, fingerprints: Featurizer | None = None) -> Featurizer:
     """What the surrogate sees: molecular graphs for a member that reads graphs (the GNN), else
-    Morgan count fingerprints (`surrogates.members.member_inputs`)."""
+    Morgan count fingerprints (`surrogates.members.member_inputs`).
+
+    Args:
+        fingerprints: the campaign's own fingerprint featurizer, returned (with its cache) when
+            the member reads fingerprints; None: a new `MorganFeaturizer`.
+    """
     sc = config.surrogate
     if member_inputs(sc.member) == "graphs":
         return GraphFeaturizer()
-    return MorganFeaturizer(radius=sc.radius, n_bits=sc.n_bits)
+    return fingerprints if fingerprints is not None else MorganFeaturizer(radius=sc.radius, n_bits=sc.n_bits)
 
 
 def ensemble_config(config: CampaignConfig, round_: int) -> EnsembleConfig:

@@ -59,6 +59,9 @@ def test_one_surrogate_settings_model_and_the_same_settings_as_before():
     assert ensemble_config(config, 4) == before
     assert isinstance(config.surrogate, EnsembleConfig) and "seed" not in config.model_dump()["surrogate"]
     assert isinstance(surrogate_featurizer(config), MorganFeaturizer)
+    own = MorganFeaturizer()
+    assert surrogate_featurizer(config, own) is own  # the campaign's fingerprints, cache and all
+    assert surrogate_featurizer(load_config({"surrogate": {"member": "gnn"}}), own) is not own
 
 
 #: `digests()` of configs/quickstart.yaml (and variants) on the commit before the registries
