@@ -32,7 +32,7 @@ import rdkit
 from rdkit import Chem, DataStructs, rdBase
 from rdkit.Chem import QED, Descriptors, rdFingerprintGenerator
 from sciloop.surrogates import EnsembleConfig, EnsembleSurrogate, MorganFeaturizer
-from sciloop.surrogates.ensemble import make_surrogate as build_surrogate
+from sciloop.surrogates.members import make_surrogate as build_surrogate
 from sciloop.surrogates.metrics import prospective_metrics
 
 DATA = os.path.join(os.path.dirname(rdkit.__file__), "Data")

@@ -15,10 +15,11 @@ from sciloop.proposers.genetic import GeneticConfig, GeneticProposer, MixturePro
 from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
 from sciloop.proposers.screening import ScreeningProposer
 from sciloop.proposers.selfies_env import SelfiesEnv
-from sciloop.surrogates.ensemble import EnsembleConfig, make_surrogate
 from sciloop.surrogates.featurizers import Featurizer, MorganFeaturizer
 from sciloop.surrogates.graphs import GraphFeaturizer
+from sciloop.surrogates.members import make_surrogate, member_inputs
 from sciloop.surrogates.remote import Placement, fit_on_ray
+from sciloop.surrogates.settings import AcquisitionConfig, EnsembleConfig
 
 Pretrain = Callable[[GFlowNetProposer, int], None]
 """Runs `proposer.pretrain(steps)`, e.g. behind a progress bar."""
@@ -65,10 +66,31 @@ def make_gflownet(config: CampaignConfig, library: Sequence[str], pretrain: Pret
     return proposer
 
 
-def surrogate_featurizer(config: CampaignConfig) -> Featurizer:
-    """What the surrogate sees: molecular graphs for the GNN, else Morgan count fingerprints."""
+def surrogate_featurizer(config: CampaignConfig, fingerprints: Featurizer | None = None) -> Featurizer:
+    """What the surrogate sees: molecular graphs for a member that reads graphs (the GNN), else
+    Morgan count fingerprints (`surrogates.members.member_inputs`).
+
+    Args:
+        fingerprints: the campaign's own fingerprint featurizer, returned (with its cache) when
+            the member reads fingerprints; None: a new `MorganFeaturizer`.
+    """
     sc = config.surrogate
-    return GraphFeaturizer() if sc.member == "gnn" else MorganFeaturizer(radius=sc.radius, n_bits=sc.n_bits)
+    if member_inputs(sc.member) == "graphs":
+        return GraphFeaturizer()
+    return fingerprints if fingerprints is not None else MorganFeaturizer(radius=sc.radius, n_bits=sc.n_bits)
+
+
+def ensemble_config(config: CampaignConfig, round_: int) -> EnsembleConfig:
+    """The surrogate's settings of round `round_`: `config.surrogate` without the featurizer's and
+    the placement's settings, seeded by the campaign's seed and the round."""
+    own = set(EnsembleConfig.model_fields) - {"seed"}
+    return EnsembleConfig(**config.surrogate.model_dump(include=own), seed=config.seed * 1000 + round_)
+
+
+def round_acquisition(config: CampaignConfig, round_: int) -> AcquisitionConfig:
+    """The acquisition settings of round `round_`: `config.acquisition` seeded by the campaign's
+    seed and the round (the seed of the Thompson draw and of quasi-Monte Carlo samples)."""
+    return config.acquisition.model_copy(update={"seed": config.seed * 1000 + round_})
 
 
 def fit_surrogate(config: CampaignConfig, featurizer: Featurizer, designs: Sequence[str], y: Sequence[float],
@@ -83,11 +105,7 @@ def fit_surrogate(config: CampaignConfig, featurizer: Featurizer, designs: Seque
         task fitted it (`{"node", "worker", "gpus"}`; None in this process).
     """
     sc = config.surrogate
-    ecfg = EnsembleConfig(
-        member=sc.member, members=sc.members, hidden=sc.hidden, layers=sc.layers, epochs=sc.epochs,
-        lr=sc.lr, weight_decay=sc.weight_decay, batch_size=sc.batch_size, patience=sc.patience,
-        max_steps=sc.max_steps, num_threads=sc.num_threads, calibrate=sc.calibrate,
-        gp_max_labels=sc.gp_max_labels, warm_max_steps=sc.warm_max_steps, seed=config.seed * 1000 + round_)
+    ecfg = ensemble_config(config, round_)
     warm = sc.warm_max_steps is not None and sc.member in ("mlp", "gnn") and sc.placement == "driver"
     if warm and previous is not None:
         previous.config = ecfg  # this round's seed

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sciloop.oracles.base import OracleResult
 from sciloop.oracles.runner import OracleRunner
-from sciloop.pipeline.builders import fit_surrogate, make_proposer, surrogate_featurizer
+from sciloop.pipeline.builders import fit_surrogate, make_proposer, round_acquisition, surrogate_featurizer
 from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
 from sciloop.pipeline.domain import MoleculeDomain, load_library
 from sciloop.pipeline.ledger import DesignRow, Ledger, RunDirError, RunDirLock
@@ -32,7 +32,7 @@ from sciloop.pipeline.report import summary_table
 from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
 from sciloop.pipeline.tracking import Tracker, open_campaign_tracker
 from sciloop.proposers.gflownet import GFlowNetProposer
-from sciloop.surrogates.acquisition import AcquisitionConfig, acquisition_values, make_log_reward
+from sciloop.surrogates.acquisition import acquisition_values, make_log_reward
 from sciloop.surrogates.featurizers import MorganFeaturizer
 from sciloop.surrogates.selection import select_batch
 
@@ -93,8 +93,7 @@ class Campaign:
         self.library = load_library(config.initial.library, config.initial.library_size, config.seed)
         self.featurizer = MorganFeaturizer(radius=config.surrogate.radius, n_bits=config.surrogate.n_bits)
         # what the surrogate sees; Tanimoto selection and metrics always use the fingerprints
-        gnn = config.surrogate.member == "gnn"
-        self.surrogate_featurizer = surrogate_featurizer(config) if gnn else self.featurizer
+        self.surrogate_featurizer = surrogate_featurizer(config, self.featurizer)
         self.proposer: Any = None
         self.surrogate: Any = None  # the last round's, refitted warm (`surrogate.warm_max_steps`)
         self.tracker: Tracker | None = None
@@ -407,9 +406,7 @@ class Campaign:
         metrics["seconds_surrogate"] = time.monotonic() - t
         self.ledger.set_stage(round_, "surrogate")
 
-        acfg = self.config.acquisition
-        acq_cfg = AcquisitionConfig(name=acfg.name, beta=acfg.beta, temperature=acfg.temperature,
-                                    reward=acfg.reward, seed=self.config.seed * 1000 + round_)
+        acq_cfg = round_acquisition(self.config, round_)
         if self.proposer is None:
             self.proposer = self._make_proposer(round_)
         t = time.monotonic()

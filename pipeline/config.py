@@ -10,6 +10,11 @@ from typing import Any, ClassVar, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sciloop.surrogates.settings import AcquisitionConfig, EnsembleConfig
+
+#: What each domain's featurizers give a surrogate (`surrogates.members.Member.inputs`).
+DOMAIN_INPUTS: dict[str, tuple[str, ...]] = {"molecule": ("vectors", "fingerprints", "graphs")}
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -51,48 +56,22 @@ class InitialConfig(_Strict):
     library_size: int = Field(20_000, ge=100, description="molecules drawn from 'moses' (seeded by `seed`)")
 
 
-class SurrogateConfig(_Strict):
-    """An ensemble fit together in one process (MLPs on Morgan count fingerprints, or GNNs), or a
-    Tanimoto GP for small data. Defaults chosen by benchmarks/surrogates.py and surrogate_refit.py."""
+class SurrogateConfig(EnsembleConfig):
+    """The surrogate (`surrogates.settings.EnsembleConfig`: an ensemble fit together in one process,
+    MLPs on Morgan count fingerprints or GNNs, or a Tanimoto GP for small data), the fingerprints it
+    reads, and where it is fitted."""
 
-    member: Literal["mlp", "gnn", "gp"] = Field("mlp", description=(
-        "mlp (fingerprints; refits 10k labels in < 10 s), gnn (GINE on graphs: ranks better, 10-30x "
-        "slower) or gp (Tanimoto-kernel GP on fingerprints, up to gp_max_labels)"))
-    members: int = Field(5, ge=2)
-    hidden: int = Field(256, ge=8)
-    layers: int = Field(2, ge=1)
-    epochs: int = Field(200, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    radius: int = Field(2, ge=1)
-    n_bits: int = Field(2048, ge=64)
-    batch_size: int = Field(256, ge=1)
-    patience: int | None = Field(10, ge=1, description=(
-        "early stopping: epochs without improvement on each member's out-of-bag rows (None: off)"))
-    max_steps: int | None = Field(400, ge=1, description="cap on optimiser steps per fit (None: no cap)")
     num_threads: int | None = Field(1, ge=1, description=(
         "torch threads while fitting (None: torch's default; 2 threads were 9x slower on 2 busy cores)"))
-    calibrate: bool = Field(True, description="rescale the ensemble's spread on held-out rows after each fit")
-    gp_max_labels: int = Field(3000, ge=10, description="gp: refuse more labels than this (cubic cost)")
-    warm_max_steps: int | None = Field(None, ge=1, description=(
-        "refit each round from the previous round's weights with at most this many steps (mlp, gnn "
-        "in the driver; None: a fresh fit every round). Small rounds need it: a fresh fit at 10k "
-        "labels costs ~10 s"))
+    seed: int = Field(0, exclude=True, description="set per round from the campaign's seed")
+    radius: int = Field(2, ge=1)
+    n_bits: int = Field(2048, ge=64)
     placement: Literal["driver", "ray"] = Field("driver", description=(
         "driver: fit in the campaign's process; ray: fit in a Ray task with the resources below "
         "(all members in one task, vectorised)"))
     num_cpus: float = Field(1.0, gt=0, description="placement ray: CPUs of the fit task")
     num_gpus: float = Field(0.0, ge=0, description="placement ray: GPUs of the fit task")
     resources: dict[str, float] = Field(default_factory=dict, description="placement ray: custom Ray resources")
-
-
-class AcquisitionConfig(_Strict):
-    """The acquisition (BoTorch) and how it becomes the GFlowNet's log-reward."""
-
-    name: Literal["ucb", "logei", "lognei", "pi", "mean", "thompson"] = "ucb"
-    beta: float = Field(1.0, ge=0, description="UCB exploration weight (BoTorch's beta)")
-    temperature: float = Field(0.2, gt=0, description="log R = acquisition / temperature")
-    reward: Literal["acquisition", "rank"] = "acquisition"
 
 
 class ProposerConfig(_Strict):
@@ -187,6 +166,24 @@ class CampaignConfig(_Strict):
                              f"use member=mlp for large campaigns")
         return self
 
+    @model_validator(mode="after")
+    def _parts_fit(self) -> "CampaignConfig":
+        from sciloop.surrogates.members import MEMBERS
+
+        member, gives = self.surrogate.member, DOMAIN_INPUTS[self.domain]
+        if member in MEMBERS and MEMBERS[member].inputs not in gives:
+            fits = [name for name, m in MEMBERS.items() if m.inputs in gives]
+            raise ValueError(
+                f"surrogate.member={member} reads {MEMBERS[member].inputs} (token sequences from a "
+                f"SequenceFeaturizer), which domain {self.domain!r} does not give ({', '.join(gives)}): "
+                f"choose from {', '.join(fits)}")
+        if "seed" in self.surrogate.model_fields_set:
+            raise ValueError("surrogate.seed is set per round from the campaign's seed: leave it out")
+        acq = self.acquisition
+        if acq.seed is not None:
+            raise ValueError("acquisition.seed is set per round from the campaign's seed: leave it out")
+        return self
+
     @property
     def total_budget(self) -> int:
         return self.budget or self.initial.size + self.rounds * self.batch_size
@@ -200,7 +197,9 @@ class CampaignConfig(_Strict):
 
     #: fields added after ledgers of the legacy digest forms were written (left out of those forms)
     ADDED_SINCE_LEGACY: ClassVar[dict[str, set[str]]] = {
-        "proposer": {"objective", "subtb_lambda", "munchausen_alpha"}}
+        "proposer": {"objective", "subtb_lambda", "munchausen_alpha"},
+        "acquisition": {"pi_tau", "ei_tau", "mc_samples"},
+        "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps"}}
 
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).

@@ -9,13 +9,18 @@ deterministic. Thompson sampling is the same sampler restricted to one member.
 On a Gaussian posterior (the Tanimoto GP, ``gp.TanimotoGP``) the same names use BoTorch's
 seeded quasi-Monte Carlo normal sampler (``mc_samples`` draws, fixed base samples, so values
 are deterministic too).
+
+Each name is an entry of ``ACQUISITIONS`` following ``Acquisition``: it builds the BoTorch
+acquisition and owns its reward transform (acquisition values -> utility; ``log R = u /
+temperature``). A new acquisition is one class plus one line in ``ACQUISITIONS``, or, without
+touching sciloop, a ``module:Class`` import path named in config (``acquisition.name``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from botorch.acquisition import (
@@ -32,67 +37,180 @@ from botorch.sampling.base import MCSampler
 from botorch.sampling.normal import SobolQMCNormalSampler
 from torch import Tensor
 
+from .plugins import check_name, import_class
+from .settings import AcquisitionConfig
+
 __all__ = [
+    "ACQUISITIONS",
     "ACQUISITION_NAMES",
     "LOG_REWARD_FLOOR",
+    "Acquisition",
     "AcquisitionConfig",
+    "AcquisitionEntry",
     "EnsembleMemberSampler",
+    "acquisition_entry",
     "acquisition_values",
+    "check_acquisition",
     "make_acquisition",
     "make_log_reward",
 ]
 
-#: Names accepted by ``make_acquisition`` (``AcquisitionConfig.name``).
-ACQUISITION_NAMES = ("ucb", "logei", "lognei", "pi", "mean", "thompson")
-#: Names accepted as ``AcquisitionConfig.reward``.
-REWARD_KINDS = ("acquisition", "rank")
 #: Log-reward of designs that do not featurize, and the lower clamp of every log-reward.
 LOG_REWARD_FLOOR = -50.0
 #: Feature elements (candidates x rows per candidate x d) evaluated at once.
 _MAX_ELEMENTS = 2**25
 
 
-@dataclass
-class AcquisitionConfig:
-    """How candidates are scored and turned into a GFlowNet reward.
+class Acquisition(Protocol):
+    """A named acquisition: builds the BoTorch acquisition AND owns its reward transform, so
+    selection (the acquisition's values) and the GFlowNet's reward share one object.
 
-    Attributes:
-        name: One of ``ACQUISITION_NAMES``.
-        beta: UCB exploration weight (BoTorch's meaning: ``mean + sqrt(beta pi / 2) E|dev|``).
-        temperature: ``log R = reward_value / temperature`` (the GFlowNet's sharpness; not
-            ``beta``, and never an exponent applied to UCB itself).
-        reward: ``"acquisition"`` (the scaled acquisition value) or ``"rank"`` (minus the log
-            of the candidate's rank among the training designs' acquisition values).
-        pi_tau: Sigmoid temperature of ``pi`` in units of the training labels' std (BoTorch's
-            default 1e-3 in raw units makes PI a step function: the fraction of members above
-            the incumbent).
-        ei_tau: ``tau_relu`` of ``logei``/``lognei`` in units of the training labels' std.
-            With a finite ensemble, a design where no member beats the incumbent has
-            improvement zero in every sample; LogEI's smoothed ``log(fatplus)`` then gives
-            ``log EI ~ log(tau) - 2 log(gap / tau)``. BoTorch's default (1e-6 in raw units)
-            puts all such designs near -48, i.e. on the reward floor; 0.01 std keeps them
-            around -15 with the same ordering.
-        seed: Seed of the Thompson member draw (None: drawn from torch's global generator),
-            and of the quasi-Monte Carlo samples on a non-ensemble (GP) posterior (None: 0).
-        mc_samples: Quasi-Monte Carlo samples per design on a non-ensemble (GP) posterior.
+    An entry is built as ``Entry(config)`` from the round's ``AcquisitionConfig``.
     """
 
-    name: str = "ucb"
-    beta: float = 1.0
-    temperature: float = 1.0
-    reward: str = "acquisition"
-    pi_tau: float = 0.1
-    ei_tau: float = 0.01
-    seed: int | None = None
-    mc_samples: int = 128
+    def build(self, model: Model, train_X: Tensor, train_y: Tensor) -> AcquisitionFunction:
+        """The BoTorch acquisition on ``model``.
 
-    def __post_init__(self) -> None:
-        if self.name not in ACQUISITION_NAMES:
-            raise ValueError(f"unknown acquisition {self.name!r}; valid: {ACQUISITION_NAMES}")
-        if self.reward not in REWARD_KINDS:
-            raise ValueError(f"unknown reward {self.reward!r}; valid: {REWARD_KINDS}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        Args:
+            model: The fitted surrogate's BoTorch model (an ensemble or a GP).
+            train_X: `n x d` features of the labelled designs.
+            train_y: `n` labels in the dtype of ``train_X`` (original units, larger is better).
+
+        Returns:
+            An acquisition function taking `b x q x d` and returning `b`.
+        """
+        ...
+
+    def utility(self, values: Tensor, train_y: Tensor) -> Tensor:
+        """The reward transform: acquisition values `n` (float64) to a scale-free utility
+        ``u``; ``log R = u / temperature`` (or ``-log rank(u)``, ``reward: rank``).
+
+        Args:
+            values: `n` acquisition values of designs scored alone (``q = 1``).
+            train_y: `n_train` float64 labels (e.g. to standardise by their mean and std).
+        """
+        ...
+
+
+class AcquisitionEntry:
+    """Shared parts of the built-in entries (a plugin may subclass it): the config, and the
+    Monte Carlo sampler every built-in acquisition uses (see ``sampler``)."""
+
+    def __init__(self, config: AcquisitionConfig) -> None:
+        self.config = config
+
+    @property
+    def seed(self) -> int:
+        """The seed of quasi-Monte Carlo samples on a non-ensemble posterior (``config.seed``, or 0)."""
+        return 0 if self.config.seed is None else int(self.config.seed)
+
+    def sampler(self, model: Model, train_X: Tensor) -> MCSampler:
+        """Each ensemble member once (``EnsembleMemberSampler``), or on a non-ensemble (GP)
+        posterior ``SobolQMCNormalSampler`` with ``mc_samples`` seeded draws."""
+        s = _members(model, train_X)
+        if s is None:
+            return SobolQMCNormalSampler(torch.Size([self.config.mc_samples]), seed=self.seed)
+        return EnsembleMemberSampler(range(s))
+
+    def utility(self, values: Tensor, train_y: Tensor) -> Tensor:
+        """In units of ``y``: ``(values - mean(y)) / std(y)`` (the acquisition on standardised labels)."""
+        return (values - float(train_y.mean())) / _std(train_y)
+
+
+class UCB(AcquisitionEntry):
+    """``qUpperConfidenceBound(beta)``; reward on standardised labels."""
+
+    def build(self, model: Model, train_X: Tensor, train_y: Tensor) -> AcquisitionFunction:
+        return qUpperConfidenceBound(model, beta=self.config.beta, sampler=self.sampler(model, train_X))
+
+
+class LogEI(AcquisitionEntry):
+    """``qLogExpectedImprovement`` with ``best_f = max(y)``, ``tau_relu = ei_tau * std(y)``;
+    reward ``log EI - log std(y)`` (log-EI of standardised labels: a constant shift)."""
+
+    def build(self, model: Model, train_X: Tensor, train_y: Tensor) -> AcquisitionFunction:
+        return qLogExpectedImprovement(model, best_f=float(train_y.max()), sampler=self.sampler(model, train_X),
+                                       tau_relu=self.config.ei_tau * _std(train_y))
+
+    def utility(self, values: Tensor, train_y: Tensor) -> Tensor:
+        return values - math.log(_std(train_y))
+
+
+class LogNEI(LogEI):
+    """``qLogNoisyExpectedImprovement`` with ``X_baseline = train_X``; reward as ``LogEI``."""
+
+    def build(self, model: Model, train_X: Tensor, train_y: Tensor) -> AcquisitionFunction:
+        return qLogNoisyExpectedImprovement(model, X_baseline=train_X, sampler=self.sampler(model, train_X),
+                                            prune_baseline=True, cache_root=False,
+                                            tau_relu=self.config.ei_tau * _std(train_y))
+
+
+class PI(AcquisitionEntry):
+    """``qProbabilityOfImprovement`` (``best_f = max(y)``, ``tau = pi_tau * std(y)``); reward ``log PI``."""
+
+    def build(self, model: Model, train_X: Tensor, train_y: Tensor) -> AcquisitionFunction:
+        return qProbabilityOfImprovement(model, best_f=float(train_y.max()), sampler=self.sampler(model, train_X),
+                                         tau=self.config.pi_tau * _std(train_y))
+
+    def utility(self, values: Tensor, train_y: Tensor) -> Tensor:
+        return torch.log(values.clamp_min(torch.finfo(torch.float64).tiny))
+
+
+class Mean(AcquisitionEntry):
+    """``qSimpleRegret``: the posterior mean for ``q = 1``; reward on standardised labels."""
+
+    def build(self, model: Model, train_X: Tensor, train_y: Tensor) -> AcquisitionFunction:
+        return qSimpleRegret(model, sampler=self.sampler(model, train_X))
+
+
+class Thompson(AcquisitionEntry):
+    """``qSimpleRegret`` on ONE member drawn at build (uniformly, with ``config.seed``), i.e. one
+    draw per round, stored as ``acqf.thompson_member``. On a GP: one quasi-Monte Carlo draw
+    shared by all designs scored alone (``mean + z std``, one ``z`` per round; a randomised UCB,
+    not a joint function draw), ``thompson_member`` None. Reward on standardised labels."""
+
+    def build(self, model: Model, train_X: Tensor, train_y: Tensor) -> AcquisitionFunction:
+        s = _members(model, train_X)
+        if s is None:
+            acqf = qSimpleRegret(model, sampler=SobolQMCNormalSampler(torch.Size([1]), seed=self.seed))
+            acqf.thompson_member = None
+            return acqf
+        g = torch.Generator().manual_seed(self.config.seed) if self.config.seed is not None else None
+        member = int(torch.randint(s, (1,), generator=g))
+        acqf = qSimpleRegret(model, sampler=EnsembleMemberSampler([member]))
+        acqf.thompson_member = member
+        return acqf
+
+
+#: The registered acquisitions (config choices are derived from these). A new one is one class
+#: following ``Acquisition`` plus one line here, or, without touching sciloop, ``module:Class``.
+ACQUISITIONS: dict[str, Callable[[AcquisitionConfig], Acquisition]] = {
+    "ucb": UCB,
+    "logei": LogEI,
+    "lognei": LogNEI,
+    "pi": PI,
+    "mean": Mean,
+    "thompson": Thompson,
+}
+#: The registered names, in registry order.
+ACQUISITION_NAMES = tuple(ACQUISITIONS)
+
+
+def check_acquisition(name: str) -> str:
+    """``name`` if it is registered or a ``module:Class`` path, else a ValueError listing the names."""
+    return check_name(name, ACQUISITIONS, "acquisition")
+
+
+def acquisition_entry(config: AcquisitionConfig) -> Acquisition:
+    """The entry ``config.name`` names, built as ``Entry(config)``.
+
+    Raises:
+        ValueError: an unknown name (the message lists the registered ones), or a
+            ``module:Class`` that cannot be imported.
+    """
+    name = check_acquisition(config.name)
+    entry = ACQUISITIONS[name] if name in ACQUISITIONS else import_class(name, "acquisition")
+    return entry(config)
 
 
 class EnsembleMemberSampler(MCSampler):
@@ -150,23 +268,10 @@ def make_acquisition(
     train_X: Tensor,
     train_y: Tensor,
 ) -> AcquisitionFunction:
-    """Build the named BoTorch acquisition on an ensemble model.
+    """Build the named BoTorch acquisition (see the entries ``UCB`` .. ``Thompson``).
 
-    ``ucb``: ``qUpperConfidenceBound(beta)``; ``logei``: ``qLogExpectedImprovement`` with
-    ``best_f = max(train_y)`` and ``tau_relu = ei_tau * std(train_y)``; ``lognei``:
-    ``qLogNoisyExpectedImprovement`` with
-    ``X_baseline = train_X``; ``pi``: ``qProbabilityOfImprovement`` (``best_f = max(train_y)``,
-    ``tau = pi_tau * std(train_y)``); ``mean``: ``qSimpleRegret`` (the posterior mean for
-    ``q = 1``); ``thompson``: ``qSimpleRegret`` on ONE member drawn here (uniformly, with
-    ``config.seed``), so it is fixed for the acquisition's life, i.e. one draw per round;
-    the drawn index is stored as ``acqf.thompson_member``.
-
-    On a non-ensemble model (the Tanimoto GP) the same acquisitions run with a
-    ``SobolQMCNormalSampler`` of ``mc_samples`` draws (seeded); ``thompson`` then uses ONE
-    quasi-Monte Carlo draw whose base sample is shared by all designs scored alone, i.e.
-    ``mean + z std`` with one ``z ~ N(0, 1)`` per round (a randomised UCB, not a joint
-    function draw: the Tanimoto kernel has no random-feature sampler here);
-    ``acqf.thompson_member`` is None.
+    On an ensemble model every member is one Monte Carlo sample; on a non-ensemble model (the
+    Tanimoto GP) a ``SobolQMCNormalSampler`` of ``mc_samples`` seeded draws.
 
     Args:
         config: The acquisition's name and parameters.
@@ -180,37 +285,8 @@ def make_acquisition(
     Raises:
         ValueError: For an unknown name (the message lists the valid ones).
     """
-    if config.name not in ACQUISITION_NAMES:
-        raise ValueError(f"unknown acquisition {config.name!r}; valid: {ACQUISITION_NAMES}")
     train_y = torch.as_tensor(train_y, dtype=train_X.dtype).reshape(-1)
-    s = _members(model, train_X)
-    seed = 0 if config.seed is None else int(config.seed)
-    sampler = (EnsembleMemberSampler(range(s)) if s is not None
-               else SobolQMCNormalSampler(torch.Size([config.mc_samples]), seed=seed))
-    best_f = float(train_y.max())
-    if config.name == "ucb":
-        return qUpperConfidenceBound(model, beta=config.beta, sampler=sampler)
-    if config.name == "logei":
-        return qLogExpectedImprovement(model, best_f=best_f, sampler=sampler,
-                                       tau_relu=config.ei_tau * _std(train_y))
-    if config.name == "lognei":
-        return qLogNoisyExpectedImprovement(model, X_baseline=train_X, sampler=sampler,
-                                            prune_baseline=True, cache_root=False,
-                                            tau_relu=config.ei_tau * _std(train_y))
-    if config.name == "pi":
-        tau = config.pi_tau * _std(train_y)
-        return qProbabilityOfImprovement(model, best_f=best_f, sampler=sampler, tau=tau)
-    if config.name == "mean":
-        return qSimpleRegret(model, sampler=sampler)
-    if s is None:
-        acqf = qSimpleRegret(model, sampler=SobolQMCNormalSampler(torch.Size([1]), seed=seed))
-        acqf.thompson_member = None
-        return acqf
-    g = torch.Generator().manual_seed(config.seed) if config.seed is not None else None
-    member = int(torch.randint(s, (1,), generator=g))
-    acqf = qSimpleRegret(model, sampler=EnsembleMemberSampler([member]))
-    acqf.thompson_member = member
-    return acqf
+    return acquisition_entry(config).build(model, train_X, train_y)
 
 
 def _std(y: Tensor) -> float:
@@ -274,16 +350,11 @@ def make_log_reward(
     """
     train_X = surrogate.features(list(train_designs))
     y = torch.as_tensor(list(train_y), dtype=torch.float64).reshape(-1)
-    acqf = make_acquisition(config, surrogate.model, train_X, y)
-    mean_y, std_y = float(y.mean()), _std(y)
+    entry = acquisition_entry(config)
+    acqf = entry.build(surrogate.model, train_X, y.to(train_X.dtype))
 
     def utility(X: Tensor) -> Tensor:
-        a = acquisition_values(acqf, X).to(torch.float64)
-        if config.name in ("ucb", "mean", "thompson"):
-            return (a - mean_y) / std_y
-        if config.name in ("logei", "lognei"):
-            return a - math.log(std_y)
-        return torch.log(a.clamp_min(torch.finfo(torch.float64).tiny))  # pi
+        return entry.utility(acquisition_values(acqf, X).to(torch.float64), y)
 
     reference = torch.sort(utility(train_X)).values if config.reward == "rank" else None
 

@@ -4,13 +4,14 @@
 labels, recalibrates the members' spread on out-of-bag rows (``calibration``), and hands out
 ``MLPEnsembleModel``, whose ``posterior(X)`` is BoTorch's ``EnsemblePosterior`` over the
 (calibrated) members' predictions in the original units of ``y``, so BoTorch's Monte Carlo
-acquisitions run on it unchanged. ``make_surrogate`` also builds the Tanimoto GP (``gp``).
+acquisitions run on it unchanged. The surrogate kinds (these networks, and the Tanimoto GP in
+``gp``) are registered in ``members``; this module does not import ``gp``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
 from typing import Any
 
 import torch
@@ -20,87 +21,39 @@ from torch import Tensor
 from .calibration import VarianceMap, fit_variance_map, oob_mean_std
 from .featurizers import Featurizer
 from .mlp import VectorisedMLPEnsemble, train_ensemble
+from .settings import EnsembleConfig
 from .training import TrainConfig, member_weights, row_keys, torch_threads, train_members
 
-__all__ = ["EnsembleConfig", "EnsembleSurrogate", "MLPEnsembleModel", "VectorisedMLPEnsemble",
-           "make_surrogate"]
+__all__ = ["NETS", "EnsembleConfig", "EnsembleSurrogate", "MLPEnsembleModel", "VectorisedMLPEnsemble"]
 
 #: Version tag of ``EnsembleSurrogate.state_dict()`` checkpoints.
 STATE_FORMAT = "sciloop.surrogates.EnsembleSurrogate/1"
 
 
-@dataclass
-class EnsembleConfig:
-    """Hyper-parameters of the ensemble.
-
-    Attributes:
-        member: ``"mlp"`` (``VectorisedMLPEnsemble`` on fixed-width features, e.g. Morgan
-            fingerprints), ``"gnn"`` (``GINEEnsemble``; needs a ``GraphFeaturizer``) or
-            ``"cnn"`` (``CNNEnsemble``; needs a ``SequenceFeaturizer``), or ``"gp"`` (a
-            ``SingleTaskGP`` with a Tanimoto kernel, ``gp.TanimotoGPSurrogate``; built by
-            ``make_surrogate``, which ignores the network settings below).
-        members: Ensemble size ``s``.
-        hidden: Width of every hidden layer.
-        layers: Number of hidden layers.
-        epochs: Passes over the training data.
-        lr: AdamW learning rate.
-        weight_decay: AdamW weight decay.
-        batch_size: Rows per minibatch.
-        bootstrap: Poisson(1) bootstrap weights per member (else every member sees all rows
-            equally and differs only by initialisation).
-        dropout: Dropout after each hidden activation while training.
-        seed: Seed of initialisation, bootstrap and shuffling (members get different draws).
-        patience: Per-member early stopping: epochs without improvement of a member's MSE on
-            its out-of-bag rows (its held-out split; a shared ``val_fraction`` split when
-            ``bootstrap`` is False) before it stops; its best weights are restored. ``None``
-            or 0: train all ``epochs``.
-        val_fraction: Held-out share of rows when ``bootstrap`` is False.
-        max_steps: Cap on optimizer steps (``None``: none); bounds the refit time on large
-            label sets. The default 400 binds only above ~3,000 labels (batch 256); measured
-            on 10,000 WEHI molecules (MolLogP, K=5, hidden 256, 2 layers, 1 thread): 7.6 CPU
-            seconds and out-of-bag MSE 0.103 (standardised) against 32 s and 0.097 uncapped
-            (43 epochs, early-stopped).
-        num_threads: Torch intra-op threads while fitting (restored afterwards); ``None``
-            leaves torch's setting alone. Use 1 on a machine shared with busy processes
-            (e.g. Ray actors): oversubscribed threads can make a fit 20x slower.
-        calibrate: Recalibrate the members' spread after each fit: ``sigma^2 = a s^2 + b``
-            fitted on out-of-bag rows (``calibration``); ``posterior``, ``predict`` and the
-            acquisitions then see the calibrated spread. Needs held-out rows (the bootstrap,
-            or ``patience`` with a ``val_fraction`` split); without them the map is the
-            identity.
-        gp_max_labels: ``gp`` only: most labels the exact GP is fitted on (its cost grows as
-            ``n^3``).
-        gp_subsample: ``gp`` only: above ``gp_max_labels``, fit on a random subset of that
-            many labels (seeded) instead of raising ``ValueError``.
-        warm_max_steps: Warm refits: ``fit(..., warm=True)`` starts from the previous fit's
-            weights and takes at most this many steps; every fit then draws each design's
-            bootstrap weights from the design itself (``training.row_keys``), so a member's
-            out-of-bag rows stay unseen across refits. ``None``: every fit starts afresh.
-    """
-
-    member: str = "mlp"
-    members: int = 5
-    hidden: int = 256
-    layers: int = 2
-    epochs: int = 200
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 256
-    bootstrap: bool = True
-    dropout: float = 0.0
-    seed: int = 0
-    patience: int | None = 10
-    val_fraction: float = 0.1
-    max_steps: int | None = 400
-    num_threads: int | None = None
-    calibrate: bool = True
-    gp_max_labels: int = 3000
-    gp_subsample: bool = False
-    warm_max_steps: int | None = None
+def _mlp(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> torch.nn.Module:
+    return VectorisedMLPEnsemble(in_dim, config.members, config.hidden, config.layers, config.dropout, config.seed)
 
 
-#: Surrogate kinds accepted as ``EnsembleConfig.member``.
-MEMBER_KINDS = ("mlp", "gnn", "cnn", "gp")
+def _gnn(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> torch.nn.Module:
+    from .gnn import GINEEnsemble
+    from .graphs import GraphFeaturizer
+    if not isinstance(featurizer, GraphFeaturizer):
+        raise TypeError(f"member 'gnn' needs a GraphFeaturizer, got {featurizer!r}")
+    return GINEEnsemble(featurizer, config.members, config.hidden, config.layers, config.seed)
+
+
+def _cnn(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> torch.nn.Module:
+    from .cnn import CNNEnsemble
+    from .sequences import SequenceFeaturizer
+    if not isinstance(featurizer, SequenceFeaturizer):
+        raise TypeError(f"member 'cnn' needs a SequenceFeaturizer, got {featurizer!r}")
+    return CNNEnsemble(featurizer, config.members, config.hidden, config.layers, config.seed)
+
+
+#: The ensemble networks ``EnsembleSurrogate`` fits, by ``EnsembleConfig.member`` (the
+#: surrogate kinds as a whole, the GP included, are ``members.MEMBERS``).
+NETS: dict[str, Callable[[EnsembleConfig, Featurizer, int], torch.nn.Module]] = {
+    "mlp": _mlp, "gnn": _gnn, "cnn": _cnn}
 
 
 def build_net(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> torch.nn.Module:
@@ -115,25 +68,10 @@ def build_net(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> to
         A module mapping `n x d` features to `K x n` member predictions, with ``members``
         and ``member_view``.
     """
-    cfg = config
-    if cfg.member == "mlp":
-        return VectorisedMLPEnsemble(in_dim, cfg.members, cfg.hidden, cfg.layers,
-                                     cfg.dropout, cfg.seed)
-    if cfg.member == "gnn":
-        from .gnn import GINEEnsemble
-        from .graphs import GraphFeaturizer
-        if not isinstance(featurizer, GraphFeaturizer):
-            raise TypeError(f"member 'gnn' needs a GraphFeaturizer, got {featurizer!r}")
-        return GINEEnsemble(featurizer, cfg.members, cfg.hidden, cfg.layers, cfg.seed)
-    if cfg.member == "cnn":
-        from .cnn import CNNEnsemble
-        from .sequences import SequenceFeaturizer
-        if not isinstance(featurizer, SequenceFeaturizer):
-            raise TypeError(f"member 'cnn' needs a SequenceFeaturizer, got {featurizer!r}")
-        return CNNEnsemble(featurizer, cfg.members, cfg.hidden, cfg.layers, cfg.seed)
-    if cfg.member == "gp":
-        raise ValueError("member 'gp' is not an ensemble network: build it with make_surrogate")
-    raise ValueError(f"unknown member {cfg.member!r}; valid: {MEMBER_KINDS}")
+    if config.member not in NETS:
+        raise ValueError(f"member {config.member!r} is not an ensemble network (valid: {', '.join(NETS)}): "
+                         f"build it with make_surrogate")
+    return NETS[config.member](config, featurizer, in_dim)
 
 
 class MLPEnsembleModel(EnsembleModel):
@@ -218,6 +156,11 @@ class EnsembleSurrogate:
         """Whether ``fit`` (or ``load_state_dict``) has run."""
         return self._model is not None
 
+    def make_net(self, in_dim: int) -> torch.nn.Module:
+        """A fresh ensemble network (``build_net``; a plugin subclass may return its own: a module
+        mapping `n x d` features to `K x n` with ``members`` and ``member_view``)."""
+        return build_net(self.config, self.featurizer, in_dim)
+
     @property
     def model(self) -> MLPEnsembleModel:
         """The fitted BoTorch model over feature rows (see ``features``)."""
@@ -274,7 +217,7 @@ class EnsembleSurrogate:
         if warm and cfg.warm_max_steps is None:
             raise ValueError("a warm fit needs config.warm_max_steps")
         keys = row_keys(designs) if cfg.warm_max_steps is not None else None
-        net = build_net(cfg, self.featurizer, X.shape[-1])
+        net = self.make_net(X.shape[-1])
         warm = warm and self._model is not None and getattr(self._model.net, "in_dim", None) == X.shape[-1]
         if warm:
             net.load_state_dict(self.model.net.state_dict())
@@ -310,7 +253,7 @@ class EnsembleSurrogate:
     def _train(self, net: torch.nn.Module, X: Tensor, Z: Tensor, keys: list[int] | None,
                max_steps: int | None) -> dict[str, float]:
         """Train ``net`` on features `n x d` and standardised labels `n` (row `keys`: see ``fit``)."""
-        cfg = replace(self.config, max_steps=max_steps)
+        cfg = self.config.model_copy(update={"max_steps": max_steps})
         if cfg.member == "mlp":  # sparse fingerprints take the sparse first-layer path
             stats = train_ensemble(net, X, Z, epochs=cfg.epochs, lr=cfg.lr,
                                    weight_decay=cfg.weight_decay, batch_size=cfg.batch_size,
@@ -375,7 +318,7 @@ class EnsembleSurrogate:
         describe = getattr(self.featurizer, "config", None)
         return {
             "format": STATE_FORMAT,
-            "config": asdict(self.config),
+            "config": self.config.model_dump(),
             "in_dim": int(getattr(model.net, "in_dim", self.featurizer.dim)),
             "y_mean": float(model.y_mean),
             "y_std": float(model.y_std),
@@ -393,22 +336,7 @@ class EnsembleSurrogate:
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"not an EnsembleSurrogate checkpoint: {state.get('format')!r}")
         self.config = EnsembleConfig(**state["config"])
-        net = build_net(self.config, self.featurizer, int(state["in_dim"]))
+        net = self.make_net(int(state["in_dim"]))
         net.load_state_dict(state["net"])
         calibration = VarianceMap(**state.get("calibration", {}))  # absent in older checkpoints
         self._model = MLPEnsembleModel(net, state["y_mean"], state["y_std"], calibration).eval()
-
-
-def make_surrogate(featurizer: Featurizer, config: EnsembleConfig | None = None):
-    """The surrogate named by ``config.member``: an ``EnsembleSurrogate`` or, for ``"gp"``,
-    a ``TanimotoGPSurrogate`` (same ``fit``/``model``/``features``/``predict``/``state_dict``).
-
-    Args:
-        featurizer: Maps designs to `n x d` features (fingerprints for ``gp``).
-        config: The surrogate's settings (defaults if None).
-    """
-    config = config or EnsembleConfig()
-    if config.member == "gp":
-        from .gp import TanimotoGPSurrogate
-        return TanimotoGPSurrogate(featurizer, config)
-    return EnsembleSurrogate(featurizer, config)

@@ -20,7 +20,6 @@ import time
 import warnings
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import asdict
 from typing import Any
 
 import gpytorch
@@ -35,9 +34,9 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.operators import DenseLinearOperator
 from torch import Tensor
 
-from .ensemble import EnsembleConfig
 from .featurizers import Featurizer
 from .mlp import SPARSE_DENSITY
+from .settings import EnsembleConfig
 from .training import torch_threads
 
 __all__ = ["TanimotoGP", "TanimotoGPSurrogate", "TanimotoKernel"]
@@ -251,7 +250,7 @@ class TanimotoGPSurrogate:
         model = self.model
         return {
             "format": STATE_FORMAT,
-            "config": asdict(self.config),
+            "config": self.config.model_dump(),
             "designs": list(self._designs),
             "y": list(self._y),
             "gp": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},

@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ensemble import EnsembleConfig, make_surrogate
 from .featurizers import Featurizer
+from .members import make_surrogate
+from .settings import EnsembleConfig
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def test_overrides_parse_yaml_values():
 @pytest.mark.parametrize("override, message", [
     ("proposer.stepz=5", "proposer.stepz: unknown key"),
     ("proposer.steps=many", "proposer.steps: Input should be a valid integer"),
-    ("acquisition.name=ei", "acquisition.name: Input should be"),
+    ("acquisition.name=ei", "acquisition.name: Value error, unknown acquisition 'ei': choose from ucb"),
     ("batch_size=0", "batch_size: Input should be greater than or equal to 1"),
     ("colour=blue", "colour: unknown key"),
 ])

@@ -36,7 +36,7 @@ class TableModel(EnsembleModel):
 def test_ucb_matches_the_hand_computed_botorch_formula():
     X = torch.arange(3, dtype=torch.float64).unsqueeze(-1)
     beta = 2.0
-    acqf = make_acquisition(AcquisitionConfig("ucb", beta=beta), TableModel(), X,
+    acqf = make_acquisition(AcquisitionConfig(name="ucb", beta=beta), TableModel(), X,
                             torch.tensor([0.0, 1.0, 2.0]))
     values = acquisition_values(acqf, X)
     mean = TABLE.mean(0)  # 2.0, 1.5, 2.0
@@ -48,9 +48,9 @@ def test_ucb_matches_the_hand_computed_botorch_formula():
 def test_mean_and_thompson_are_exact():
     X = torch.arange(3, dtype=torch.float64).unsqueeze(-1)
     y = torch.tensor([0.0, 1.0, 2.0])
-    mean = acquisition_values(make_acquisition(AcquisitionConfig("mean"), TableModel(), X, y), X)
+    mean = acquisition_values(make_acquisition(AcquisitionConfig(name="mean"), TableModel(), X, y), X)
     torch.testing.assert_close(mean, TABLE.mean(0))
-    acqf = make_acquisition(AcquisitionConfig("thompson", seed=3), TableModel(), X, y)
+    acqf = make_acquisition(AcquisitionConfig(name="thompson", seed=3), TableModel(), X, y)
     torch.testing.assert_close(acquisition_values(acqf, X), TABLE[acqf.thompson_member])
 
 
@@ -58,9 +58,11 @@ def test_unknown_name_lists_valid_names():
     with pytest.raises(ValueError, match="lognei"):
         AcquisitionConfig(name="ei")
     config = AcquisitionConfig()
-    config.name = "ei"
     with pytest.raises(ValueError, match="thompson"):
-        make_acquisition(config, TableModel(), torch.zeros(1, 1), torch.zeros(1))
+        config.name = "ei"
+    unchecked = AcquisitionConfig.model_construct(name="ei")  # validation bypassed: refused when built
+    with pytest.raises(ValueError, match="thompson"):
+        make_acquisition(unchecked, TableModel(), torch.zeros(1, 1), torch.zeros(1))
 
 
 @pytest.mark.parametrize("name", ACQUISITION_NAMES)
@@ -68,7 +70,7 @@ def test_every_acquisition_runs_on_the_fitted_ensemble(fitted, logp_data, name):
     surrogate, _ = fitted
     smiles, labels = logp_data
     train_X = surrogate.features(smiles[:300])
-    acqf = make_acquisition(AcquisitionConfig(name, seed=0), surrogate.model, train_X,
+    acqf = make_acquisition(AcquisitionConfig(name=name, seed=0), surrogate.model, train_X,
                             torch.tensor(labels[:300]))
     X = surrogate.features(smiles[300:340])
     values = acquisition_values(acqf, X, chunk=16)
@@ -80,7 +82,7 @@ def test_every_acquisition_runs_on_the_fitted_ensemble(fitted, logp_data, name):
 def test_ucb_on_the_fitted_ensemble_matches_its_members(fitted, logp_data):
     surrogate, _ = fitted
     smiles, labels = logp_data
-    acqf = make_acquisition(AcquisitionConfig("ucb", beta=0.5), surrogate.model,
+    acqf = make_acquisition(AcquisitionConfig(name="ucb", beta=0.5), surrogate.model,
                             surrogate.features(smiles[:300]), torch.tensor(labels[:300]))
     members = surrogate.members_predict(smiles[300:320])
     mean = members.mean(0)
@@ -94,7 +96,7 @@ def test_ucb_on_the_fitted_ensemble_matches_its_members(fitted, logp_data):
 def test_log_reward_finite_floor_and_monotone(fitted, logp_data, name, reward):
     surrogate, _ = fitted
     smiles, labels = logp_data
-    config = AcquisitionConfig(name, reward=reward, temperature=0.5, seed=0)
+    config = AcquisitionConfig(name=name, reward=reward, temperature=0.5, seed=0)
     log_reward = make_log_reward(surrogate, config, smiles[:300], labels[:300])
     designs = smiles[300:330]
     r = log_reward(["", "not_a_smiles"] + designs)
@@ -116,12 +118,12 @@ def test_ucb_reward_is_standardised_and_divided_by_temperature(fitted, logp_data
     surrogate, _ = fitted
     smiles, labels = logp_data
     y = torch.tensor(labels[:300], dtype=torch.float64)
-    r1 = make_log_reward(surrogate, AcquisitionConfig("ucb", temperature=1.0),
+    r1 = make_log_reward(surrogate, AcquisitionConfig(name="ucb", temperature=1.0),
                          smiles[:300], labels[:300])(smiles[300:310])
-    r2 = make_log_reward(surrogate, AcquisitionConfig("ucb", temperature=0.25),
+    r2 = make_log_reward(surrogate, AcquisitionConfig(name="ucb", temperature=0.25),
                          smiles[:300], labels[:300])(smiles[300:310])
     torch.testing.assert_close(r2, 4 * r1)
-    acqf = make_acquisition(AcquisitionConfig("ucb"), surrogate.model,
+    acqf = make_acquisition(AcquisitionConfig(name="ucb"), surrogate.model,
                             surrogate.features(smiles[:300]), y)
     a = acquisition_values(acqf, surrogate.features(smiles[300:310]))
     torch.testing.assert_close(r1, (a - y.mean()) / y.std())
@@ -131,7 +133,7 @@ def test_ucb_reward_is_standardised_and_divided_by_temperature(fitted, logp_data
 def test_greedy_q_picks_distinct_pool_indices_for_duplicate_rows(name):
     # pool rows 0 and 1 are the same design (equal features, e.g. equal fingerprints)
     X = torch.tensor([[1.0], [1.0], [0.0], [2.0], [1.0]], dtype=torch.float64)
-    acqf = make_acquisition(AcquisitionConfig(name), TableModel(), X[2:4],
+    acqf = make_acquisition(AcquisitionConfig(name=name), TableModel(), X[2:4],
                             torch.tensor([0.0, 1.0]))
     picked = select_batch_greedy_q(acqf, X, q=4)
     assert len(picked) == 4 and len(set(picked)) == 4

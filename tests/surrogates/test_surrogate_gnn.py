@@ -66,7 +66,7 @@ def test_gnn_surrogate_learns_and_is_a_botorch_ensemble(gnn_fitted, logp_data):
 def test_every_acquisition_runs_on_the_gnn_ensemble(gnn_fitted, logp_data, name):
     surrogate, _ = gnn_fitted
     smiles, labels = logp_data
-    config = AcquisitionConfig(name, seed=0)
+    config = AcquisitionConfig(name=name, seed=0)
     acqf = make_acquisition(config, surrogate.model, surrogate.features(smiles[:200]),
                             torch.tensor(labels[:200]))
     pool = smiles[300:320] + smiles[300:302]  # two designs repeated: distinct indices anyway

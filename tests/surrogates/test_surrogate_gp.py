@@ -15,7 +15,7 @@ from sciloop.surrogates import (
     make_log_reward,
     select_batch_greedy_q,
 )
-from sciloop.surrogates.ensemble import make_surrogate
+from sciloop.surrogates.members import make_surrogate
 from sciloop.surrogates.gp import TanimotoGPSurrogate, TanimotoKernel
 
 GP = EnsembleConfig(member="gp", num_threads=1, seed=0)
@@ -75,7 +75,7 @@ def test_every_acquisition_runs_on_the_gp(gp, logp_data, name):
     surrogate, _ = gp
     smiles, labels = logp_data
     train_X = surrogate.features(smiles[:300])
-    config = AcquisitionConfig(name, seed=0, mc_samples=32)
+    config = AcquisitionConfig(name=name, seed=0, mc_samples=32)
     acqf = make_acquisition(config, surrogate.model, train_X, torch.tensor(labels[:300]))
     X = surrogate.features(smiles[300:316])
     values = acquisition_values(acqf, X, chunk=8)
@@ -90,7 +90,7 @@ def test_every_acquisition_runs_on_the_gp(gp, logp_data, name):
 def test_gp_mean_acquisition_is_the_posterior_mean(gp, logp_data):
     surrogate, _ = gp
     smiles, labels = logp_data
-    acqf = make_acquisition(AcquisitionConfig("mean"), surrogate.model,
+    acqf = make_acquisition(AcquisitionConfig(name="mean"), surrogate.model,
                             surrogate.features(smiles[:300]), torch.tensor(labels[:300]))
     X = surrogate.features(smiles[300:320])
     mean, var = surrogate.model.marginals(X)

@@ -8,7 +8,8 @@ from functools import partial
 
 import torch
 
-from sciloop.surrogates.ensemble import EnsembleConfig, make_surrogate
+from sciloop.surrogates.members import make_surrogate
+from sciloop.surrogates.settings import EnsembleConfig
 from sciloop.surrogates.featurizers import MorganFeaturizer
 from sciloop.surrogates.remote import Placement, fit_on_ray
 

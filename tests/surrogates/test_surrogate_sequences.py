@@ -56,7 +56,7 @@ def test_cnn_ranks_held_out_sequences(cnn_fitted):
 @pytest.mark.parametrize("name", ACQUISITION_NAMES)
 def test_every_acquisition_runs_on_the_cnn_ensemble(cnn_fitted, name):
     surrogate, seqs, y = cnn_fitted
-    acqf = make_acquisition(AcquisitionConfig(name, seed=0), surrogate.model,
+    acqf = make_acquisition(AcquisitionConfig(name=name, seed=0), surrogate.model,
                             surrogate.features(seqs[:300]), torch.tensor(y[:300]))
     values = acquisition_values(acqf, surrogate.features(seqs[300:330]))
     assert values.shape == (30,) and torch.isfinite(values).all()

@@ -1,7 +1,5 @@
 """Warm refits (`EnsembleConfig.warm_max_steps`): a round's surrogate continues from the last one."""
 
-from dataclasses import replace
-
 import pytest
 import torch
 from scipy.stats import spearmanr
@@ -26,14 +24,14 @@ def test_keyed_bootstrap_weights_follow_the_design_not_its_row_or_the_seed():
 
 def test_a_warm_refit_starts_from_the_last_fit_and_takes_at_most_warm_max_steps(logp_data):
     smiles, labels = logp_data
-    cfg = replace(SMALL, warm_max_steps=12)
+    cfg = SMALL.model_copy(update={"warm_max_steps": 12})
     surrogate = EnsembleSurrogate(MorganFeaturizer(), cfg)
     cold = surrogate.fit(smiles[:300], labels[:300], warm=True)  # nothing to start from: a full fit
     assert cold["warm"] == 0 and cold["steps"] > 12
     warm = surrogate.fit(smiles[:400], labels[:400], warm=True)
     assert warm["warm"] == 1 and warm["steps"] <= 12
     # it learnt from the previous fit: far better on held-out molecules than 12 steps from scratch
-    scratch = EnsembleSurrogate(MorganFeaturizer(), replace(cfg, max_steps=12))
+    scratch = EnsembleSurrogate(MorganFeaturizer(), cfg.model_copy(update={"max_steps": 12}))
     scratch.fit(smiles[:400], labels[:400])
     held_out = smiles[400:], labels[400:]
     rho_warm = spearmanr(surrogate.predict(held_out[0])[0], held_out[1]).statistic
