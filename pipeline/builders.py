@@ -13,6 +13,7 @@ from typing import Any
 from sciloop.pipeline.config import CampaignConfig
 from sciloop.proposers.genetic import GeneticConfig, GeneticProposer, MixtureProposer
 from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
+from sciloop.proposers.offspring import OffspringConfig, OffspringProposer
 from sciloop.proposers.screening import ScreeningProposer
 from sciloop.proposers.selfies_env import SelfiesEnv
 from sciloop.surrogates.featurizers import Featurizer, MorganFeaturizer
@@ -37,6 +38,8 @@ def make_proposer(config: CampaignConfig, library: Sequence[str], pretrain: Pret
         return ScreeningProposer(list(library), seed=seed + 1)
     if pc.name == "genetic":
         return GeneticProposer(list(library), GeneticConfig(seed=seed))
+    if pc.name == "offspring":
+        return OffspringProposer(OffspringConfig(children=pc.offspring_children, seed=seed))
     gflownet = make_gflownet(config, library, pretrain)
     if pc.name == "gflownet":
         return gflownet

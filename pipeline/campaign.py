@@ -413,7 +413,7 @@ class Campaign:
         log_reward = make_log_reward(surrogate, acq_cfg, designs, y)
         top = [d for _, d in sorted(zip(y, designs), reverse=True)[: self.config.proposer.replay_top]]
         pc = self.config.proposer
-        steps = pc.genetic_generations if pc.name == "genetic" else pc.steps
+        steps = {"genetic": pc.genetic_generations, "offspring": 1}.get(pc.name, pc.steps)
         samplers = getattr(self.proposer, "samplers", nullcontext)  # one actor start-up per round
         with samplers(), self._progress() as progress:
             task = progress.add_task(f"round {round_}: train proposer", total=steps)

@@ -77,9 +77,12 @@ class SurrogateConfig(EnsembleConfig):
 class ProposerConfig(_Strict):
     """The proposer: a GFlowNet on Ray actors, a graph GA on the reward, both, or screening."""
 
-    name: Literal["gflownet", "genetic", "gflownet+genetic", "screening"] = Field("gflownet", description=(
-        "gflownet; genetic (Jensen's graph GA bred on the reward, seeded with the best labels); "
-        "gflownet+genetic (each pool split by genetic_fraction); screening (of the library)"))
+    name: Literal["gflownet", "genetic", "gflownet+genetic", "offspring", "screening"] = Field(
+        "gflownet", description=(
+            "gflownet; genetic (Jensen's graph GA bred on the reward, seeded with the best labels); "
+            "gflownet+genetic (each pool split by genetic_fraction); offspring (children of the "
+            "replay_top best labelled designs, parents drawn as Mol GA draws them, screened by the "
+            "reward); screening (of the library)"))
     steps: int = Field(200, ge=0, description="GFlowNet training steps per round")
     objective: str = Field("tb", description=(
         "the GFlowNet objective: tb, db, subtb, soft_dqn, mdqn (proposers/objective.py) or 'module:Class'"))
@@ -107,6 +110,7 @@ class ProposerConfig(_Strict):
     pool_factor: int = Field(5, ge=1, description="pool size = pool_factor x batch size")
     genetic_generations: int = Field(20, ge=1, description="GA generations per round (genetic proposers)")
     genetic_fraction: float = Field(0.5, gt=0, lt=1, description="share of the pool bred by the GA (gflownet+genetic)")
+    offspring_children: int = Field(1000, ge=1, description="offspring: crossovers per round, screened by the reward")
 
 
     @field_validator("objective")
@@ -197,7 +201,7 @@ class CampaignConfig(_Strict):
 
     #: fields added after ledgers of the legacy digest forms were written (left out of those forms)
     ADDED_SINCE_LEGACY: ClassVar[dict[str, set[str]]] = {
-        "proposer": {"objective", "subtb_lambda", "munchausen_alpha"},
+        "proposer": {"objective", "subtb_lambda", "munchausen_alpha", "offspring_children"},
         "acquisition": {"pi_tau", "ei_tau", "mc_samples"},
         "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps"}}
 

@@ -9,6 +9,7 @@ from sciloop.pipeline.builders import fit_surrogate, make_proposer, surrogate_fe
 from sciloop.pipeline.config import load_config
 from sciloop.proposers.genetic import GeneticProposer, MixtureProposer
 from sciloop.proposers.gflownet import GFlowNetProposer
+from sciloop.proposers.offspring import OffspringProposer
 from sciloop.proposers.screening import ScreeningProposer
 from sciloop.surrogates.featurizers import MorganFeaturizer
 from sciloop.surrogates.graphs import GraphFeaturizer
@@ -19,7 +20,8 @@ SMALL = {"proposer": {"hidden": 16, "max_len": 12, "num_actors": 0, "pretrain_st
 
 
 @pytest.mark.parametrize("name, kind", [("screening", ScreeningProposer), ("genetic", GeneticProposer),
-                                        ("gflownet", GFlowNetProposer), ("gflownet+genetic", MixtureProposer)])
+                                        ("gflownet", GFlowNetProposer), ("gflownet+genetic", MixtureProposer),
+                                        ("offspring", OffspringProposer)])
 def test_make_proposer_builds_the_named_one_and_pretrains_only_when_asked(name, kind):
     config = load_config(SMALL, [f"proposer.name={name}"])
     calls = []

@@ -264,3 +264,16 @@ def test_gp_surrogate_and_genetic_proposer(ray_session, tmp_path, tiny):
     assert metrics["proposer_children"] > 0 and "spearman_batch" in metrics
     batch = Ledger(tmp_path / "run" / "ledger.sqlite").batch(1)
     assert len(batch) == tiny["batch_size"] and all(row["std"] > 0 for row in batch)
+
+
+def test_offspring_proposer_with_warm_refits(ray_session, tmp_path, tiny):
+    tiny["rounds"] = 2
+    tiny["surrogate"] |= {"warm_max_steps": 5}
+    tiny["proposer"] |= {"name": "offspring", "offspring_children": 60, "replay_top": 1000}
+    rounds = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
+    first, second = rounds[1]["metrics"], rounds[2]["metrics"]
+    assert first["surrogate_warm"] == 0 and second["surrogate_warm"] == 1 and second["surrogate_steps"] <= 5
+    assert first["proposer_children"] > 0 and second["proposer_children"] > 0
+    ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
+    assert all(len(ledger.batch(r)) == tiny["batch_size"] for r in (1, 2))
+    assert all(row["source"] == "offspring" for r in (1, 2) for row in ledger.batch(r))

@@ -1,0 +1,116 @@
+"""Children of the labelled designs, screened by the surrogate: Mol GA's breeding, one step at a time.
+
+`OffspringProposer.train` breeds `children` molecules from parents drawn among the labelled
+designs the way Mol GA draws them (Tripp and Hernandez-Lobato 2023, `mol_ga.sample_population`:
+uniformly from each of 25 log-spaced top quantiles, so the best designs are drawn most and every
+rank is drawn sometimes), by Jensen's graph crossover and mutation (`graph_ga.py`). It scores the
+children with the campaign's log-reward (the surrogate's acquisition) and `sample(n)` returns the
+`n` best. Every child is one crossover away from designs whose labels are known, where the
+surrogate is most trustworthy; the surrogate decides which of many children the oracle sees, so
+a round of `b` calls takes the best `b` of `children` instead of `b` at random.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from rdkit import Chem, rdBase
+
+from .graph_ga import GraphGAConfig, _canonical, crossover, mutate
+
+LogRewardFn = Callable[[list[str]], torch.Tensor]
+
+
+@dataclass
+class OffspringConfig:
+    """Settings of `OffspringProposer`.
+
+    Attributes:
+        children: crossovers tried per `train` call (the pool the surrogate screens).
+        quantiles: Mol GA's parent sampling: this many log-spaced top quantiles, from the top
+            0.1% to all labelled designs, each giving an equal share of the parents.
+        mutation_rate: probability that a child is mutated (the PMO leaderboard's Graph GA value).
+        seed: seed of the proposer's only random generator.
+    """
+
+    children: int = 1000
+    quantiles: int = 25
+    mutation_rate: float = 0.067
+    seed: int = 0
+
+
+def quantile_parents(ranked: Sequence[str], n: int, rng: np.random.Generator, quantiles: int = 25) -> list[str]:
+    """`n` parents from designs ranked best first: an equal share from each of the top
+    `10^-3 ... 10^0` fractions (log-spaced; each at least the best design), drawn with replacement."""
+    if not ranked:
+        raise ValueError("no labelled design to breed from")
+    per = math.ceil(n / quantiles)
+    parents: list[str] = []
+    for fraction in np.logspace(-3, 0, quantiles):
+        top = max(1, math.ceil(fraction * len(ranked)))
+        parents.extend(ranked[int(i)] for i in rng.integers(0, top, size=per))
+    order = rng.permutation(len(parents))
+    return [parents[int(i)] for i in order[:n]]
+
+
+class OffspringProposer:
+    """Breeds children of the labelled designs and keeps the best by the campaign's reward.
+
+    Args:
+        config: settings (defaults if None).
+    """
+
+    def __init__(self, config: OffspringConfig | None = None) -> None:
+        self.config = config or OffspringConfig()
+        self.rng = np.random.default_rng(self.config.seed)
+        self.children: dict[str, float] = {}  # child -> log-reward, from the last `train`
+        self._ga = GraphGAConfig(mutation_rate=self.config.mutation_rate)
+        self._mols: dict[str, Chem.Mol] = {}
+
+    def _mol(self, smiles: str) -> Chem.Mol | None:
+        if smiles not in self._mols:
+            self._mols[smiles] = Chem.MolFromSmiles(smiles)
+        return self._mols[smiles]
+
+    def train(self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = (),
+              progress: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
+        """Breeds `config.children` children of `offline` (the labelled designs, best first; none
+        of them is returned) and scores them with `log_reward_fn`. `steps` and `progress` are not
+        used: one generation, whose parents all carry real labels.
+
+        Returns:
+            `children` (new, valid, distinct) and their `mean_log_reward`.
+        """
+        cfg, known = self.config, set(offline)
+        parents = quantile_parents(list(offline), 2 * cfg.children, self.rng, cfg.quantiles)
+        bred: dict[str, None] = {}
+        with rdBase.BlockLogs():
+            for i in range(cfg.children):
+                a, b = self._mol(parents[2 * i]), self._mol(parents[2 * i + 1])
+                child = None if a is None or b is None else crossover(a, b, self.rng, self._ga)
+                if child is not None:
+                    child = mutate(child, cfg.mutation_rate, self.rng, self._ga)
+                smiles = None if child is None else _canonical(child)
+                if smiles is not None and smiles not in known:
+                    bred[smiles] = None
+        designs = list(bred)
+        log_r = log_reward_fn(designs).double().tolist() if designs else []
+        self.children = dict(zip(designs, log_r))
+        return {"children": float(len(designs)),
+                "mean_log_reward": float(np.mean(log_r)) if log_r else float("nan")}
+
+    def sample(self, n: int) -> list[str]:
+        """The `n` children of the last `train` with the highest log-reward."""
+        return sorted(self.children, key=self.children.__getitem__, reverse=True)[:n]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"config": vars(self.config).copy(), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.config = OffspringConfig(**state["config"])
+        self.rng.bit_generator.state = state["rng"]

@@ -1,0 +1,44 @@
+"""`OffspringProposer`: Mol GA's parent sampling, children screened by the reward."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from rdkit import Chem
+
+from sciloop.proposers.offspring import OffspringConfig, OffspringProposer, quantile_parents
+
+LABELLED = ["CCOc1ccccc1", "CC(=O)Nc1ccc(O)cc1", "c1ccc2ccccc2c1", "CCN(CC)CC", "OC(=O)c1ccccc1O",
+            "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "CN1CCC[C@H]1c1cccnc1", "Clc1ccccc1", "CCCCCCO", "NCCc1ccccc1"]
+
+
+def test_quantile_parents_favour_the_best_and_reach_every_rank():
+    ranked = [f"d{i}" for i in range(1000)]
+    counts = Counter(quantile_parents(ranked, 250_000, np.random.default_rng(0)))
+    assert sum(counts.values()) == 250_000
+    assert counts["d0"] > 10_000  # the top 0.1% (d0 alone) is one of 25 equal shares, and in all others
+    assert counts["d0"] > 50 * counts["d900"] > 0 and len(counts) == 1000
+    with pytest.raises(ValueError, match="no labelled design"):
+        quantile_parents([], 5, np.random.default_rng(0))
+
+
+def test_children_are_new_valid_molecules_and_sampled_best_first():
+    proposer = OffspringProposer(OffspringConfig(children=200, seed=1))
+    size = lambda designs: torch.tensor([float(Chem.MolFromSmiles(d).GetNumAtoms()) for d in designs])  # noqa: E731
+    stats = proposer.train(size, steps=0, offline=LABELLED)
+    assert stats["children"] == len(proposer.children) > 20
+    assert not set(proposer.children) & set(LABELLED)
+    assert all(Chem.MolToSmiles(Chem.MolFromSmiles(c)) == c for c in proposer.children)  # canonical
+    best = proposer.sample(5)
+    assert [proposer.children[d] for d in best] == sorted(proposer.children.values(), reverse=True)[:5]
+
+
+def test_state_round_trip_repeats_the_children():
+    a = OffspringProposer(OffspringConfig(children=50, seed=3))
+    b = OffspringProposer()
+    b.load_state_dict(a.state_dict())
+    zero = lambda designs: torch.zeros(len(designs))  # noqa: E731
+    a.train(zero, 0, LABELLED)
+    b.train(zero, 0, LABELLED)
+    assert a.children == b.children and b.config.children == 50
