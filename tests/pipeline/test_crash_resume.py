@@ -5,23 +5,25 @@ its Ray workers down too, as a crashed machine would). The oracle is a non-idemp
 function that appends every design it is paid for to a side file *before* scoring it. After
 the resume: every paid call is in the ledger exactly once (with its value, or `unknown` if it
 was in flight at the kill), no design was paid twice, and rounds finished before the kill are
-unchanged.
+unchanged. The resume is `sciloop resume` in the test process, on the session's Ray.
+
+A stage kill point is hit exactly, never polled for: the killed process installs a hook on the
+ledger that SIGKILLs its own process group the moment round 1's stage is committed (what a poll
+of the ledger from outside would see first), so no run slips past a short stage and none is run
+twice. The campaign is the smallest that has every kill point: an initial screen and two rounds.
 """
 
 import collections
 import os
-import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import yaml
 from rdkit import Chem
 
+from sciloop.pipeline.cli import main
 from sciloop.pipeline.ledger import Ledger
 
 ORACLE = """
@@ -50,61 +52,70 @@ CONFIG = {
     "name": "crash", "seed": 3, "rounds": 2, "batch_size": 6, "run_dir": "run",
     "initial": {"size": 12},
     "oracle": {"target": "crash_oracle:score", "batch_size": 2, "num_cpus": 0.5},
-    "surrogate": {"members": 4, "hidden": 32, "epochs": 10},
-    "proposer": {"steps": 6, "batch_size": 16, "hidden": 32, "max_len": 20,
-                 "pretrain_steps": 3, "num_actors": 2, "pool_factor": 3},
+    "surrogate": {"members": 2, "hidden": 16, "epochs": 2},
+    "proposer": {"steps": 2, "batch_size": 8, "hidden": 16, "max_len": 20,
+                 "pretrain_steps": 1, "num_actors": 0, "pool_factor": 3},
     "ray": {"num_cpus": 2},
 }
 CLI = [sys.executable, "-c", "import sys; from sciloop.pipeline.cli import main; sys.exit(main())"]
 ENV = dict(os.environ, RAY_AUTH_MODE="disabled", PYTHONPATH="")
 
+#: `sciloop` that SIGKILLs its process group (itself, its Ray, the oracle's workers) right after
+#: the ledger commits round 1's stage `argv[1]`: `started` (`start_round`), `surrogate`,
+#: `trained`, `selected` (`set_stage`) or `done` (`finish_round`).
+KILLING_CLI = [sys.executable, "-c", """
+import os, signal, sys
+from sciloop.pipeline.cli import main
+from sciloop.pipeline.ledger import Ledger
 
-def _stage(db: Path, round_: int) -> str | None:
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:  # never creates it
-            row = con.execute("SELECT stage FROM rounds WHERE round = ?", (round_,)).fetchone()
-    except sqlite3.Error:
-        return None
-    return row[0] if row else None
+STAGE = sys.argv.pop(1)
 
 
-def _start(cwd: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([*CLI, *args], cwd=cwd, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+def kill_after(method, stage_of):
+    def committed(self, round_, *args, **kwargs):
+        method(self, round_, *args, **kwargs)
+        if round_ == 1 and stage_of(*args, **kwargs) == STAGE:
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+    return committed
+
+
+Ledger.start_round = kill_after(Ledger.start_round, lambda stage="started": stage)
+Ledger.set_stage = kill_after(Ledger.set_stage, lambda stage, mlflow_run_id=None: stage)
+Ledger.finish_round = kill_after(Ledger.finish_round, lambda metrics: "done")
+sys.exit(main())
+"""]
 
 
 @pytest.mark.parametrize("kill_at", ["oracle-call-15", "round1-started", "round1-surrogate",
                                      "round1-trained", "round1-selected", "round1-done"])
-def test_sigkill_then_resume(tmp_path, kill_at, crash_report):
+def test_sigkill_then_resume(ray_session, tmp_path, monkeypatch, kill_at, crash_report):
     side, kill = tmp_path / "calls.txt", tmp_path / "kill.txt"
     (tmp_path / "crash_oracle.py").write_text(ORACLE.format(side=str(side), kill=str(kill)))
     (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(CONFIG))
     db = tmp_path / "run" / "ledger.sqlite"
 
-    for _attempt in range(3):  # a short stage can slip past the poll on a loaded machine: run again
-        shutil.rmtree(tmp_path / "run", ignore_errors=True)
-        side.unlink(missing_ok=True)
-        proc = _start(tmp_path, "run", "campaign.yaml")
-        if kill_at.startswith("oracle-call-"):  # the oracle itself pulls the plug mid-batch
-            kill.write_text(f"{proc.pid} {kill_at.rsplit('-', 1)[1]}")
-        else:
-            stage = kill_at.split("-")[1]
-            deadline = time.monotonic() + 300
-            while _stage(db, 1) != stage and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.005)
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-        out = proc.communicate(timeout=300)[0]
-        if proc.returncode == -signal.SIGKILL:
-            break
+    if kill_at.startswith("oracle-call-"):  # the oracle itself pulls the plug mid-batch
+        proc = subprocess.Popen([*CLI, "run", "campaign.yaml"], cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        kill.write_text(f"{proc.pid} {kill_at.rsplit('-', 1)[1]}")
+    else:  # the campaign pulls it as round 1's stage is committed
+        proc = subprocess.Popen([*KILLING_CLI, kill_at.split("-")[1], "run", "campaign.yaml"], cwd=tmp_path,
+                                env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    out = proc.communicate(timeout=300)[0]
     assert proc.returncode == -signal.SIGKILL, out[-3000:]
     before = Ledger(db)
     round0 = before.batch(0)
     paid_before = side.read_text().splitlines()
 
-    resumed = subprocess.run([*CLI, "resume", "run"], cwd=tmp_path, env=ENV, capture_output=True,
-                             text=True, timeout=400)
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    # `sciloop resume run`, in this process on the session's Ray: the killed run's process group
+    # is gone, so nothing of it is shared but the run directory
+    monkeypatch.chdir(tmp_path)
+    sys.modules.pop("crash_oracle", None)  # each case writes its own module
+    try:
+        assert main(["resume", "run"]) == 0
+    finally:
+        sys.modules.pop("crash_oracle", None)
 
     ledger = Ledger(db)
     assert [r["stage"] for r in ledger.rounds()] == ["done"] * 3
