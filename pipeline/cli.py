@@ -114,8 +114,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
            "--port", str(args.port), "--workers", str(args.workers)]
     print(f"starting the MLflow UI for {uri} ...", flush=True)
     # its own process group: a signal reaches the server (and the workers it starts) once, from here
-    server = subprocess.Popen(cmd, env=dict(os.environ, MLFLOW_ENABLE_TELEMETRY="false"),
-                              start_new_session=True)
+    # no GenAI job runner unless asked for: the runs' views need none, and it is most of the
+    # server's start-up (13 of 23 CPU seconds with one worker)
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ, "MLFLOW_ENABLE_TELEMETRY": "false"}
+    server = subprocess.Popen(cmd, env=env, start_new_session=True)
 
     def forward(signum: int, _frame: object) -> None:
         try:
