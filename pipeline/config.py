@@ -103,7 +103,8 @@ class ProposerConfig(_Strict):
         "a relative path is read from the config file's folder when the file is there"))
     prior_weight: float = Field(1.0, ge=0, description=(
         "target p(x) ~ p_prior(x)^w R(x), p_prior = the pretrained policy (0: plain TB on R)"))
-    num_actors: int = Field(2, ge=0, description="Ray sampler actors (0: sample in-process)")
+    num_actors: int = Field(2, ge=0, description=(
+        "Ray workers of the proposer: GFlowNet sampler actors, or offspring breeding tasks (0: in-process)"))
     actor_num_cpus: float = Field(0.5, gt=0)
     actor_num_gpus: float = Field(0.0, ge=0, description="GPUs per sampler actor (0.5: two actors share one)")
     actor_resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources per actor")

@@ -12,6 +12,7 @@ a round of `b` calls takes the best `b` of `children` instead of `b` at random.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,12 +37,37 @@ class OffspringConfig:
             0.1% to all labelled designs, each giving an equal share of the parents.
         mutation_rate: probability that a child is mutated (the PMO leaderboard's Graph GA value).
         seed: seed of the proposer's only random generator.
+        workers: Ray tasks that breed in parallel (one CPU each) when Ray is running; 0 or 1:
+            in this process. The children are the same for any number of workers.
     """
 
     children: int = 1000
     quantiles: int = 25
     mutation_rate: float = 0.067
     seed: int = 0
+    workers: int = 0
+
+
+#: Crossovers per unit of work: a unit's children come from its own seed, so the children of a
+#: round do not depend on how many workers share the units.
+UNIT = 100
+
+
+def breed(pairs: Sequence[tuple[str, str]], mutation_rate: float, seed: int) -> list[str]:
+    """Canonical children of parent pairs (SMILES), in order; failed crossovers give none."""
+    rng, ga = np.random.default_rng(seed), GraphGAConfig(mutation_rate=mutation_rate)
+    mols: dict[str, Chem.Mol | None] = {}
+    out = []
+    with rdBase.BlockLogs():
+        for pair in pairs:
+            a, b = (mols.setdefault(p, Chem.MolFromSmiles(p)) for p in pair)
+            child = None if a is None or b is None else crossover(a, b, rng, ga)
+            if child is not None:
+                child = mutate(child, mutation_rate, rng, ga)
+            smiles = None if child is None else _canonical(child)
+            if smiles is not None:
+                out.append(smiles)
+    return out
 
 
 def quantile_parents(ranked: Sequence[str], n: int, rng: np.random.Generator, quantiles: int = 25) -> list[str]:
@@ -69,13 +95,6 @@ class OffspringProposer:
         self.config = config or OffspringConfig()
         self.rng = np.random.default_rng(self.config.seed)
         self.children: dict[str, float] = {}  # child -> log-reward, from the last `train`
-        self._ga = GraphGAConfig(mutation_rate=self.config.mutation_rate)
-        self._mols: dict[str, Chem.Mol] = {}
-
-    def _mol(self, smiles: str) -> Chem.Mol | None:
-        if smiles not in self._mols:
-            self._mols[smiles] = Chem.MolFromSmiles(smiles)
-        return self._mols[smiles]
 
     def train(self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = (),
               progress: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
@@ -88,17 +107,16 @@ class OffspringProposer:
         """
         cfg, known = self.config, set(offline)
         parents = quantile_parents(list(offline), 2 * cfg.children, self.rng, cfg.quantiles)
-        bred: dict[str, None] = {}
-        with rdBase.BlockLogs():
-            for i in range(cfg.children):
-                a, b = self._mol(parents[2 * i]), self._mol(parents[2 * i + 1])
-                child = None if a is None or b is None else crossover(a, b, self.rng, self._ga)
-                if child is not None:
-                    child = mutate(child, cfg.mutation_rate, self.rng, self._ga)
-                smiles = None if child is None else _canonical(child)
-                if smiles is not None and smiles not in known:
-                    bred[smiles] = None
-        designs = list(bred)
+        pairs = list(zip(parents[::2], parents[1::2]))
+        units = [(pairs[i:i + UNIT], int(self.rng.integers(2**31))) for i in range(0, len(pairs), UNIT)]
+        if cfg.workers > 1 and len(units) > 1 and _ray_running():
+            import ray
+
+            task = _remote_breed()
+            bred = ray.get([task.remote(unit, cfg.mutation_rate, seed) for unit, seed in units])
+        else:
+            bred = [breed(unit, cfg.mutation_rate, seed) for unit, seed in units]
+        designs = list(dict.fromkeys(c for part in bred for c in part if c not in known))
         log_r = log_reward_fn(designs).double().tolist() if designs else []
         self.children = dict(zip(designs, log_r))
         return {"children": float(len(designs)),
@@ -114,3 +132,18 @@ class OffspringProposer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.config = OffspringConfig(**state["config"])
         self.rng.bit_generator.state = state["rng"]
+
+
+@functools.cache
+def _remote_breed() -> Any:
+    import ray
+
+    return ray.remote(num_cpus=1, max_retries=0)(breed)
+
+
+def _ray_running() -> bool:
+    try:
+        import ray
+    except ImportError:  # pragma: no cover - ray is a dependency
+        return False
+    return bool(ray.is_initialized())

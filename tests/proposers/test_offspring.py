@@ -42,3 +42,11 @@ def test_state_round_trip_repeats_the_children():
     a.train(zero, 0, LABELLED)
     b.train(zero, 0, LABELLED)
     assert a.children == b.children and b.config.children == 50
+
+
+def test_ray_workers_breed_the_same_children(ray_session):
+    zero = lambda designs: torch.zeros(len(designs))  # noqa: E731
+    here, there = (OffspringProposer(OffspringConfig(children=250, seed=4, workers=w)) for w in (0, 2))
+    here.train(zero, 0, LABELLED)
+    there.train(zero, 0, LABELLED)
+    assert list(there.children) == list(here.children) and len(here.children) > 20
