@@ -128,6 +128,19 @@ class RunResult:
     circles_threshold: float | None = None
 
 
+#: The sciloop method at a budget: configs/pmo.yaml plus these overrides. PMO-1K (issue 17): small
+#: rounds of the `offspring` proposer with warm refits, frozen at commit 5d25385 before any
+#: evaluation-objective run (measured on the tuning objectives: README, "PMO-1K").
+METHOD_OVERRIDES: dict[int, tuple[str, ...]] = {1_000: (
+    "proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
+    "batch_size=25", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0")}
+
+
+def method_overrides(budget: int, overrides: Sequence[str] = ()) -> list[str]:
+    """The overrides of sciloop's method at `budget` (`METHOD_OVERRIDES`), then `overrides`."""
+    return [*METHOD_OVERRIDES.get(budget, ()), *overrides]
+
+
 def config_id(overrides: Sequence[str] = ()) -> str:
     """Identifies the sciloop method of a run: configs/pmo.yaml, the prior it names, the overrides."""
     import hashlib
@@ -407,6 +420,7 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
     if unknown:
         raise ValueError(f"unknown PMO objectives {unknown}: choose from {list(OBJECTIVES)}")
     ordered = sorted(methods, key=lambda m: m != "screening")
+    overrides = method_overrides(budget, overrides)
     done: dict[tuple[str, int, str], dict[str, Any]] = {}
     if missing_only:
         current = config_id(overrides) if "sciloop" in methods else ""  # reads the config and prior once

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sciloop.pipeline.bench import (EVALUATION, METHODS, OBJECTIVES, RESULTS, ROOT, STABLE, TUNING, auc_every,
-                                    config_id, load_results, published)
+                                    config_id, load_results, method_overrides, published)
 
 START, END = "<!-- pmo-table:start -->", "<!-- pmo-table:end -->"
 PUBLISHED_COLUMNS = ("genetic_gfn", "reinvent", "graph_ga", "gp_bo", "screening", "mol_ga", "invirtuogen",
@@ -40,9 +40,10 @@ def _cell(values: list[float]) -> str:
 
 def current(results: list[dict[str, Any]], sciloop_config: str | None = None,
             budget: int = 10_000) -> list[dict[str, Any]]:
-    """The runs a table counts: `budget` calls, sciloop only with the current `configs/pmo.yaml`
-    (and prior), and the newest run of each objective, method and seed."""
-    sciloop_config = sciloop_config or config_id()
+    """The runs a table counts: `budget` calls, sciloop only with its current method at that budget
+    (`configs/pmo.yaml`, its prior and `bench.METHOD_OVERRIDES`), and the newest run of each
+    objective, method and seed."""
+    sciloop_config = sciloop_config or config_id(method_overrides(budget))
     newest: dict[tuple[str, str, int], dict[str, Any]] = {}
     for r in sorted(results, key=lambda r: r["started"]):
         if r["budget"] == budget and (r["method"] != "sciloop" or r.get("config_id") == sciloop_config):
