@@ -39,7 +39,8 @@ def make_proposer(config: CampaignConfig, library: Sequence[str], pretrain: Pret
     if pc.name == "genetic":
         return GeneticProposer(list(library), GeneticConfig(seed=seed))
     if pc.name == "offspring":
-        return OffspringProposer(OffspringConfig(children=pc.offspring_children, seed=seed, workers=pc.num_actors))
+        return OffspringProposer(OffspringConfig(children=pc.offspring_children, seed=seed, workers=pc.num_actors,
+                                                 mutate_fraction=pc.offspring_mutate_fraction))
     gflownet = make_gflownet(config, library, pretrain)
     if pc.name == "gflownet":
         return gflownet

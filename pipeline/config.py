@@ -112,6 +112,8 @@ class ProposerConfig(_Strict):
     genetic_generations: int = Field(20, ge=1, description="GA generations per round (genetic proposers)")
     genetic_fraction: float = Field(0.5, gt=0, lt=1, description="share of the pool bred by the GA (gflownet+genetic)")
     offspring_children: int = Field(1000, ge=1, description="offspring: crossovers per round, screened by the reward")
+    offspring_mutate_fraction: float = Field(0.0, ge=0, le=1, description=(
+        "offspring: share of children made by mutating one parent alone (Mol GA: 0.1)"))
 
 
     @field_validator("objective")
@@ -202,7 +204,8 @@ class CampaignConfig(_Strict):
 
     #: fields added after ledgers of the legacy digest forms were written (left out of those forms)
     ADDED_SINCE_LEGACY: ClassVar[dict[str, set[str]]] = {
-        "proposer": {"objective", "subtb_lambda", "munchausen_alpha", "offspring_children"},
+        "proposer": {"objective", "subtb_lambda", "munchausen_alpha", "offspring_children",
+                     "offspring_mutate_fraction"},
         "acquisition": {"pi_tau", "ei_tau", "mc_samples"},
         "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps"}}
 

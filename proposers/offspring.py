@@ -39,6 +39,8 @@ class OffspringConfig:
         seed: seed of the proposer's only random generator.
         workers: Ray tasks that breed in parallel (one CPU each) when Ray is running; 0 or 1:
             in this process. The children are the same for any number of workers.
+        mutate_fraction: share of children made by mutating one parent alone, no crossover (Mol
+            GA's blend uses 0.1: mutations can shrink a molecule, crossovers keep its size).
     """
 
     children: int = 1000
@@ -46,6 +48,7 @@ class OffspringConfig:
     mutation_rate: float = 0.067
     seed: int = 0
     workers: int = 0
+    mutate_fraction: float = 0.0
 
 
 #: Crossovers per unit of work: a unit's children come from its own seed, so the children of a
@@ -53,17 +56,22 @@ class OffspringConfig:
 UNIT = 100
 
 
-def breed(pairs: Sequence[tuple[str, str]], mutation_rate: float, seed: int) -> list[str]:
-    """Canonical children of parent pairs (SMILES), in order; failed crossovers give none."""
+def breed(pairs: Sequence[tuple[str, str]], mutation_rate: float, seed: int,
+          mutate_fraction: float = 0.0) -> list[str]:
+    """Canonical children of parent pairs (SMILES), in order; failed crossovers give none. A
+    `mutate_fraction` share of the pairs give a mutant of their first parent instead."""
     rng, ga = np.random.default_rng(seed), GraphGAConfig(mutation_rate=mutation_rate)
     mols: dict[str, Chem.Mol | None] = {}
     out = []
     with rdBase.BlockLogs():
         for pair in pairs:
             a, b = (mols.setdefault(p, Chem.MolFromSmiles(p)) for p in pair)
-            child = None if a is None or b is None else crossover(a, b, rng, ga)
-            if child is not None:
-                child = mutate(child, mutation_rate, rng, ga)
+            if mutate_fraction and rng.random() < mutate_fraction:
+                child = None if a is None else mutate(a, 1.0, rng, ga)
+            else:
+                child = None if a is None or b is None else crossover(a, b, rng, ga)
+                if child is not None:
+                    child = mutate(child, mutation_rate, rng, ga)
             smiles = None if child is None else _canonical(child)
             if smiles is not None:
                 out.append(smiles)
@@ -113,9 +121,10 @@ class OffspringProposer:
             import ray
 
             task = _remote_breed()
-            bred = ray.get([task.remote(unit, cfg.mutation_rate, seed) for unit, seed in units])
+            bred = ray.get([task.remote(unit, cfg.mutation_rate, seed, cfg.mutate_fraction)
+                            for unit, seed in units])
         else:
-            bred = [breed(unit, cfg.mutation_rate, seed) for unit, seed in units]
+            bred = [breed(unit, cfg.mutation_rate, seed, cfg.mutate_fraction) for unit, seed in units]
         designs = list(dict.fromkeys(c for part in bred for c in part if c not in known))
         log_r = log_reward_fn(designs).double().tolist() if designs else []
         self.children = dict(zip(designs, log_r))

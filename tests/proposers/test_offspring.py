@@ -50,3 +50,14 @@ def test_ray_workers_breed_the_same_children(ray_session):
     here.train(zero, 0, LABELLED)
     there.train(zero, 0, LABELLED)
     assert list(there.children) == list(here.children) and len(here.children) > 20
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0])
+def test_mutants_stay_near_a_parent_in_size_and_crossovers_do_not(fraction):
+    parents = ["CCCCCCCC", "CC(C)Cc1ccc(cc1)C(C)C(=O)OCCOC(=O)c1ccc(CCCC)cc1"]  # 8 and 28 heavy atoms
+    proposer = OffspringProposer(OffspringConfig(children=200, seed=2, mutate_fraction=fraction))
+    proposer.train(lambda designs: torch.zeros(len(designs)), 0, parents)
+    sizes = [Chem.MolFromSmiles(c).GetNumAtoms() for c in proposer.children]
+    near_a_parent = [min(abs(n - 8), abs(n - 28)) <= 3 for n in sizes]  # a mutation adds or removes a few
+    assert len(sizes) > 10
+    assert all(near_a_parent) if fraction == 1.0 else not all(near_a_parent)
