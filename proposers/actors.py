@@ -1,4 +1,5 @@
-"""Ray sampler pool of the GFlowNet core: the only module of `proposers/` that imports Ray.
+"""Ray sampler pool of the GFlowNet core (and the offspring proposer's breeding tasks): the only
+module of `proposers/` that imports Ray.
 
 Sampler actors feed one learner: each actor holds the environment and a policy copy, loads
 the weights the driver broadcasts once per call (`ray.put` of a CPU state dict), draws its
@@ -370,3 +371,17 @@ class SamplerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@functools.cache
+def _remote(fn: Callable[..., Any]) -> Any:
+    return ray.remote(num_cpus=1, max_retries=0)(fn)
+
+
+def breed_on_ray(fn: Callable[..., list[str]], jobs: list[tuple[Any, ...]]) -> list[list[str]] | None:
+    """`[fn(*job) for job in jobs]` as Ray tasks of one CPU each (`offspring.breed`), in order;
+    None when Ray is not running (the caller breeds in its own process)."""
+    if not ray.is_initialized():
+        return None
+    task = _remote(fn)
+    return ray.get([task.remote(*job) for job in jobs])

@@ -12,7 +12,6 @@ a round of `b` calls takes the best `b` of `children` instead of `b` at random.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,13 +116,12 @@ class OffspringProposer:
         parents = quantile_parents(list(offline), 2 * cfg.children, self.rng, cfg.quantiles)
         pairs = list(zip(parents[::2], parents[1::2]))
         units = [(pairs[i:i + UNIT], int(self.rng.integers(2**31))) for i in range(0, len(pairs), UNIT)]
-        if cfg.workers > 1 and len(units) > 1 and _ray_running():
-            import ray
+        bred: list[list[str]] | None = None
+        if cfg.workers > 1 and len(units) > 1:
+            from .actors import breed_on_ray  # Ray lives in actors.py; None when Ray is not running
 
-            task = _remote_breed()
-            bred = ray.get([task.remote(unit, cfg.mutation_rate, seed, cfg.mutate_fraction)
-                            for unit, seed in units])
-        else:
+            bred = breed_on_ray(breed, [(unit, cfg.mutation_rate, seed, cfg.mutate_fraction) for unit, seed in units])
+        if bred is None:
             bred = [breed(unit, cfg.mutation_rate, seed, cfg.mutate_fraction) for unit, seed in units]
         designs = list(dict.fromkeys(c for part in bred for c in part if c not in known))
         log_r = log_reward_fn(designs).double().tolist() if designs else []
@@ -142,17 +140,3 @@ class OffspringProposer:
         self.config = OffspringConfig(**state["config"])
         self.rng.bit_generator.state = state["rng"]
 
-
-@functools.cache
-def _remote_breed() -> Any:
-    import ray
-
-    return ray.remote(num_cpus=1, max_retries=0)(breed)
-
-
-def _ray_running() -> bool:
-    try:
-        import ray
-    except ImportError:  # pragma: no cover - ray is a dependency
-        return False
-    return bool(ray.is_initialized())
