@@ -329,6 +329,11 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None
         config = CampaignConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_errors(err, name)) from None
+    initial_file = getattr(config.domain, "initial_file", None)  # a domain's file of initial designs
+    if isinstance(initial_file, str) and not isinstance(source, dict) and not Path(initial_file).is_absolute():
+        beside_config = path.parent / initial_file
+        if beside_config.is_file():
+            config.domain.initial_file = str(beside_config.resolve())  # type: ignore[attr-defined]
     prior = config.proposer.prior_checkpoint
     if prior is not None:
         beside = path.parent / prior if not isinstance(source, dict) else None
