@@ -11,13 +11,12 @@ from functools import partial
 from typing import Any
 
 from sciloop.pipeline.config import CampaignConfig
+from sciloop.pipeline.domains import make_domain
 from sciloop.proposers.genetic import GeneticConfig, GeneticProposer, MixtureProposer
 from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
 from sciloop.proposers.offspring import OffspringConfig, OffspringProposer
 from sciloop.proposers.screening import ScreeningProposer
-from sciloop.proposers.selfies_env import SelfiesEnv
-from sciloop.surrogates.featurizers import Featurizer, MorganFeaturizer
-from sciloop.surrogates.graphs import GraphFeaturizer
+from sciloop.surrogates.featurizers import Featurizer
 from sciloop.surrogates.members import make_surrogate, member_inputs
 from sciloop.surrogates.remote import Placement, fit_on_ray
 from sciloop.surrogates.settings import AcquisitionConfig, EnsembleConfig
@@ -64,24 +63,23 @@ def make_gflownet(config: CampaignConfig, library: Sequence[str], pretrain: Pret
     if pc.prior_checkpoint:  # the shipped prior: no pretraining per campaign
         proposer = GFlowNetProposer.from_prior(pc.prior_checkpoint, gcfg, corpus=library)
     else:
-        proposer = GFlowNetProposer(SelfiesEnv.from_corpus(library, max_len=pc.max_len), gcfg, corpus=library)
+        proposer = GFlowNetProposer(make_domain(config).environment(library, pc.max_len), gcfg, corpus=library)
     if pretrain is not None and pc.pretrain_steps:
         pretrain(proposer, pc.pretrain_steps)
     return proposer
 
 
 def surrogate_featurizer(config: CampaignConfig, fingerprints: Featurizer | None = None) -> Featurizer:
-    """What the surrogate sees: molecular graphs for a member that reads graphs (the GNN), else
-    Morgan count fingerprints (`surrogates.members.member_inputs`).
+    """What the surrogate sees: the domain's featurizer for `surrogate.member`
+    (`Domain.featurizer`; molecules: graphs for the GNN, else Morgan count fingerprints).
 
     Args:
-        fingerprints: the campaign's own fingerprint featurizer, returned (with its cache) when
-            the member reads fingerprints; None: a new `MorganFeaturizer`.
+        fingerprints: the campaign's own molecule fingerprint featurizer, returned (with its
+            cache) when the member reads vectors or fingerprints; None: the domain's own.
     """
-    sc = config.surrogate
-    if member_inputs(sc.member) == "graphs":
-        return GraphFeaturizer()
-    return fingerprints if fingerprints is not None else MorganFeaturizer(radius=sc.radius, n_bits=sc.n_bits)
+    if fingerprints is not None and member_inputs(config.surrogate.member) in ("vectors", "fingerprints"):
+        return fingerprints
+    return make_domain(config).featurizer(config.surrogate.member)
 
 
 def ensemble_config(config: CampaignConfig, round_: int) -> EnsembleConfig:

@@ -22,9 +22,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sciloop.oracles.base import OracleResult
 from sciloop.oracles.runner import OracleRunner
-from sciloop.pipeline.builders import fit_surrogate, make_proposer, round_acquisition, surrogate_featurizer
+from sciloop.pipeline.builders import fit_surrogate, make_proposer, round_acquisition
 from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
-from sciloop.pipeline.domain import MoleculeDomain, load_library
+from sciloop.pipeline.domains import make_domain, select_diverse
 from sciloop.pipeline.ledger import DesignRow, Ledger, RunDirError, RunDirLock
 from sciloop.pipeline.plugins import resolve_oracle
 from sciloop.pipeline.ray_runtime import start_ray
@@ -33,8 +33,6 @@ from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
 from sciloop.pipeline.tracking import Tracker, open_campaign_tracker
 from sciloop.proposers.gflownet import GFlowNetProposer
 from sciloop.surrogates.acquisition import acquisition_values, make_log_reward
-from sciloop.surrogates.featurizers import MorganFeaturizer
-from sciloop.surrogates.selection import select_batch
 
 from sciloop.pipeline import __version__
 
@@ -88,12 +86,10 @@ class Campaign:
         self.config = config
         self.console = console or Console()
         self.run_dir = Path(config.run_dir).resolve()
-        self.domain = MoleculeDomain()
+        self.domain = make_domain(config)  # what a design is: keys, library, featurizer, similarity
         self.oracle, self._user_module = resolve_oracle(config.oracle)
-        self.library = load_library(config.initial.library, config.initial.library_size, config.seed)
-        self.featurizer = MorganFeaturizer(radius=config.surrogate.radius, n_bits=config.surrogate.n_bits)
-        # what the surrogate sees; Tanimoto selection and metrics always use the fingerprints
-        self.surrogate_featurizer = surrogate_featurizer(config, self.featurizer)
+        self.library = self.domain.initial_designs()
+        self.surrogate_featurizer = self.domain.featurizer(config.surrogate.member)
         self.proposer: Any = None
         self.surrogate: Any = None  # the last round's, refitted warm (`surrogate.warm_max_steps`)
         self.tracker: Tracker | None = None
@@ -304,7 +300,7 @@ class Campaign:
             from sciloop.pipeline.report import cheap_builtin, screening_baseline
 
             screening = None  # random screening of the same library at as many calls, beside it
-            if not waiting and cheap_builtin(self.config.domain, self.config.oracle.target):
+            if not waiting and cheap_builtin(self.domain.name, self.config.oracle.target):
                 def score(batch: list[str]) -> list[float | None]:
                     return [None if r.values is None else self.config.oracle.scalarise(r.values)
                             for r in self.oracle.score(batch)]
@@ -357,7 +353,7 @@ class Campaign:
             self._score(to_score, f"round {round_}: oracle")
         failures = len(self.ledger.failures(round_))
         metrics["seconds_oracle"] = time.monotonic() - t_score
-        metrics.update(round_metrics(self.ledger, round_, rows, failures, self.featurizer))
+        metrics.update(round_metrics(self.ledger, round_, rows, failures, self.domain))
         metrics["seconds_total"] = time.monotonic() - t0
         self.ledger.finish_round(round_, metrics)
         self._prune_checkpoints(round_)
@@ -379,7 +375,7 @@ class Campaign:
         rng = random.Random(self.config.seed)
         known = self.ledger.known_keys()
         picks = rng.sample([s for s in self.library if s not in known], n)
-        return [DesignRow(key=s, design=s, source=f"library:{self.config.initial.library}") for s in picks]
+        return [DesignRow(key=s, design=s, source=self.domain.initial_source) for s in picks]
 
     def _fit_surrogate(self, round_: int) -> tuple[Any, list[str], list[float], dict[str, float]]:
         labels = self.ledger.labels()
@@ -439,8 +435,7 @@ class Campaign:
             raise RuntimeError(f"round {round_}: the proposer produced no new valid design "
                                f"({len(candidates)} sampled); raise proposer.pool_factor")
         values = acquisition_values(log_reward.acquisition, surrogate.features(pool))  # the reward's own
-        picks = select_batch(values, self.featurizer.bit_fingerprints(pool), n,
-                             min_distance=self.config.selection.min_distance)
+        picks = select_diverse(self.domain, values, pool, n, min_distance=self.config.selection.min_distance)
         mean, std = surrogate.predict([pool[i] for i in picks])
         metrics["seconds_propose"] = time.monotonic() - t
         pool_log_rewards = log_reward(pool).tolist()
@@ -678,7 +673,7 @@ class Campaign:
             if rounds and rounds[-1]["stage"] != "done" and not ledger.pending() and not ledger.in_flight():
                 round_ = rounds[-1]["round"]
                 rows = ledger.designs(round_)
-                metrics = round_metrics(ledger, round_, rows, len(ledger.failures(round_)), self.featurizer)
+                metrics = round_metrics(ledger, round_, rows, len(ledger.failures(round_)), self.domain)
                 ledger.finish_round(round_, metrics)
 
 

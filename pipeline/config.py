@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
+from sciloop.pipeline.domain_settings import DomainSettings
 from sciloop.surrogates.settings import AcquisitionConfig, EnsembleConfig
-
-#: What each domain's featurizers give a surrogate (`surrogates.members.Member.inputs`).
-DOMAIN_INPUTS: dict[str, tuple[str, ...]] = {"molecule": ("vectors", "fingerprints", "graphs")}
 
 
 class _Strict(BaseModel):
@@ -148,7 +146,9 @@ class CampaignConfig(_Strict):
     name: str = "campaign"
     seed: int = 0
     run_dir: str = Field("runs/campaign", description="ledger, MLflow store and checkpoints")
-    domain: Literal["molecule"] = "molecule"
+    domain: SerializeAsAny[DomainSettings] = Field(DomainSettings(name="molecule"), description=(
+        "what a design is (pipeline/domains.py): molecule, {name: sequence, alphabet: ..., length: ...} "
+        "or {name: 'module:Class', ...}"))
     rounds: int = Field(5, ge=1)
     batch_size: int = Field(100, ge=1, description="designs sent to the oracle per round")
     budget: int | None = Field(None, ge=1, description="maximum oracle calls (None: initial + rounds x batch)")
@@ -160,6 +160,13 @@ class CampaignConfig(_Strict):
     selection: SelectionConfig = SelectionConfig()
     ray: RayConfig = RayConfig()
     tracking: TrackingConfig = TrackingConfig()
+
+    @field_validator("domain", mode="before")
+    @classmethod
+    def _known_domain(cls, value: Any) -> Any:
+        from sciloop.pipeline.domains import parse_domain
+
+        return parse_domain(value)
 
     @model_validator(mode="after")
     def _budget_fits(self) -> "CampaignConfig":
@@ -175,15 +182,21 @@ class CampaignConfig(_Strict):
 
     @model_validator(mode="after")
     def _parts_fit(self) -> "CampaignConfig":
+        from sciloop.pipeline.domains import domain_entry
         from sciloop.surrogates.members import MEMBERS
 
-        member, gives = self.surrogate.member, DOMAIN_INPUTS[self.domain]
+        domain = domain_entry(self.domain.name)
+        member, gives = self.surrogate.member, domain.inputs
         if member in MEMBERS and MEMBERS[member].inputs not in gives:
             fits = [name for name, m in MEMBERS.items() if m.inputs in gives]
+            what = {"tokens": "token sequences from a SequenceFeaturizer", "graphs": "molecular graphs",
+                    "fingerprints": "molecular fingerprints"}.get(MEMBERS[member].inputs, "feature rows")
             raise ValueError(
-                f"surrogate.member={member} reads {MEMBERS[member].inputs} (token sequences from a "
-                f"SequenceFeaturizer), which domain {self.domain!r} does not give ({', '.join(gives)}): "
-                f"choose from {', '.join(fits)}")
+                f"surrogate.member={member} reads {MEMBERS[member].inputs} ({what}), which domain "
+                f"{self.domain.name!r} does not give ({', '.join(gives)}): choose from {', '.join(fits)}")
+        if domain.proposers is not None and self.proposer.name not in domain.proposers:
+            raise ValueError(f"proposer.name={self.proposer.name} does not serve domain {self.domain.name!r}: "
+                             f"choose from {', '.join(domain.proposers)}")
         if "seed" in self.surrogate.model_fields_set:
             raise ValueError("surrogate.seed is set per round from the campaign's seed: leave it out")
         acq = self.acquisition
@@ -319,6 +332,11 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None
         config = CampaignConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(_format_errors(err, name)) from None
+    initial_file = getattr(config.domain, "initial_file", None)  # a domain's file of initial designs
+    if isinstance(initial_file, str) and not isinstance(source, dict) and not Path(initial_file).is_absolute():
+        beside_config = path.parent / initial_file
+        if beside_config.is_file():
+            config.domain.initial_file = str(beside_config.resolve())  # type: ignore[attr-defined]
     prior = config.proposer.prior_checkpoint
     if prior is not None:
         beside = path.parent / prior if not isinstance(source, dict) else None

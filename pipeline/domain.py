@@ -1,4 +1,5 @@
-"""What a design is: canonical keys and validity, plus the molecule libraries shipped with rdkit."""
+"""The molecule domain: SMILES designs (canonical keys, validity, featurizers, Tanimoto), and the
+molecule libraries shipped with rdkit and the benchmark wheels."""
 
 from __future__ import annotations
 
@@ -6,27 +7,42 @@ import csv
 import functools
 import os
 import random
-from typing import Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rdkit import Chem, RDLogger
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from sciloop.pipeline.config import CampaignConfig
+    from sciloop.proposers.selfies_env import SelfiesEnv
+    from sciloop.surrogates.featurizers import Featurizer
 
 RDLogger.DisableLog("rdApp.*")
 
 
-class Domain(Protocol):
-    """A design space: `canonical(x)` is the ledger key, None when `x` is not a valid design."""
-
-    name: str
-
-    def canonical(self, design: str) -> str | None: ...
-
-    def is_valid(self, design: str) -> bool: ...
-
-
 class MoleculeDomain:
-    """Molecules as SMILES; the key is rdkit's canonical SMILES."""
+    """Molecules as SMILES (the registered domain `molecule`, `pipeline.domains`).
+
+    The key is rdkit's canonical SMILES; the initial designs are the configured library
+    (`initial.library`); the GFlowNet builds SELFIES token by token; the surrogate reads Morgan
+    count fingerprints (or graphs, for the GNN); similarity is Tanimoto on Morgan bit vectors of
+    the surrogate's radius and size (`surrogate.radius`, `surrogate.n_bits`).
+
+    Args:
+        config: the campaign config (None: the defaults; enough for `canonical`).
+    """
 
     name = "molecule"
+
+    def __init__(self, config: CampaignConfig | None = None) -> None:
+        from sciloop.pipeline.config import CampaignConfig
+        from sciloop.surrogates.featurizers import MorganFeaturizer
+
+        self.config = config = config or CampaignConfig()
+        self.initial_source = f"library:{config.initial.library}"
+        self.fingerprints = MorganFeaturizer(radius=config.surrogate.radius, n_bits=config.surrogate.n_bits)
 
     def canonical(self, design: str) -> str | None:
         if not isinstance(design, str) or not design.strip():
@@ -38,6 +54,36 @@ class MoleculeDomain:
 
     def is_valid(self, design: str) -> bool:
         return self.canonical(design) is not None
+
+    def invalid_reason(self, design: str) -> str | None:
+        if not isinstance(design, str) or not design.strip():
+            return "empty or not a string"
+        return None if self.canonical(design) is not None else "rdkit cannot parse the SMILES"
+
+    def initial_designs(self) -> list[str]:
+        ic = self.config.initial
+        return load_library(ic.library, ic.library_size, self.config.seed)
+
+    def environment(self, library: Sequence[str], max_len: int) -> SelfiesEnv:
+        from sciloop.proposers.selfies_env import SelfiesEnv
+
+        return SelfiesEnv.from_corpus(library, max_len=max_len)
+
+    def featurizer(self, member: str) -> Featurizer:
+        """Molecular graphs for a member that reads graphs (the GNN), else the Morgan count
+        fingerprints that `similarity` uses too (one cache)."""
+        from sciloop.surrogates.members import member_inputs
+
+        if member_inputs(member) == "graphs":
+            from sciloop.surrogates.graphs import GraphFeaturizer
+
+            return GraphFeaturizer()
+        return self.fingerprints
+
+    def similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+        from sciloop.surrogates.featurizers import tanimoto_matrix
+
+        return tanimoto_matrix(self.fingerprints.bit_fingerprints(a), self.fingerprints.bit_fingerprints(b))
 
 
 def _rdkit_data(*parts: str) -> str:

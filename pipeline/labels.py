@@ -9,6 +9,7 @@ from pathlib import Path
 from sciloop.oracles.handoff import read_results
 from sciloop.pipeline.config import ConfigError, OracleConfig, load_config
 from sciloop.pipeline.domain import MoleculeDomain
+from sciloop.pipeline.domains import make_domain
 from sciloop.pipeline.ledger import Ledger, RunDirLock
 
 
@@ -56,7 +57,8 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
     run_dir = Path(run_dir)
     ledger = Ledger.of_run_dir(run_dir)
     config = run_dir / "config.yaml"
-    oracle = load_config(config, run_dir=str(run_dir.resolve())).oracle if config.exists() else OracleConfig()
+    campaign = load_config(config, run_dir=str(run_dir.resolve())) if config.exists() else None
+    oracle = campaign.oracle if campaign is not None else OracleConfig()
     columns = value_columns(oracle, csv_path)
     try:
         imported = read_results(csv_path, value_columns=columns)
@@ -72,7 +74,7 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
         correctable = {r.key for r in ledger.unknown()} | failed | awaiting_lab
         never_sent = {r.key for r in ledger.pending()}
         known = ledger.known_keys()
-        domain = MoleculeDomain()
+        domain = make_domain(campaign) if campaign is not None else MoleculeDomain()
         for design, result in imported.results.items():
             key = domain.canonical(design)
             why = _refusal(key, result.reason, known, stranded, correctable | never_sent, ledger)

@@ -122,37 +122,33 @@ def cheap_builtin(domain: str, target: str) -> bool:
     return domain == "molecule" and target in builtin_oracles()
 
 
-def diversity(fps: list) -> float:
-    """Mean pairwise Tanimoto distance of a set of fingerprints (nan for fewer than 2)."""
-    from sciloop.surrogates.featurizers import tanimoto_matrix
-
-    if len(fps) < 2:
+def diversity(sim: np.ndarray) -> float:
+    """Mean pairwise distance (1 - similarity) of a set, from its `n x n` similarity matrix
+    (nan for fewer than 2 designs)."""
+    n = len(sim)
+    if n < 2:
         return math.nan
-    sim = tanimoto_matrix(fps, fps)
-    n = len(fps)
     return float(1.0 - (sim.sum() - np.trace(sim)) / (n * (n - 1)))
 
 
-def novelty(fps: list, reference: list) -> float:
-    """Mean over `fps` of the Tanimoto distance to the nearest `reference` fingerprint."""
-    from sciloop.surrogates.featurizers import tanimoto_matrix
-
-    if not fps or not reference:
+def novelty(sim: np.ndarray) -> float:
+    """Mean distance of each design to its nearest reference, from their `n x m` similarities."""
+    if sim.size == 0:
         return math.nan
-    return float(1.0 - tanimoto_matrix(fps, reference).max(axis=1).mean())
+    return float(1.0 - sim.max(axis=1).mean())
 
 
-def count_modes(fps: list, scores: Sequence[float], threshold: float, max_similarity: float = 0.4) -> int:
+def count_modes(designs: Sequence[str], scores: Sequence[float], threshold: float,
+                similarity: Callable[[Sequence[str], Sequence[str]], np.ndarray],
+                max_similarity: float = 0.4) -> int:
     """Distinct high scorers: greedily, best first, designs scoring >= threshold that are less
-    similar than `max_similarity` (Tanimoto) to every mode already counted."""
-    from rdkit import DataStructs
-
-    modes: list = []
-    for score, fp in sorted(zip(scores, fps), key=lambda t: -t[0]):
+    similar than `max_similarity` (the domain's `similarity`) to every mode already counted."""
+    modes: list[str] = []
+    for score, design in sorted(zip(scores, designs), key=lambda t: -t[0]):
         if score < threshold:
             break
-        if not modes or max(DataStructs.BulkTanimotoSimilarity(fp, modes)) < max_similarity:
-            modes.append(fp)
+        if not modes or float(similarity([design], modes).max()) < max_similarity:
+            modes.append(design)
     return len(modes)
 
 

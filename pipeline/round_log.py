@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from sciloop.pipeline.domains import Domain
 from sciloop.pipeline.ledger import DesignRow, Ledger
 from sciloop.pipeline.plots import calibration_figure, curves_figure, histogram_figure, top_molecules_grid
 from sciloop.pipeline.report import count_modes, diversity, novelty, top_k_mean
@@ -29,9 +30,11 @@ class RoundContext:
     checkpoints: list[Path] = field(default_factory=list)
 
 
-def round_metrics(ledger: Ledger, round_: int, rows: list[DesignRow], failures: int, featurizer) -> dict[str, float]:
-    """Oracle calls, best and top-k means, diversity, novelty, modes, and the surrogate's
-    prospective accuracy on the new batch (its predictions were stored before the labels)."""
+def round_metrics(ledger: Ledger, round_: int, rows: list[DesignRow], failures: int,
+                  domain: Domain) -> dict[str, float]:
+    """Oracle calls, best and top-k means, diversity, novelty and modes (in the domain's
+    similarity), and the surrogate's prospective accuracy on the new batch (its predictions were
+    stored before the labels)."""
     labels = ledger.labels()
     values = [l.value for l in labels]
     batch = {l.key: l.value for l in labels if l.round == round_}
@@ -43,15 +46,15 @@ def round_metrics(ledger: Ledger, round_: int, rows: list[DesignRow], failures: 
         batch_mean=float(np.mean(list(batch.values()))) if batch else math.nan,
         batch_best=max(batch.values(), default=math.nan))
     ranked = sorted(labels, key=lambda l: -l.value)
-    top_fps = featurizer.bit_fingerprints([l.key for l in ranked[:10]])
+    top = [l.key for l in ranked[:10]]
     initial = [l for l in labels if l.round == 0]
-    m["diversity_top10"] = diversity(top_fps)
+    m["diversity_top10"] = diversity(domain.similarity(top, top))
     if round_ > 0 and initial:
-        m["novelty_top10"] = novelty(top_fps, featurizer.bit_fingerprints([l.key for l in initial]))
+        m["novelty_top10"] = novelty(domain.similarity(top, [l.key for l in initial]))
         # a mode: a design better than anything in the initial screen, and unlike other modes
         m["modes_above_initial_best"] = count_modes(
-            featurizer.bit_fingerprints([l.key for l in ranked]), [l.value for l in ranked],
-            threshold=max(l.value for l in initial) + 1e-12)
+            [l.key for l in ranked], [l.value for l in ranked],
+            threshold=max(l.value for l in initial) + 1e-12, similarity=domain.similarity)
     m["driver_rss_mb"] = _rss_mb()
     scored = [r for r in rows if r.key in batch and r.mean is not None]
     if len(scored) >= 3:

@@ -1,9 +1,9 @@
-"""The molecule proposer of the campaign: the GFlowNet core on SELFIES, behind `Proposer`.
+"""The campaign's GFlowNet proposer: the GFlowNet core on token sequences, behind `Proposer`.
 
-A thin layer over `trainer.GFlowNetTrainer` with a `SelfiesEnv` and a GRU `SequencePolicy`:
-it turns SMILES into states and back, clamps the campaign's log-rewards, and draws every
-trajectory through one seam, `_sample_trajectories` (in-process for now; a Ray sampler pool
-plugs in there).
+A thin layer over `trainer.GFlowNetTrainer` with a `SelfiesEnv` (molecules) or a `SequenceEnv`
+(any alphabet) and a GRU `SequencePolicy`: it turns designs into states and back, clamps the
+campaign's log-rewards, and draws every trajectory through one seam, `_sample_trajectories`
+(in-process, or a Ray sampler pool).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import torch
 
 from .base import LogRewardFn, ProgressFn
 from .policy import SequencePolicy
-from .selfies_env import SelfiesEnv, count_unique_valid
+from .selfies_env import SelfiesEnv
+from .sequence_env import SequenceEnv
 from .trainer import CoreConfig, GFlowNetTrainer
 from .trajectories import Trajectories, sample_trajectories
 
@@ -99,14 +100,15 @@ class GFlowNetConfig:
 
 
 class GFlowNetProposer:
-    """GFlowNet over SELFIES token sequences (the core trainer, a GRU policy).
+    """GFlowNet over token sequences (the core trainer, a GRU policy): SELFIES molecules
+    (`SelfiesEnv`, designs are SMILES) or any alphabet (`SequenceEnv`, designs are the sequences).
 
     Implements the `Proposer` protocol. With TB the loss per batch is
     `mean((log_z + sum_t log P_F(tau) - log R(x) - w log p_prior(x))^2)`; P_B = 1 because
     the sequence MDP is a tree.
 
     Args:
-        env: the SELFIES environment (its `max_len` wins over `config.max_len`).
+        env: the environment: `SelfiesEnv` or a `SequenceEnv` (its `max_len` wins over `config.max_len`).
         config: hyper-parameters.
         corpus: SMILES for the optional maximum-likelihood warm start (`pretrain`).
 
@@ -122,7 +124,7 @@ class GFlowNetProposer:
     """
 
     def __init__(
-        self, env: SelfiesEnv, config: GFlowNetConfig | None = None, corpus: Sequence[str] = ()
+        self, env: SequenceEnv, config: GFlowNetConfig | None = None, corpus: Sequence[str] = ()
     ) -> None:
         self.env = env
         self.config = config = config or GFlowNetConfig()
@@ -243,7 +245,7 @@ class GFlowNetProposer:
             metrics = self.trainer.train(state_log_reward, steps, progress, offline=states)
         assert self.trainer.last_online is not None
         self.last_samples = self.env.to_designs(self.trainer.last_online.terminal)
-        metrics["unique_valid"] = float(count_unique_valid(self.last_samples))
+        metrics["unique_valid"] = float(self.env.unique_valid(self.last_samples))
         self.last_metrics = metrics
         return metrics
 

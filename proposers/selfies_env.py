@@ -108,6 +108,10 @@ class SelfiesEnv(SequenceEnv):
     def to_designs(self, states: torch.Tensor) -> list[str]:
         return [self.decode(row) for row in states.tolist()]
 
+    def unique_valid(self, designs: Sequence[str]) -> int:
+        """Distinct (canonical) valid molecules among `designs` (`count_unique_valid`)."""
+        return count_unique_valid(designs)
+
     def state_dict(self) -> dict[str, Any]:
         """The alphabet and length limit: enough to rebuild the environment."""
         return {"alphabet": list(self.alphabet), "max_len": self.max_len}

@@ -7,6 +7,7 @@ token or stops. Each state has one parent (drop the last token), so P_B = 1.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -87,6 +88,14 @@ class SequenceEnv(DiscreteEnv):
         rows = [[index.get(c, -1) for c in d] for d in designs]
         return self.states_of(
             [r for r in rows if -1 not in r and self.min_len <= len(r) <= self.max_len])
+
+    def unique_valid(self, designs: Sequence[str]) -> int:
+        """Distinct valid designs among `designs` (here: distinct non-empty strings)."""
+        return len({d for d in designs if d})
+
+    def state_dict(self) -> dict[str, Any]:
+        """The alphabet and length limits: enough to rebuild the environment."""
+        return {"alphabet": list(self.alphabet), "max_len": self.max_len, "min_len": self.min_len}
 
     def states_of(self, rows: Sequence[Sequence[int]]) -> torch.Tensor:
         """States of token-index lists (each of `<= max_len` tokens), padded."""

@@ -44,9 +44,9 @@ def _gnn(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> torch.n
 
 def _cnn(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> torch.nn.Module:
     from .cnn import CNNEnsemble
-    from .sequences import SequenceFeaturizer
-    if not isinstance(featurizer, SequenceFeaturizer):
-        raise TypeError(f"member 'cnn' needs a SequenceFeaturizer, got {featurizer!r}")
+    from .sequences import OneHotFeaturizer, SequenceFeaturizer
+    if not isinstance(featurizer, SequenceFeaturizer) or isinstance(featurizer, OneHotFeaturizer):
+        raise TypeError(f"member 'cnn' needs a SequenceFeaturizer (token ids), got {featurizer!r}")
     return CNNEnsemble(featurizer, config.members, config.hidden, config.layers, config.seed)
 
 

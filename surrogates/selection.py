@@ -7,7 +7,7 @@ rows and so cannot tell them apart).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from botorch.acquisition import AcquisitionFunction
@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .acquisition import acquisition_values
 
-__all__ = ["select_batch", "select_batch_greedy_q"]
+__all__ = ["select_batch", "select_batch_greedy_q", "select_by_similarity"]
 
 
 def _order(values: Tensor) -> list[int]:
@@ -53,6 +53,34 @@ def select_batch(
     n = torch.as_tensor(acq_values).numel()
     if len(fingerprints) != n:
         raise ValueError(f"{n} acquisition values but {len(fingerprints)} fingerprints")
+
+    def nearest(i: int, picked: list[int]) -> float:
+        return max(DataStructs.BulkTanimotoSimilarity(fingerprints[i], [fingerprints[j] for j in picked]))
+
+    return select_by_similarity(acq_values, n, nearest, q, min_distance)
+
+
+def select_by_similarity(
+    acq_values: Tensor,
+    n: int,
+    nearest: Callable[[int, list[int]], float],
+    q: int,
+    min_distance: float = 0.0,
+) -> list[int]:
+    """Greedy top-``q`` by acquisition with a minimum distance ``1 - similarity`` between picks,
+    in any metric (`select_batch` is its Tanimoto case; the rules are the same).
+
+    Args:
+        acq_values: `n` acquisition values of the pool.
+        n: pool size.
+        nearest: ``nearest(i, picked)`` is the largest similarity of candidate ``i`` to the
+            (non-empty) picked candidates.
+        q: Batch size.
+        min_distance: Minimum distance in ``[0, 1]``; 0 disables the constraint.
+
+    Returns:
+        ``min(q, n)`` distinct pool indices, in the order they were picked.
+    """
     if q <= 0 or n == 0:
         return []
     order = _order(acq_values)
@@ -64,12 +92,9 @@ def select_batch(
     for i in order:
         if len(picked) == q:
             break
-        if picked:
-            sims = DataStructs.BulkTanimotoSimilarity(fingerprints[i],
-                                                      [fingerprints[j] for j in picked])
-            if max(sims) > max_similarity:
-                skipped.append(i)
-                continue
+        if picked and nearest(i, picked) > max_similarity:
+            skipped.append(i)
+            continue
         picked.append(i)
     for i in skipped:  # the pool ran out under the constraint: fill by acquisition order
         if len(picked) == q:

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .featurizers import FEATURE_DTYPE
 
-__all__ = ["AMINO_ACIDS", "SequenceFeaturizer"]
+__all__ = ["AMINO_ACIDS", "OneHotFeaturizer", "SequenceFeaturizer"]
 
 #: The 20 standard amino acids (one-letter codes).
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
@@ -103,6 +103,10 @@ class SequenceFeaturizer:
         Raises:
             ValueError: For an empty design, an unknown token or a too long design.
         """
+        return self.ids(designs)
+
+    def ids(self, designs: Sequence[str]) -> Tensor:
+        """Token-id rows (what `__call__` gives here): a `n x max_len` float64 tensor."""
         if isinstance(designs, str):
             raise TypeError("designs must be a sequence of strings, not one string")
         rows = [self._row(d) for d in designs]
@@ -110,7 +114,7 @@ class SequenceFeaturizer:
 
     def one_hot(self, designs: Sequence[str]) -> Tensor:
         """One-hot encoding without the padding id: a `n x max_len x V` float64 tensor."""
-        ids = self(designs).long()
+        ids = self.ids(designs).long()
         return torch.nn.functional.one_hot(ids, self.vocab_size)[..., 1:].to(FEATURE_DTYPE)
 
     def is_valid(self, design: str) -> bool:
@@ -123,3 +127,25 @@ class SequenceFeaturizer:
 
     def __repr__(self) -> str:
         return f"SequenceFeaturizer(V={len(self.alphabet)}, max_len={self.max_len})"
+
+
+class OneHotFeaturizer(SequenceFeaturizer):
+    """Sequences as flat one-hot rows (`n x (max_len * V)`; padding is all zeros), for members
+    that read fixed-width vectors (the MLP).
+
+    Example:
+        >>> OneHotFeaturizer("AB", max_len=2)(["BA"])
+        tensor([[0., 1., 1., 0.]], dtype=torch.float64)
+    """
+
+    @property
+    def dim(self) -> int:
+        """The feature dimension ``max_len * V``."""
+        return self.max_len * len(self.alphabet)
+
+    def __call__(self, designs: Sequence[str]) -> Tensor:
+        """Flat one-hot rows: a `n x (max_len * V)` float64 tensor (ValueError as `SequenceFeaturizer`)."""
+        return self.one_hot(designs).flatten(1)
+
+    def __repr__(self) -> str:
+        return f"OneHotFeaturizer(V={len(self.alphabet)}, max_len={self.max_len})"
