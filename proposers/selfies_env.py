@@ -7,6 +7,8 @@ valid molecule.
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -67,12 +69,8 @@ class SelfiesEnv(SequenceEnv):
             elements: allowed element symbols (None: any). The default keeps every sampled
                 molecule parseable by rdkit.
         """
-        counts: Counter[str] = Counter()
-        for toks in _tokenize_all(smiles, max_len):
-            if elements is None or all(_element(t) in elements for t in toks if _element(t)):
-                counts.update(toks)
-        alphabet = sorted(tok for tok, c in counts.items() if c >= min_count)
-        return cls(alphabet, max_len=max_len)
+        frozen = None if elements is None else frozenset(elements)
+        return cls(list(_corpus_alphabet(tuple(smiles), max_len, min_count, frozen)), max_len=max_len)
 
     def forward_mask(self, states: torch.Tensor) -> torch.Tensor:
         mask = super().forward_mask(states)
@@ -162,3 +160,16 @@ def count_unique_valid(smiles: Sequence[str]) -> int:
             if mol is not None and mol.GetNumAtoms() > 0:
                 seen.add(Chem.MolToSmiles(mol))
     return len(seen)
+
+
+@functools.lru_cache(maxsize=8)
+def _corpus_alphabet(smiles: tuple[str, ...], max_len: int, min_count: int,
+                     elements: frozenset[str] | None) -> tuple[str, ...]:
+    """The sorted tokens of `SelfiesEnv.from_corpus`, memoised: encoding a 10k-molecule library
+    costs ~8 CPU s, and every campaign started in one process (tests, benchmark sweeps) builds
+    its proposer's alphabet from the same library."""
+    counts: Counter[str] = Counter()
+    for toks in _tokenize_all(smiles, max_len):
+        if elements is None or all(_element(t) in elements for t in toks if _element(t)):
+            counts.update(toks)
+    return tuple(sorted(tok for tok, c in counts.items() if c >= min_count))
