@@ -60,11 +60,10 @@ def breed(pairs: Sequence[tuple[str, str]], mutation_rate: float, seed: int,
     """Canonical children of parent pairs (SMILES), in order; failed crossovers give none. A
     `mutate_fraction` share of the pairs give a mutant of their first parent instead."""
     rng, ga = np.random.default_rng(seed), GraphGAConfig(mutation_rate=mutation_rate)
-    mols: dict[str, Chem.Mol | None] = {}
     out = []
     with rdBase.BlockLogs():
         for pair in pairs:
-            a, b = (mols.setdefault(p, Chem.MolFromSmiles(p)) for p in pair)
+            a, b = (Chem.MolFromSmiles(p) for p in pair)  # per pair: no pair sees a molecule another touched
             if mutate_fraction and rng.random() < mutate_fraction:
                 child = None if a is None else mutate(a, 1.0, rng, ga)
             else:
