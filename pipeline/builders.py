@@ -17,7 +17,7 @@ from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
 from sciloop.proposers.offspring import OffspringConfig, OffspringProposer
 from sciloop.proposers.screening import ScreeningProposer
 from sciloop.surrogates.featurizers import Featurizer
-from sciloop.surrogates.members import make_surrogate, member_inputs
+from sciloop.surrogates.members import make_surrogate
 from sciloop.surrogates.remote import Placement, fit_on_ray
 from sciloop.surrogates.settings import AcquisitionConfig, EnsembleConfig
 
@@ -69,16 +69,9 @@ def make_gflownet(config: CampaignConfig, library: Sequence[str], pretrain: Pret
     return proposer
 
 
-def surrogate_featurizer(config: CampaignConfig, fingerprints: Featurizer | None = None) -> Featurizer:
+def surrogate_featurizer(config: CampaignConfig) -> Featurizer:
     """What the surrogate sees: the domain's featurizer for `surrogate.member`
-    (`Domain.featurizer`; molecules: graphs for the GNN, else Morgan count fingerprints).
-
-    Args:
-        fingerprints: the campaign's own molecule fingerprint featurizer, returned (with its
-            cache) when the member reads vectors or fingerprints; None: the domain's own.
-    """
-    if fingerprints is not None and member_inputs(config.surrogate.member) in ("vectors", "fingerprints"):
-        return fingerprints
+    (`Domain.featurizer`; molecules: graphs for the GNN, else Morgan count fingerprints)."""
     return make_domain(config).featurizer(config.surrogate.member)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from sciloop.pipeline.builders import ensemble_config, round_acquisition, surrogate_featurizer
+from sciloop.pipeline.domains import make_domain
 from sciloop.pipeline.config import ConfigError, load_config
 from sciloop.surrogates.featurizers import MorganFeaturizer
 from sciloop.surrogates.settings import AcquisitionConfig, EnsembleConfig
@@ -59,9 +60,10 @@ def test_one_surrogate_settings_model_and_the_same_settings_as_before():
     assert ensemble_config(config, 4) == before
     assert isinstance(config.surrogate, EnsembleConfig) and "seed" not in config.model_dump()["surrogate"]
     assert isinstance(surrogate_featurizer(config), MorganFeaturizer)
-    own = MorganFeaturizer()
-    assert surrogate_featurizer(config, own) is own  # the campaign's fingerprints, cache and all
-    assert surrogate_featurizer(load_config({"surrogate": {"member": "gnn"}}), own) is not own
+    domain = make_domain(config)
+    assert domain.featurizer(sc.member) is domain.fingerprints  # the campaign's fingerprints, cache and all
+    gnn = make_domain(load_config({"surrogate": {"member": "gnn"}}))
+    assert gnn.featurizer("gnn") is not gnn.fingerprints
 
 
 #: `digests()` of configs/quickstart.yaml (and variants) on the commit before the registries
