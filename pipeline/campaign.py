@@ -13,7 +13,7 @@ import random
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import torch
@@ -32,10 +32,12 @@ from sciloop.pipeline.ray_runtime import start_ray
 from sciloop.pipeline.report import summary_table
 from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
 from sciloop.pipeline.tracking import Tracker, open_campaign_tracker
-from sciloop.proposers.gflownet import GFlowNetProposer
 from sciloop.surrogates.acquisition import acquisition_values, make_log_reward
 
 from sciloop.pipeline import __version__
+
+if TYPE_CHECKING:
+    from sciloop.proposers.gflownet import GFlowNetProposer
 
 
 def hide_worker_death_notices() -> None:

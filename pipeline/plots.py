@@ -10,7 +10,6 @@ matplotlib.use("Agg")  # no display: figures are files
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from rdkit import Chem  # noqa: E402
 
 from sciloop.pipeline.report import top_k_mean  # noqa: E402
 
@@ -22,6 +21,7 @@ def top_molecules_grid(designs: Sequence[str], scores: Sequence[float], k: int =
     (libXrender, libX11), which slim headless images lack; the campaign runs on without the image.
     """
     try:
+        from rdkit import Chem
         from rdkit.Chem import Draw
     except ImportError:
         return None

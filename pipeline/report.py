@@ -117,9 +117,11 @@ def summary_table(rounds: list[dict[str, Any]], title: str, screening: Screening
 def cheap_builtin(domain: str, target: str) -> bool:
     """Whether the oracle is a built-in molecular objective (milliseconds a design), so that the
     screening baseline can be scored in the driver."""
+    if domain != "molecule":
+        return False
     from sciloop.oracles.molecular import builtin_oracles
 
-    return domain == "molecule" and target in builtin_oracles()
+    return target in builtin_oracles()
 
 
 def diversity(sim: np.ndarray) -> float:
