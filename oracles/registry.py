@@ -56,13 +56,19 @@ def _builtins() -> dict[str, Any]:
     `two_token_fractions` (synthetic), and `lab` (the file hand-off), which are classes
     built with the config's keyword arguments (`load_oracle("ehrlich", length=64, seed=1)`).
     """
+    from sciloop.oracles.molecular import builtin_oracles
+
+    return builtin_oracles() | _rdkit_free()
+
+
+def _rdkit_free() -> dict[str, Any]:
+    """The built-ins that need no rdkit (a sequence campaign loads only these)."""
     from sciloop.oracles.ehrlich import Ehrlich
     from sciloop.oracles.handoff import LabOracle
-    from sciloop.oracles.molecular import builtin_oracles
     from sciloop.oracles.synthetic import Hypergrid, TokenCount, TwoTokenFractions
 
-    return builtin_oracles() | {"ehrlich": Ehrlich, "hypergrid": Hypergrid, "token_count": TokenCount,
-                                "two_token_fractions": TwoTokenFractions, "lab": LabOracle}
+    return {"ehrlich": Ehrlich, "hypergrid": Hypergrid, "token_count": TokenCount,
+            "two_token_fractions": TwoTokenFractions, "lab": LabOracle}
 
 
 def available_oracles() -> list[OracleInfo]:
@@ -104,7 +110,9 @@ def load_oracle(name: str, **kwargs: Any) -> Any:
     Raises:
         KeyError: no oracle of that name (the message lists what is available).
     """
-    table = _builtins()
+    table = _rdkit_free()
+    if name not in table:
+        table = _builtins()
     if name in table:
         return table[name](**kwargs)
     matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]

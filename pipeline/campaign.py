@@ -13,7 +13,7 @@ import random
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import torch
@@ -22,19 +22,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sciloop.oracles.base import OracleResult
 from sciloop.oracles.runner import OracleRunner
-from sciloop.pipeline.builders import fit_surrogate, make_proposer, round_acquisition
+from sciloop.pipeline.builders import fit_surrogate, round_acquisition
 from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
 from sciloop.pipeline.domains import make_domain, select_diverse
+from sciloop.pipeline.proposer_registry import make_proposer, proposer_entry
 from sciloop.pipeline.ledger import DesignRow, Ledger, RunDirError, RunDirLock
 from sciloop.pipeline.plugins import resolve_oracle
 from sciloop.pipeline.ray_runtime import start_ray
 from sciloop.pipeline.report import summary_table
 from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
 from sciloop.pipeline.tracking import Tracker, open_campaign_tracker
-from sciloop.proposers.gflownet import GFlowNetProposer
 from sciloop.surrogates.acquisition import acquisition_values, make_log_reward
 
 from sciloop.pipeline import __version__
+
+if TYPE_CHECKING:
+    from sciloop.proposers.gflownet import GFlowNetProposer
 
 
 def hide_worker_death_notices() -> None:
@@ -162,7 +165,7 @@ class Campaign:
         oracle = self.oracle
         need = _needs("oracle.", oracle.num_cpus, oracle.num_gpus, getattr(oracle, "resources", None) or {})
         pc, sc = self.config.proposer, self.config.surrogate
-        if "gflownet" in pc.name and pc.num_actors:
+        if proposer_entry(pc.name).actors and pc.num_actors:
             need += _needs("proposer.actor_", pc.actor_num_cpus, pc.actor_num_gpus, pc.actor_resources)
         if sc.placement == "ray":
             need += _needs("surrogate.", sc.num_cpus, sc.num_gpus, sc.resources)
@@ -409,7 +412,7 @@ class Campaign:
         log_reward = make_log_reward(surrogate, acq_cfg, designs, y)
         top = [d for _, d in sorted(zip(y, designs), reverse=True)[: self.config.proposer.replay_top]]
         pc = self.config.proposer
-        steps = {"genetic": pc.genetic_generations, "offspring": 1}.get(pc.name, pc.steps)
+        steps = proposer_entry(pc.name).steps(pc)
         samplers = getattr(self.proposer, "samplers", nullcontext)  # one actor start-up per round
         with samplers(), self._progress() as progress:
             task = progress.add_task(f"round {round_}: train proposer", total=steps)

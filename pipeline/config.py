@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from sciloop.pipeline.domain_settings import DomainSettings
+from sciloop.pipeline.proposer_registry import PROPOSERS, check_proposer
 from sciloop.surrogates.settings import AcquisitionConfig, EnsembleConfig
 
 
@@ -75,12 +76,8 @@ class SurrogateConfig(EnsembleConfig):
 class ProposerConfig(_Strict):
     """The proposer: a GFlowNet on Ray actors, a graph GA on the reward, both, or screening."""
 
-    name: Literal["gflownet", "genetic", "gflownet+genetic", "offspring", "screening"] = Field(
-        "gflownet", description=(
-            "gflownet; genetic (Jensen's graph GA bred on the reward, seeded with the best labels); "
-            "gflownet+genetic (each pool split by genetic_fraction); offspring (children of the "
-            "replay_top best labelled designs, parents drawn as Mol GA draws them, screened by the "
-            "reward); screening (of the library)"))
+    name: str = Field("gflownet", description="; ".join(f"{k} ({v.description})" for k, v in PROPOSERS.items())
+                      + "; or 'module:Class', built as Class(config, library)")
     steps: int = Field(200, ge=0, description="GFlowNet training steps per round")
     objective: str = Field("tb", description=(
         "the GFlowNet objective: tb, db, subtb, soft_dqn, mdqn (proposers/objective.py) or 'module:Class'"))
@@ -113,13 +110,17 @@ class ProposerConfig(_Strict):
     offspring_mutate_fraction: float = Field(0.0, ge=0, le=1, description=(
         "offspring: share of children made by mutating one parent alone (Mol GA: 0.1)"))
 
-
     @field_validator("objective")
     @classmethod
     def _known_objective(cls, name: str) -> str:
         from sciloop.proposers.objective import check_objective
 
         return check_objective(name)
+
+    @field_validator("name")
+    @classmethod
+    def _known_proposer(cls, name: str) -> str:
+        return check_proposer(name)
 
 
 class SelectionConfig(_Strict):

@@ -10,9 +10,8 @@ matplotlib.use("Agg")  # no display: figures are files
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from rdkit import Chem  # noqa: E402
 
-from sciloop.pipeline.report import top_k_mean  # noqa: E402
+from sciloop.pipeline.report import running_top_k_mean  # noqa: E402
 
 
 def top_molecules_grid(designs: Sequence[str], scores: Sequence[float], k: int = 12):
@@ -22,6 +21,7 @@ def top_molecules_grid(designs: Sequence[str], scores: Sequence[float], k: int =
     (libXrender, libX11), which slim headless images lack; the campaign runs on without the image.
     """
     try:
+        from rdkit import Chem
         from rdkit.Chem import Draw
     except ImportError:
         return None
@@ -38,15 +38,8 @@ def curves_figure(call_values: Sequence[float | None]) -> Figure:
     ok = [(i, v) for i, v in zip(calls, call_values) if v is not None]
     if ok:
         ax.scatter(*zip(*ok), s=4, alpha=0.4, color="grey", label="oracle value")
-    seen: list[float] = []
-    best, top10 = [], []
-    for v in call_values:
-        if v is not None:
-            seen.append(v)
-        best.append(max(seen, default=np.nan))
-        top10.append(top_k_mean(seen, 10))
-    ax.plot(calls, best, label="best so far")
-    ax.plot(calls, top10, label="top-10 mean")
+    ax.plot(calls, running_top_k_mean(call_values, 1), label="best so far")
+    ax.plot(calls, running_top_k_mean(call_values, 10), label="top-10 mean")
     ax.set(xlabel="oracle calls", ylabel="score", title="optimisation curve")
     ax.legend(loc="lower right")
     fig.tight_layout()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from dataclasses import dataclass
@@ -16,6 +17,22 @@ def top_k_mean(values: Sequence[float], k: int) -> float:
     if not len(values):
         return math.nan
     return float(np.mean(sorted(values, reverse=True)[:k]))
+
+
+def running_top_k_mean(values: Sequence[float | None], k: int) -> list[float]:
+    """After each entry of `values`, the mean of the k best non-None values so far (nan before
+    the first): `top_k_mean` of every prefix, in O(n log k) instead of O(n^2 log n)."""
+    best: list[float] = []  # a min-heap of the k best so far
+    total, out = 0.0, []
+    for v in values:
+        if v is not None:
+            if len(best) < k:
+                heapq.heappush(best, v)
+                total += v
+            elif v > best[0]:
+                total += v - heapq.heapreplace(best, v)
+        out.append(total / len(best) if best else math.nan)
+    return out
 
 
 @dataclass(frozen=True)
@@ -117,9 +134,11 @@ def summary_table(rounds: list[dict[str, Any]], title: str, screening: Screening
 def cheap_builtin(domain: str, target: str) -> bool:
     """Whether the oracle is a built-in molecular objective (milliseconds a design), so that the
     screening baseline can be scored in the driver."""
+    if domain != "molecule":
+        return False
     from sciloop.oracles.molecular import builtin_oracles
 
-    return domain == "molecule" and target in builtin_oracles()
+    return target in builtin_oracles()
 
 
 def diversity(sim: np.ndarray) -> float:

@@ -19,7 +19,6 @@ import torch
 
 from .base import LogRewardFn, ProgressFn
 from .policy import SequencePolicy
-from .selfies_env import SelfiesEnv
 from .sequence_env import SequenceEnv
 from .trainer import CoreConfig, GFlowNetTrainer
 from .trajectories import Trajectories, sample_trajectories
@@ -145,6 +144,8 @@ class GFlowNetProposer:
         cls, corpus: Sequence[str], config: GFlowNetConfig | None = None, min_count: int = 1
     ) -> GFlowNetProposer:
         """Builds the environment from `corpus` (alphabet, `config.max_len`) and the proposer."""
+        from .selfies_env import SelfiesEnv  # rdkit and selfies: molecules only
+
         config = config or GFlowNetConfig()
         env = SelfiesEnv.from_corpus(corpus, max_len=config.max_len, min_count=min_count)
         return cls(env, config, corpus)
@@ -172,6 +173,8 @@ class GFlowNetProposer:
         meta = state["meta"]
         config = replace(config or GFlowNetConfig(), hidden=meta["hidden"], num_layers=meta["num_layers"],
                          max_len=state["env"]["max_len"])
+        from .selfies_env import SelfiesEnv
+
         proposer = cls(SelfiesEnv.from_state_dict(state["env"]), config, corpus)
         proposer.policy.load_state_dict(state["policy"])
         proposer.trainer.freeze_prior()
@@ -334,6 +337,8 @@ class GFlowNetProposer:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], corpus: Sequence[str] = ()) -> GFlowNetProposer:
         """Rebuilds a proposer (environment included) from a self-contained checkpoint."""
+        from .selfies_env import SelfiesEnv
+
         proposer = cls(SelfiesEnv.from_state_dict(state["env"]),
                        GFlowNetConfig(**state["config"]), corpus)
         proposer.load_state_dict(state)

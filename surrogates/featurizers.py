@@ -10,12 +10,13 @@ rewards).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
-from rdkit import Chem, DataStructs, rdBase
-from rdkit.Chem import rdFingerprintGenerator
+
+if TYPE_CHECKING:  # rdkit loads on first use: a sequence campaign never imports it
+    from rdkit import Chem, DataStructs
 
 __all__ = ["Featurizer", "MorganFeaturizer", "tanimoto_matrix"]
 
@@ -50,6 +51,8 @@ def _parse(design: str) -> Chem.Mol:
         ValueError: If ``design`` is not a string, does not parse, or has no atoms
             (rdkit parses ``""`` to an empty molecule; it is not a design).
     """
+    from rdkit import Chem, rdBase
+
     if not isinstance(design, str) or not design.strip():
         raise ValueError(f"invalid design (empty or not a string): {design!r}")
     with rdBase.BlockLogs():
@@ -117,6 +120,8 @@ class MorganFeaturizer:
     def generator(self) -> Any:
         """The rdkit Morgan generator, built on first use (it cannot be pickled)."""
         if self._generator is None:
+            from rdkit.Chem import rdFingerprintGenerator
+
             self._generator = rdFingerprintGenerator.GetMorganGenerator(
                 radius=self.radius, fpSize=self.n_bits
             )
@@ -222,6 +227,8 @@ def tanimoto_matrix(
     Returns:
         A `n x m` float64 array of similarities in ``[0, 1]``.
     """
+    from rdkit import DataStructs
+
     fps_b = list(fps_b)
     out = np.zeros((len(fps_a), len(fps_b)), dtype=np.float64)
     if len(fps_b) == 0:

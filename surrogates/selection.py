@@ -8,11 +8,14 @@ rows and so cannot tell them apart).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from botorch.acquisition import AcquisitionFunction
-from rdkit import DataStructs
 from torch import Tensor
+
+if TYPE_CHECKING:  # rdkit only for molecules' bit vectors (select_batch)
+    from rdkit import DataStructs
 
 from .acquisition import acquisition_values
 
@@ -50,6 +53,8 @@ def select_batch(
     Returns:
         ``min(q, n)`` distinct pool indices, in the order they were picked.
     """
+    from rdkit import DataStructs
+
     n = torch.as_tensor(acq_values).numel()
     if len(fingerprints) != n:
         raise ValueError(f"{n} acquisition values but {len(fingerprints)} fingerprints")

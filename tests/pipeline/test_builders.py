@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sciloop.pipeline.builders import fit_surrogate, make_proposer, surrogate_featurizer
+from sciloop.pipeline.builders import fit_surrogate, surrogate_featurizer
+from sciloop.pipeline.proposer_registry import make_proposer
 from sciloop.pipeline.config import load_config
 from sciloop.proposers.genetic import GeneticProposer, MixtureProposer
 from sciloop.proposers.gflownet import GFlowNetProposer

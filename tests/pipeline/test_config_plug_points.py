@@ -19,11 +19,16 @@ def test_unknown_names_list_the_known_ones():
         load_config({"acquisition": {"name": "ei"}})
     with pytest.raises(ConfigError, match=r"surrogate.member: .*mlp, gnn, cnn, gp or give 'module:Class'"):
         load_config({"surrogate": {"member": "rnn"}})
+    with pytest.raises(ConfigError, match=r"proposer.name: .*gflownet, genetic, gflownet\+genetic, offspring, "
+                                          r"screening or give 'module:Class'"):
+        load_config({"proposer": {"name": "reinvent"}})
 
 
 def test_plugins_are_named_by_module_and_class():
-    config = load_config({"acquisition": {"name": "pkg.mod:Acq"}, "surrogate": {"member": "pkg.mod:Net"}})
-    assert (config.acquisition.name, config.surrogate.member) == ("pkg.mod:Acq", "pkg.mod:Net")
+    config = load_config({"acquisition": {"name": "pkg.mod:Acq"}, "surrogate": {"member": "pkg.mod:Net"},
+                          "proposer": {"name": "pkg.mod:Gen"}})
+    assert (config.acquisition.name, config.surrogate.member, config.proposer.name) == (
+        "pkg.mod:Acq", "pkg.mod:Net", "pkg.mod:Gen")
 
 
 def test_the_cnn_member_is_refused_on_molecules_with_the_reason():

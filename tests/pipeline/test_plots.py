@@ -16,3 +16,22 @@ def test_grid_is_skipped_where_rdkit_cannot_draw(monkeypatch):
     monkeypatch.setitem(sys.modules, "rdkit.Chem.Draw", None)  # `import` now raises ImportError
     monkeypatch.delattr(rdkit.Chem, "Draw", raising=False)
     assert top_molecules_grid(["CCO"], [0.1]) is None
+
+
+def test_the_curves_are_every_prefix_top_k_mean():
+    import math
+    import random
+
+    from sciloop.pipeline.plots import curves_figure
+    from sciloop.pipeline.report import running_top_k_mean, top_k_mean
+
+    rng = random.Random(0)
+    values = [None, *(None if rng.random() < 0.1 else rng.random() for _ in range(300))]
+    for k in (1, 10):
+        expected = [top_k_mean([v for v in values[:n + 1] if v is not None], k) for n in range(len(values))]
+        got = running_top_k_mean(values, k)
+        assert math.isnan(got[0]) and math.isnan(expected[0])
+        assert all(abs(a - b) < 1e-12 for a, b in zip(got[1:], expected[1:]))
+    lines = curves_figure(values).axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["best so far", "top-10 mean"]
+    assert list(lines[1].get_ydata())[-1] == running_top_k_mean(values, 10)[-1]
