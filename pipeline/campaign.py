@@ -398,8 +398,16 @@ class Campaign:
         return surrogate, designs, y, {f"surrogate_{k}": float(v) for k, v in stats.items()}
 
     def _propose(self, round_: int, n: int, metrics: dict[str, float], ctx: RoundContext) -> list[DesignRow]:
-        """Fit the surrogate, train the proposer on its reward, sample a pool, select `n` by index."""
+        """Fit the surrogate, train the proposer on its reward, sample a pool, select `n` by index.
+
+        A proposer with `prepare(top)` (offspring: breeding, which needs labels but no surrogate)
+        is started before the fit, so the two overlap; `seconds_surrogate` then shares the CPUs.
+        """
         t = time.monotonic()
+        ranked = sorted(((label.value, label.key) for label in self.ledger.labels()), reverse=True)
+        top = [key for _, key in ranked[: self.config.proposer.replay_top]]  # the best labelled designs
+        if self.proposer is not None and hasattr(self.proposer, "prepare"):
+            self.proposer.prepare(top)
         surrogate, designs, y, fit_stats = self._fit_surrogate(round_)
         metrics.update(fit_stats)
         metrics["seconds_surrogate"] = time.monotonic() - t
@@ -410,7 +418,6 @@ class Campaign:
             self.proposer = self._make_proposer(round_)
         t = time.monotonic()
         log_reward = make_log_reward(surrogate, acq_cfg, designs, y)
-        top = [d for _, d in sorted(zip(y, designs), reverse=True)[: self.config.proposer.replay_top]]
         pc = self.config.proposer
         steps = proposer_entry(pc.name).steps(pc)
         samplers = getattr(self.proposer, "samplers", nullcontext)  # one actor start-up per round

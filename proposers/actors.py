@@ -378,10 +378,12 @@ def _remote(fn: Callable[..., Any]) -> Any:
     return ray.remote(num_cpus=1, max_retries=0)(fn)
 
 
-def breed_on_ray(fn: Callable[..., list[str]], jobs: list[tuple[Any, ...]]) -> list[list[str]] | None:
-    """`[fn(*job) for job in jobs]` as Ray tasks of one CPU each (`offspring.breed`), in order;
-    None when Ray is not running (the caller breeds in its own process)."""
+def breed_on_ray(fn: Callable[..., list[str]], jobs: list[tuple[Any, ...]]) -> Callable[[], list[list[str]]] | None:
+    """Starts `[fn(*job) for job in jobs]` as Ray tasks of one CPU each (`offspring.breed`) and
+    returns a function that waits for their results, in order; None when Ray is not running (the
+    caller breeds in its own process)."""
     if not ray.is_initialized():
         return None
     task = _remote(fn)
-    return ray.get([task.remote(*job) for job in jobs])
+    refs = [task.remote(*job) for job in jobs]
+    return lambda: ray.get(refs)

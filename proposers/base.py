@@ -20,7 +20,12 @@ ProgressFn = Callable[[int, dict[str, float]], None]
 
 @runtime_checkable
 class Proposer(Protocol):
-    """A design generator that can be trained on a reward and sampled from."""
+    """A design generator that can be trained on a reward and sampled from.
+
+    Optional: `prepare(offline)`, called before each round's surrogate fit with the `offline`
+    designs its `train` will get, to start work that needs labels but no reward (the offspring
+    proposer's breeding) so that it overlaps the fit.
+    """
 
     def train(
         self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = ()

@@ -101,32 +101,47 @@ class OffspringProposer:
         self.config = config or OffspringConfig()
         self.rng = np.random.default_rng(self.config.seed)
         self.children: dict[str, float] = {}  # child -> log-reward, from the last `train`
+        self._pending: tuple[list[str], Callable[[], list[list[str]]]] | None = None  # from `prepare`
+
+    def prepare(self, offline: Sequence[str]) -> None:
+        """Start breeding the children of `offline` (on Ray tasks when Ray runs) so that it
+        overlaps the surrogate's fit; the next `train` with the same `offline` takes them. The
+        children and the random stream are those `train` alone would give."""
+        self._pending = (list(offline), self._breed(list(offline)))
 
     def train(self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = (),
               progress: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
         """Breeds `config.children` children of `offline` (the labelled designs, best first; none
-        of them is returned) and scores them with `log_reward_fn`. `steps` and `progress` are not
-        used: one generation, whose parents all carry real labels.
+        of them is returned), or takes those `prepare(offline)` started, and scores them with
+        `log_reward_fn`. `steps` and `progress` are not used: one generation, whose parents all
+        carry real labels.
 
         Returns:
             `children` (new, valid, distinct) and their `mean_log_reward`.
         """
-        cfg, known = self.config, set(offline)
-        parents = quantile_parents(list(offline), 2 * cfg.children, self.rng, cfg.quantiles)
-        pairs = list(zip(parents[::2], parents[1::2]))
-        units = [(pairs[i:i + UNIT], int(self.rng.integers(2**31))) for i in range(0, len(pairs), UNIT)]
-        bred: list[list[str]] | None = None
-        if cfg.workers > 1 and len(units) > 1:
-            from .actors import breed_on_ray  # Ray lives in actors.py; None when Ray is not running
-
-            bred = breed_on_ray(breed, [(unit, cfg.mutation_rate, seed, cfg.mutate_fraction) for unit, seed in units])
-        if bred is None:
-            bred = [breed(unit, cfg.mutation_rate, seed, cfg.mutate_fraction) for unit, seed in units]
-        designs = list(dict.fromkeys(c for part in bred for c in part if c not in known))
+        pending, self._pending = self._pending, None
+        collect = pending[1] if pending is not None and pending[0] == list(offline) else self._breed(list(offline))
+        known = set(offline)
+        designs = list(dict.fromkeys(c for part in collect() for c in part if c not in known))
         log_r = log_reward_fn(designs).double().tolist() if designs else []
         self.children = dict(zip(designs, log_r))
         return {"children": float(len(designs)),
                 "mean_log_reward": float(np.mean(log_r)) if log_r else float("nan")}
+
+    def _breed(self, offline: list[str]) -> Callable[[], list[list[str]]]:
+        """Draw the parents and start breeding; returns what waits for the children, by unit."""
+        cfg = self.config
+        parents = quantile_parents(offline, 2 * cfg.children, self.rng, cfg.quantiles)
+        pairs = list(zip(parents[::2], parents[1::2]))
+        jobs = [(pairs[i:i + UNIT], cfg.mutation_rate, int(self.rng.integers(2**31)), cfg.mutate_fraction)
+                for i in range(0, len(pairs), UNIT)]
+        if cfg.workers > 1 and len(jobs) > 1:
+            from .actors import breed_on_ray  # Ray lives in actors.py; None when Ray is not running
+
+            started = breed_on_ray(breed, jobs)
+            if started is not None:
+                return started
+        return lambda: [breed(*job) for job in jobs]
 
     def sample(self, n: int) -> list[str]:
         """The `n` children of the last `train` with the highest log-reward."""

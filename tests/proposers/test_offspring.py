@@ -61,3 +61,15 @@ def test_mutants_stay_near_a_parent_in_size_and_crossovers_do_not(fraction):
     near_a_parent = [min(abs(n - 8), abs(n - 28)) <= 3 for n in sizes]  # a mutation adds or removes a few
     assert len(sizes) > 10
     assert all(near_a_parent) if fraction == 1.0 else not all(near_a_parent)
+
+
+def test_prepare_then_train_gives_the_children_train_alone_gives(ray_session):
+    zero = lambda designs: torch.zeros(len(designs))  # noqa: E731
+    alone, prepared, other = (OffspringProposer(OffspringConfig(children=250, seed=5, workers=2)) for _ in range(3))
+    alone.train(zero, 0, LABELLED)
+    prepared.prepare(LABELLED)  # breeding starts on Ray now; train collects it
+    prepared.train(zero, 0, LABELLED)
+    assert prepared.children == alone.children and prepared.rng.random() == alone.rng.random()
+    other.prepare(LABELLED[:5])  # prepared for other designs: bred again for the ones train gets
+    other.train(zero, 0, LABELLED)
+    assert set(other.children).isdisjoint(LABELLED) and other.children != alone.children
