@@ -361,7 +361,7 @@ class Campaign:
         self.ledger.finish_round(round_, metrics)
         self._prune_checkpoints(round_)
         if run_id is not None and self._mirror("log round", log_round, self.tracker, self.ledger, run_id,
-                                               round_, metrics, ctx):
+                                               round_, metrics, ctx, self.domain):
             self.ledger.mark_logged(round_)
         self._log(f"round {round_}: {int(metrics['new_labels'])} labels, best {metrics['best']:.3f}, "
                          f"top-10 {metrics['top10_mean']:.3f}, {metrics['seconds_total']:.0f}s")

@@ -8,7 +8,7 @@ import functools
 import os
 import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rdkit import Chem, RDLogger
 
@@ -84,6 +84,24 @@ class MoleculeDomain:
         from sciloop.surrogates.featurizers import tanimoto_matrix
 
         return tanimoto_matrix(self.fingerprints.bit_fingerprints(a), self.fingerprints.bit_fingerprints(b))
+
+    def picture(self, designs: Sequence[str], scores: Sequence[float], k: int = 12) -> Any:
+        """The `k` best molecules on a grid with their scores (a PIL image; None where rdkit cannot draw)."""
+        from sciloop.pipeline.plots import top_molecules_grid
+
+        return top_molecules_grid(designs, scores, k)
+
+    def drawing(self, design: str) -> str | None:
+        """One molecule as inline SVG (None when it does not parse)."""
+        from rdkit.Chem.Draw import rdMolDraw2D
+
+        mol = Chem.MolFromSmiles(design)
+        if mol is None:
+            return None
+        drawer = rdMolDraw2D.MolDraw2DSVG(220, 160)
+        drawer.DrawMolecule(mol)
+        drawer.FinishDrawing()
+        return drawer.GetDrawingText().split("?>", 1)[-1]  # inline: drop the XML header
 
 
 def _rdkit_data(*parts: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
@@ -123,3 +123,33 @@ class SequenceDomain:
         matches = ((x[:, None, :] == y[None, :, :]) & (x[:, None, :] >= 0)).sum(-1)
         longer = np.maximum((x >= 0).sum(-1)[:, None], (y >= 0).sum(-1)[None, :])
         return 1.0 - (longer - matches) / self.length
+
+    def picture(self, designs: Sequence[str], scores: Sequence[float], k: int = 12) -> Any:
+        """The `k` best sequences as rows of coloured tokens (one colour per token), score on the
+        left, with each position's most frequent token among them underneath: a matplotlib figure."""
+        from collections import Counter
+
+        import matplotlib.pyplot as plt
+        import numpy as np
+
+        best = sorted(zip(scores, designs), reverse=True)[:k]
+        ids = {t: i for i, t in enumerate(self.alphabet)}
+        grid = np.full((len(best), self.length), np.nan)
+        for row, (_, d) in enumerate(best):
+            grid[row, : len(d)] = [ids[c] for c in d]
+        fig, ax = plt.subplots(figsize=(min(2 + 0.28 * self.length, 40), 0.8 + 0.3 * (len(best) + 1)))
+        ax.imshow(grid, cmap="tab20", vmin=0, vmax=max(19, len(self.alphabet) - 1), aspect="auto")
+        for row, (_, d) in enumerate(best):
+            for col, c in enumerate(d):
+                ax.text(col, row, c, ha="center", va="center", fontsize=8, family="monospace")
+        consensus = "".join(Counter(d[i] for _, d in best if i < len(d)).most_common(1)[0][0]
+                            if any(i < len(d) for _, d in best) else " " for i in range(self.length))
+        ax.set_yticks(range(len(best)), [f"{s:.3f}" for s, _ in best])
+        ax.set_xticks(range(self.length), list(consensus), family="monospace")
+        ax.set(xlabel="most frequent token per position", title=f"top {len(best)} sequences")
+        fig.tight_layout()
+        return fig
+
+    def drawing(self, design: str) -> str | None:
+        """None: a sequence is shown as its text."""
+        return None

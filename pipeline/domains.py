@@ -45,6 +45,10 @@ class _PluginSettings(DomainSettings):
 class Domain(Protocol):
     """A design space. Designs cross package boundaries as plain strings.
 
+    Optional, for showing designs: `picture(designs, scores, k)` (the k best as a PIL image or a
+    matplotlib figure, logged to MLflow each round) and `drawing(design)` (inline SVG for
+    `sciloop report`); without them a design is shown as its text.
+
     Attributes:
         name: the domain's name (as in config).
         initial_source: the ledger's `source` of the initial screen (e.g. "library:nci").

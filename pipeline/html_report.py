@@ -7,10 +7,9 @@ import html
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
-from rdkit import Chem
-from rdkit.Chem.Draw import rdMolDraw2D
 
 from sciloop.pipeline.ledger import Ledger
 from sciloop.pipeline.plots import curves_figure
@@ -26,13 +25,6 @@ def _png(fig) -> str:
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
-
-
-def _svg(smiles: str) -> str:
-    drawer = rdMolDraw2D.MolDraw2DSVG(220, 160)
-    drawer.DrawMolecule(Chem.MolFromSmiles(smiles))
-    drawer.FinishDrawing()
-    return drawer.GetDrawingText().split("?>", 1)[-1]  # inline: drop the XML header
 
 
 def _cell(value, spec: str) -> str:
@@ -51,6 +43,18 @@ def rounds_text(rounds: list[dict]) -> str:
     return text + (f" ({unfinished} unfinished)" if unfinished else "")
 
 
+def _domain(run_dir: Path) -> Any:
+    """The run's domain, from its config.yaml (a ledger without one: molecules)."""
+    from sciloop.pipeline.config import load_config
+    from sciloop.pipeline.domain import MoleculeDomain
+    from sciloop.pipeline.domains import make_domain
+
+    config_path = run_dir / "config.yaml"
+    if not config_path.exists():
+        return MoleculeDomain()
+    return make_domain(load_config(config_path, run_dir=str(run_dir)))
+
+
 def write_report(run_dir: str | Path, out: str | Path | None = None, top: int = 12) -> Path:
     """Write `report.html` (curves, per-round table, top designs) into the run directory."""
     run_dir = Path(run_dir)
@@ -60,7 +64,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, top: int = 
     rows = "".join("<tr>" + "".join(f"<td>{_cell(r['metrics'].get(k, r['round'] if k == 'round' else None), f)}</td>"
                                     for k, _, f in COLUMNS) + "</tr>" for r in rounds)
     head = "".join(f"<th>{html.escape(title)}</th>" for _, title, _ in COLUMNS)
-    cards = "".join(f"<figure>{_svg(l.key)}<figcaption>{l.value:.3f} &middot; round {l.round}<br>"
+    draw = getattr(_domain(run_dir), "drawing", lambda design: None)  # molecules: SVG; else text
+    cards = "".join(f"<figure>{draw(l.key) or ''}<figcaption>{l.value:.3f} &middot; round {l.round}<br>"
                     f"<code>{html.escape(l.key)}</code></figcaption></figure>" for l in labels[:top])
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>sciloop report: {html.escape(run_dir.name)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}

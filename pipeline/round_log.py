@@ -10,10 +10,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from sciloop.pipeline.domains import Domain
 from sciloop.pipeline.ledger import DesignRow, Ledger
-from sciloop.pipeline.plots import calibration_figure, curves_figure, histogram_figure, top_molecules_grid
+from sciloop.pipeline.plots import calibration_figure, curves_figure, histogram_figure
 from sciloop.pipeline.report import count_modes, diversity, novelty, top_k_mean
 from sciloop.pipeline.tracking import Tracker
 from sciloop.surrogates.metrics import prospective_metrics
@@ -74,7 +75,7 @@ def _rss_mb() -> float:
 
 
 def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metrics: dict[str, float],
-              ctx: RoundContext) -> bool:
+              ctx: RoundContext, domain: Domain) -> bool:
     """Log one round to its nested run and the campaign curves to the parent run; True when done.
 
     Safe to call again for a round whose logging was interrupted (`sciloop sync`): metrics and
@@ -88,10 +89,12 @@ def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metric
     batch = ledger.batch(round_)
     tracker.log_table(run_id, batch, f"batch/round-{round_:03d}.json")
     labels = ledger.labels()
-    if labels:
-        image = top_molecules_grid([l.key for l in labels], [l.value for l in labels])
-        if image is not None:
-            tracker.client.log_image(run_id, image, f"top/round-{round_:03d}.png")
+    picture = getattr(domain, "picture", None)  # the best designs as the domain shows them
+    image = picture([l.key for l in labels], [l.value for l in labels]) if labels and picture else None
+    if isinstance(image, Figure):
+        _log_figure(tracker, run_id, image, f"top/round-{round_:03d}.png")
+    elif image is not None:
+        tracker.client.log_image(run_id, image, f"top/round-{round_:03d}.png")
     _log_figure(tracker, run_id, curves_figure(ledger.call_values()), f"plots/curves-round-{round_:03d}.png")
     if ctx.pool_log_rewards:
         fig = histogram_figure(ctx.pool_log_rewards, ctx.picked_log_rewards, "log-reward")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sciloop.pipeline import __version__
 from sciloop.pipeline.config import load_config
+from sciloop.pipeline.domains import make_domain
 from sciloop.pipeline.ledger import Ledger, RunDirLock
 from sciloop.pipeline.round_log import RoundContext, log_round
 from sciloop.pipeline.tracking import open_campaign_tracker
@@ -37,6 +38,7 @@ def sync(run_dir: str | Path) -> list[int]:
     run_dir = Path(run_dir).resolve()
     ledger = Ledger.of_run_dir(run_dir)
     config = load_config(run_dir / "config.yaml", run_dir=str(run_dir))
+    domain = make_domain(config)
     with RunDirLock(run_dir):
         tracker = open_campaign_tracker(config, run_dir, ledger, __version__)
         synced = []
@@ -45,7 +47,7 @@ def sync(run_dir: str | Path) -> list[int]:
                 continue
             run_id = tracker.start_round(r["round"], r["mlflow_run_id"])
             ledger.set_stage(r["round"], "done", mlflow_run_id=run_id)
-            log_round(tracker, ledger, run_id, r["round"], r["metrics"], _context(ledger, run_dir, r["round"]))
+            log_round(tracker, ledger, run_id, r["round"], r["metrics"], _context(ledger, run_dir, r["round"]), domain)
             ledger.mark_logged(r["round"])
             synced.append(r["round"])
         if ledger.get_meta("finished") and tracker.parent_id is not None:

@@ -43,6 +43,7 @@ def test_a_sequence_campaign_runs(ray_session, tmp_path, tiny, member, monkeypat
         assert 0.0 <= metrics["diversity_top10"] <= 1.0
     assert {r.source for r in ledger.designs(0)} == {"random"}
     assert {r.source for r in ledger.designs(1)} == {"gflownet"}
+    assert list((tmp_path / "run").rglob("top/round-002.png"))  # the domain's picture, logged to MLflow
 
 
 def test_the_shipped_ehrlich_config_is_a_sequence_campaign():

@@ -86,3 +86,19 @@ def test_sequence_parts(tmp_path):
     path.write_text("ACGT\nACGU\n")
     with pytest.raises(ValueError, match=r"sequence 2 \('ACGU'\): tokens 'U' are outside"):
         from_file.initial_designs()
+
+
+def test_each_domain_shows_its_best_designs():
+    from matplotlib.figure import Figure
+
+    seq = make_domain(load_config({"domain": {**SEQ, "min_length": 2}}))
+    fig = seq.picture(["ACGT", "AAGT", "TTT", "ACG"], [0.9, 0.8, 0.1, 0.5], k=3)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.900", "0.800", "0.500"]  # best first
+    assert "".join(t.get_text() for t in ax.get_xticklabels()) == "ACGT"  # most frequent token per position
+    assert seq.drawing("ACGT") is None  # shown as text in the report
+    mol = make_domain(load_config({}))
+    assert mol.drawing("c1ccccc1O").lstrip().startswith("<svg") and mol.drawing("not a molecule") is None
+    image = mol.picture(["CCO", "c1ccccc1O"], [0.1, 0.9], k=2)
+    assert image is None or image.size == (4 * 250, 200)  # None only where rdkit cannot draw

@@ -42,3 +42,20 @@ def test_best_prints_the_top_designs_from_the_ledger(tmp_path, capsys):
     assert out.index("c1ccccc1O") < out.index("CCN")
     rows = [line for line in out.splitlines() if "0.750" in line or "0.500" in line]
     assert len(rows) == 2 and "0.250" not in out
+
+
+def test_a_sequence_report_shows_sequences_as_text(tmp_path):
+    (tmp_path / "config.yaml").write_text("domain: {name: sequence, alphabet: ACDE, length: 4}\n"
+                                          "oracle: {target: token_count}\n")
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.start_round(0)
+    designs = ["ACDE", "EEEE", "CADA"]
+    ledger.add_designs(0, [DesignRow(s, s, "random") for s in designs])
+    ledger.mark_submitted(designs)
+    for s, v in zip(designs, (0.5, 1.0, 0.25)):
+        ledger.record_result(s, v, None, "n")
+    ledger.finish_round(0, {"oracle_calls": 3, "best": 1.0, "top10_mean": 0.58, "new_labels": 3})
+    ledger.close()
+    assert main(["report", str(tmp_path)]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert "<svg" not in page and page.index("<code>EEEE</code>") < page.index("<code>ACDE</code>")
