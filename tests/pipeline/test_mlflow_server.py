@@ -29,9 +29,8 @@ from sciloop.pipeline.sync import sync
 from sciloop.pipeline.tracking import EXPERIMENT_KIND, ML_EXPERIMENT
 
 QUICKSTART = Path(__file__).parents[2] / "configs" / "quickstart.yaml"
-# the quickstart, shortened to about a minute on 2 quiet cores: a real campaign for the pictures
-SHORT_QUICKSTART = ["rounds=2", "batch_size=50", "initial.size=100", "proposer.steps=40",
-                    "proposer.pretrain_steps=150"]
+# the quickstart, shortened: a real campaign for the pictures
+SHORT_QUICKSTART = ["rounds=2", "batch_size=50", "initial.size=100"]
 
 ROUND_METRICS = ["round", "oracle_calls", "labels", "new_labels", "failures", "best", "top1_mean",
                  "top10_mean", "top100_mean", "batch_mean", "batch_best", "diversity_top10",
