@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import random
 import time
 from contextlib import contextmanager, nullcontext
@@ -22,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sciloop.oracles.base import OracleResult
 from sciloop.oracles.runner import OracleRunner
+from sciloop.pipeline.checkpoints import Checkpoints, round_of
 from sciloop.pipeline.builders import fit_surrogate, round_acquisition
 from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
 from sciloop.pipeline.domains import make_domain, select_diverse
@@ -98,6 +98,7 @@ class Campaign:
         self.tracker: Tracker | None = None
         self._owns_ray = False
         self._lock = RunDirLock(self.run_dir)
+        self.checkpoints = Checkpoints(self.run_dir / "checkpoints")  # the models, one copy
         self.ledger: Ledger | None = None  # opened here for an existing campaign, else by `_begin`
         if resuming or (self.run_dir / "ledger.sqlite").exists() or (self.run_dir / "config.yaml").exists():
             self.ledger = Ledger.of_run_dir(self.run_dir)  # refuses a missing or damaged ledger
@@ -198,7 +199,7 @@ class Campaign:
             return None
 
     def _make_proposer(self, round_: int) -> Any:
-        checkpoint = self._latest_checkpoint(round_)  # resume: the last round's weights and draws
+        checkpoint = self.checkpoints.latest("proposer", round_)  # resume: the last round's weights and draws
         proposer = make_proposer(self.config, self.library, self._pretrain if checkpoint is None else None)
         if checkpoint is not None:  # tensors and plain containers only: a checkpoint runs no code
             proposer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
@@ -209,13 +210,6 @@ class Campaign:
             progress.add_task(f"pretrain GFlowNet policy on the library ({steps} steps)", total=None)
             nll = proposer.pretrain(steps)
         self._log(f"pretrained the policy for {steps} steps (NLL {nll:.2f})")
-
-    def _latest_checkpoint(self, before: int) -> Path | None:
-        """The newest proposer checkpoint of a round before `before` (a round that crashed after
-        writing its own is proposed again from the previous round's state, as the first time)."""
-        found = [p for p in sorted((self.run_dir / "checkpoints").glob("proposer-round-*.pt"))
-                 if p.stem.rsplit("-", 1)[1].isdigit() and int(p.stem.rsplit("-", 1)[1]) < before]
-        return found[-1] if found else None
 
     def _progress(self, counted: bool = True) -> Progress:
         """A transient bar; `counted=False` for work of unknown length (no "0/?" column)."""
@@ -359,7 +353,7 @@ class Campaign:
         metrics.update(round_metrics(self.ledger, round_, rows, failures, self.domain))
         metrics["seconds_total"] = time.monotonic() - t0
         self.ledger.finish_round(round_, metrics)
-        self._prune_checkpoints(round_)
+        self.checkpoints.prune(round_)
         if run_id is not None and self._mirror("log round", log_round, self.tracker, self.ledger, run_id,
                                                round_, metrics, ctx, self.domain):
             self.ledger.mark_logged(round_)
@@ -434,8 +428,8 @@ class Campaign:
         workers = {(p["node_id"], p["actor_id"]): p["gpu_ids"] for p in getattr(self.proposer, "placements", [])}
         self.ledger.record_placements(round_, "proposer", [{"node": n, "worker": a, "gpus": g}
                                                            for (n, a), g in workers.items()])
-        ctx.checkpoints = [self._checkpoint(f"proposer-round-{round_:03d}.pt", self.proposer.state_dict()),
-                           self._checkpoint(f"surrogate-round-{round_:03d}.pt", surrogate.state_dict())]
+        ctx.checkpoints = [self.checkpoints.write("proposer", round_, self.proposer.state_dict()),
+                           self.checkpoints.write("surrogate", round_, surrogate.state_dict())]
         self.ledger.set_stage(round_, "trained")
         self.ledger.add_candidates(round_, candidates)
         metrics.update(pool_sampled=len(candidates), pool_kept=len(pool),
@@ -478,57 +472,17 @@ class Campaign:
                 break
         return pool, candidates
 
-    def _checkpoint(self, name: str, state: dict[str, Any]) -> Path:
-        """Write a checkpoint durably: a temporary file, fsync, rename, fsync of the folder."""
-        folder = self.run_dir / "checkpoints"
-        folder.mkdir(exist_ok=True)
-        target = folder / name
-        tmp = target.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(target)
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the rename itself survives a power cut
-        finally:
-            os.close(fd)
-        return target
-
-    def _prune_checkpoints(self, upto: int) -> None:
-        """Keep one copy of the models: the newest round's (at most `upto`) proposer and
-        surrogate checkpoints; delete older rounds' (resume needs only the newest proposer).
-
-        Called once a round is finished, so a round that crashes still restarts from the
-        previous round's checkpoint. Checkpoints of later rounds are kept.
-        """
-        folder = self.run_dir / "checkpoints"
-
-        def round_of(path: Path) -> int | None:
-            n = path.stem.rsplit("-", 1)[-1]
-            return int(n) if n.isdigit() else None
-
-        written = [r for p in folder.glob("proposer-round-*.pt") if (r := round_of(p)) is not None and r <= upto]
-        if not written:
-            return
-        newest = max(written)
-        for path in folder.glob("*-round-*.pt"):
-            r = round_of(path)
-            if r is not None and r < newest:
-                path.unlink(missing_ok=True)
-
     def _log_final_models(self) -> None:
         """The final models in MLflow: the last round's checkpoints as artifacts of its run
         (hard links into the embedded store, so the run directory holds their bytes once; a
         tracking server got them with the round), and a reference on the campaign's run."""
         assert self.tracker is not None and self.tracker.parent_id is not None
-        paths = sorted((self.run_dir / "checkpoints").glob("*-round-*.pt"))
+        paths = self.checkpoints.final()
         if not paths:
             return
         self.tracker.set_tags(self.tracker.parent_id,
                               {"sciloop.final_checkpoints": ",".join(str(p) for p in paths)})
-        last = max(int(p.stem.rsplit("-", 1)[1]) for p in paths if p.stem.rsplit("-", 1)[1].isdigit())
+        last = max(r for p in paths if (r := round_of(p)) is not None)
         run_id = self._round_run_id(last)
         if run_id is not None and self.tracker.local_artifact_dir(run_id) is not None:
             for path in paths:
@@ -652,7 +606,7 @@ class Campaign:
                     round_ -= 1  # a proposal that failed before selecting anything: again
                 ledger.start_round(round_)
                 rows = (self._initial_batch(n) if round_ == 0 else self._propose(round_, n, {}, RoundContext()))
-                self._prune_checkpoints(round_ - 1)  # this round's and the previous round's stay
+                self.checkpoints.prune(round_ - 1)  # this round's and the previous round's stay
                 ledger.add_designs(round_, rows)
                 ledger.set_stage(round_, "selected")
                 return [r.design for r in rows]

@@ -296,8 +296,8 @@ def test_a_crashed_proposal_round_starts_from_the_previous_checkpoint(tmp_path):
     folder.mkdir()
     for r in (0, 1, 2):
         torch.save({"round": r}, folder / f"proposer-round-{r:03d}.pt")
-    assert campaign._latest_checkpoint(2).name == "proposer-round-001.pt"
-    assert campaign._latest_checkpoint(0) is None
+    assert campaign.checkpoints.latest("proposer", 2).name == "proposer-round-001.pt"
+    assert campaign.checkpoints.latest("proposer", 0) is None
     ledger.start_round(2)
     for _ in range(2):  # proposed, crashed, proposed again
         ledger.add_candidates(2, [("CCO", "CCO", None), ("X", None, "invalid")])
