@@ -1,5 +1,5 @@
-"""Ray sampler pool of the GFlowNet core (and the offspring proposer's breeding tasks): the only
-module of `proposers/` that imports Ray.
+"""Ray sampler pool of the GFlowNet core (and the offspring proposer's breeding tasks); with
+`data_parallel.py` (the data-parallel learner), the only modules of `proposers/` that import Ray.
 
 Sampler actors feed one learner: each actor holds the environment and a policy copy, loads
 the weights the driver broadcasts once per call (`ray.put` of a CPU state dict), draws its
@@ -7,12 +7,12 @@ share of the batch with a seed derived from `(pool seed, step, part)`, and retur
 trajectories; the driver scores them with the reward (a surrogate that lives there) and
 runs `GFlowNetTrainer.update` (plug the pool into `GFlowNetTrainer.sampler`).
 
-Why not synchronous data-parallel gradients (`benchmarks/proposer_scaling.py`, shared
-2-core machine, load 9-14): the data-parallel step ran from 7% slower to 41% faster than
-sampler actors plus a learner; it wins when the batched update dominates the step, since it
-splits the update too. It was not chosen because it must ship the reward to every worker
-each round (0.05-0.12 s for an 8 MB surrogate ensemble, and a copy in each worker's memory
-or GPU), which then has to be picklable and importable there (rdkit generators and user
+Why not synchronous data-parallel gradients by default (`data_parallel.py` offers them;
+`benchmarks/proposer_scaling.py`, shared 2-core machine, load 9-14): the data-parallel step
+ran from 7% slower to 41% faster than sampler actors plus a learner; it wins when the batched
+update dominates the step, since it splits the update too. It was not chosen because it must
+ship the reward to every worker each round (0.05-0.12 s for an 8 MB surrogate ensemble, and a
+copy in each worker's memory or GPU), which then has to be picklable and importable there (rdkit generators and user
 modules are not, see TRAPS.md); here the reward stays an arbitrary driver-side callable and
 the learner's state (Adam, `log Z`, replay, prior) lives in one place for checkpoints. With
 the learner on a GPU the update is cheap and the sequential sampling loop, which the actors

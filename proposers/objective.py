@@ -10,11 +10,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import torch
 
 from .trajectories import Scored
+
+Averaging = Literal["trajectories", "transitions"]
+"""What an objective's loss is a mean over."""
 
 
 class Objective(Protocol):
@@ -23,10 +26,14 @@ class Objective(Protocol):
     Attributes:
         uses_log_z: whether it trains a scalar `log Z` parameter (TB).
         uses_target: whether it needs the batch scored by a target network (soft-DQN).
+        averages_over: what the loss is a mean over, "trajectories" (TB, SubTB) or
+            "transitions" (DB, soft-DQN): a data-parallel learner weights each rank's
+            gradient by its count of these.
     """
 
     uses_log_z: bool
     uses_target: bool
+    averages_over: Averaging
 
     def loss(
         self, s: Scored, log_reward: torch.Tensor, log_z: torch.Tensor,

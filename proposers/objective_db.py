@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .objective import Averaging
 from .trajectories import Scored
 
 
@@ -17,6 +18,7 @@ class DetailedBalance:
 
     uses_log_z = False
     uses_target = False
+    averages_over: Averaging = "transitions"
 
     def loss(self, s: Scored, log_reward: torch.Tensor, log_z: torch.Tensor,
              target: Scored | None = None) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .objective import Averaging
 from .trajectories import Scored
 
 
@@ -31,6 +32,7 @@ class SoftDQN:
 
     uses_log_z = False
     uses_target = True
+    averages_over: Averaging = "transitions"
 
     def __init__(self, alpha: float = 0.0, clip: float = -100.0) -> None:
         if not 0 <= alpha < 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .objective import Averaging
 from .trajectories import Scored
 
 
@@ -21,6 +22,7 @@ class SubTrajectoryBalance:
 
     uses_log_z = False
     uses_target = False
+    averages_over: Averaging = "trajectories"
 
     def __init__(self, lam: float = 0.9) -> None:
         if lam <= 0:

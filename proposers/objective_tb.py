@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .objective import Averaging
 from .trajectories import Scored
 
 
@@ -15,6 +16,7 @@ class TrajectoryBalance:
 
     uses_log_z = True
     uses_target = False
+    averages_over: Averaging = "trajectories"
 
     def loss(self, s: Scored, log_reward: torch.Tensor, log_z: torch.Tensor,
              target: Scored | None = None) -> torch.Tensor:

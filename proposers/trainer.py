@@ -25,6 +25,9 @@ from .trajectories import Trajectories, from_terminal, sample_trajectories, scor
 StateLogReward = Callable[[torch.Tensor], torch.Tensor]
 """Maps `n x state_dim` terminal states to `n` log-rewards."""
 
+BatchMean = Callable[[torch.Tensor], float]
+"""The mean of a per-trajectory tensor over the whole batch."""
+
 Sampler = Callable[[int, float], Trajectories]
 """Draws `n` trajectories from the current policy with `epsilon` uniform exploration."""
 
@@ -198,14 +201,34 @@ class GFlowNetTrainer:
         """One Adam step of the objective on a batch (on- or off-policy); returns the loss.
 
         `log_reward` is the reward's part of the target; the prior's part, if any, is added
-        here.
+        here. `backward` then `apply_gradients`: a data-parallel learner
+        (`data_parallel.DistributedTrainer`) reduces the gradients between the two.
+        """
+        loss = self.backward(traj, log_reward, reset_log_z)
+        self.apply_gradients()
+        self.trajectories_seen += len(traj)
+        return float(loss)
+
+    def backward(self, traj: Trajectories, log_reward: torch.Tensor, reset_log_z: bool = False,
+                 batch_mean: BatchMean = lambda x: float(x.mean())) -> torch.Tensor:
+        """Zeroes the gradients and back-propagates the objective on a batch.
+
+        Args:
+            traj: the batch.
+            log_reward: `n` log-rewards (the reward's part; the prior's is added here).
+            reset_log_z: first set TB's `log Z` to its minimiser on the batch.
+            batch_mean: the mean of a per-trajectory `n` tensor over the whole batch (a
+                data-parallel rank holds a share of it and passes an all-reduced mean).
+
+        Returns:
+            The loss on `traj` (detached scalar).
         """
         log_reward = log_reward + self.prior_log_prob(traj)
         scored = score(self.env, self.policy, traj, log_reward)
         if reset_log_z and self.objective.uses_log_z:
             with torch.no_grad():
                 gap = log_reward - scored.log_pf.sum(0) + scored.log_pb.sum(0)
-                self.log_z.fill_(float(gap.mean()))
+                self.log_z.fill_(batch_mean(gap))
         target = None
         if self.target is not None:
             with torch.no_grad():
@@ -213,6 +236,10 @@ class GFlowNetTrainer:
         loss = self.objective.loss(scored, log_reward, self.log_z, target)
         self.optimizer.zero_grad()
         loss.backward()
+        return loss.detach()
+
+    def apply_gradients(self) -> None:
+        """Clips the gradients, steps Adam and the learning-rate schedule, moves the target."""
         torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
@@ -221,8 +248,6 @@ class GFlowNetTrainer:
             with torch.no_grad():
                 for p_bar, p in zip(self.target.parameters(), self.policy.parameters()):
                     p_bar.lerp_(p, rate)
-        self.trajectories_seen += len(traj)
-        return float(loss.detach())
 
     @torch.no_grad()
     def prior_log_prob(self, traj: Trajectories) -> torch.Tensor:
