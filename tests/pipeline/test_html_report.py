@@ -27,7 +27,8 @@ def test_round_zero_is_the_initial_screen():
     assert rounds_text(done[:2] + [{"round": 2, "stage": "trained"}]) == "initial screen + 1 round (1 unfinished)"
 
 
-def test_best_prints_the_top_designs_from_the_ledger(tmp_path, capsys):
+def test_best_prints_the_top_designs_from_the_ledger(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # the title holds tmp_path, whose length varies (pytest-xdist)
     ledger = Ledger(tmp_path / "ledger.sqlite")
     ledger.start_round(0)
     designs = ["CCO", "c1ccccc1O", "CCN", "CCCl"]
