@@ -116,7 +116,8 @@ def _sequence(config: CampaignConfig) -> Domain:
 
 DOMAINS: dict[str, DomainEntry] = {
     "molecule": DomainEntry(DomainSettings, _molecule, ("vectors", "fingerprints", "graphs")),
-    "sequence": DomainEntry(SequenceSettings, _sequence, ("vectors", "tokens"), ("gflownet", "screening")),
+    "sequence": DomainEntry(SequenceSettings, _sequence, ("vectors", "tokens"),
+                            ("gflownet", "screening", "sequence_offspring")),
 }
 
 

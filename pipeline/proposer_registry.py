@@ -1,10 +1,10 @@
 """The proposer plug point: a registry of builders (`proposer.name` in config).
 
 Each entry builds a `proposers.base.Proposer` from the campaign config and the library of initial
-designs. Registered: `gflownet`, `genetic`, `gflownet+genetic`, `offspring`, `screening`. A new
-proposer is one new file plus one line in `PROPOSERS`; or, without touching sciloop,
-`proposer.name: my_module:MyProposer`, built as `MyProposer(config, library)` (the campaign config
-and the initial designs).
+designs. Registered: `gflownet`, `genetic`, `gflownet+genetic`, `offspring`, `sequence_offspring`,
+`screening`. A new proposer is one new file plus one line in `PROPOSERS`; or, without touching
+sciloop, `proposer.name: my_module:MyProposer`, built as `MyProposer(config, library)` (the
+campaign config and the initial designs).
 
 Light to import: a proposer's module (rdkit, torch) loads when it is built.
 """
@@ -94,6 +94,18 @@ def _offspring(config: CampaignConfig, library: Sequence[str], pretrain: Pretrai
                                              workers=pc.num_actors, mutate_fraction=pc.offspring_mutate_fraction))
 
 
+def _sequence_offspring(config: CampaignConfig, library: Sequence[str], pretrain: Pretrain | None) -> Proposer:
+    from sciloop.pipeline.domain_sequence import SequenceSettings
+    from sciloop.proposers.sequence_offspring import SequenceOffspringConfig, SequenceOffspringProposer
+
+    pc, domain = config.proposer, config.domain
+    if not isinstance(domain, SequenceSettings):
+        raise ValueError(f"proposer sequence_offspring breeds sequences, not {domain.name} designs")
+    return SequenceOffspringProposer(SequenceOffspringConfig(
+        alphabet=domain.alphabet, length=domain.length, min_length=domain.min_length,
+        children=pc.offspring_children, mutate_fraction=pc.offspring_mutate_fraction, seed=config.seed))
+
+
 def _screening(config: CampaignConfig, library: Sequence[str], pretrain: Pretrain | None) -> Proposer:
     from sciloop.proposers.screening import ScreeningProposer
 
@@ -109,6 +121,9 @@ PROPOSERS: dict[str, ProposerEntry] = {
     "offspring": ProposerEntry(_offspring, (
         "children of the replay_top best labelled designs, parents drawn as Mol GA draws them, "
         "screened by the reward"), lambda pc: 1),
+    "sequence_offspring": ProposerEntry(_sequence_offspring, (
+        "sequences: crossovers and point mutations of the replay_top best labelled designs, parents "
+        "drawn as Mol GA draws them, screened by the reward"), lambda pc: 1),
     "screening": ProposerEntry(_screening, "the library in a seeded random order"),
 }
 

@@ -12,7 +12,6 @@ a round of `b` calls takes the best `b` of `children` instead of `b` at random.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,9 @@ import torch
 from rdkit import Chem, rdBase
 
 from .graph_ga import GraphGAConfig, _canonical, crossover, mutate
+from .parents import quantile_parents
+
+__all__ = ["OffspringConfig", "OffspringProposer", "breed", "quantile_parents"]
 
 LogRewardFn = Callable[[list[str]], torch.Tensor]
 
@@ -74,20 +76,6 @@ def breed(pairs: Sequence[tuple[str, str]], mutation_rate: float, seed: int,
             if smiles is not None:
                 out.append(smiles)
     return out
-
-
-def quantile_parents(ranked: Sequence[str], n: int, rng: np.random.Generator, quantiles: int = 25) -> list[str]:
-    """`n` parents from designs ranked best first: an equal share from each of the top
-    `10^-3 ... 10^0` fractions (log-spaced; each at least the best design), drawn with replacement."""
-    if not ranked:
-        raise ValueError("no labelled design to breed from")
-    per = math.ceil(n / quantiles)
-    parents: list[str] = []
-    for fraction in np.logspace(-3, 0, quantiles):
-        top = max(1, math.ceil(fraction * len(ranked)))
-        parents.extend(ranked[int(i)] for i in rng.integers(0, top, size=per))
-    order = rng.permutation(len(parents))
-    return [parents[int(i)] for i in order[:n]]
 
 
 class OffspringProposer:

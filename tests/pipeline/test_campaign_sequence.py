@@ -46,6 +46,28 @@ def test_a_sequence_campaign_runs(ray_session, tmp_path, tiny, member, monkeypat
     assert list((tmp_path / "run").rglob("top/round-002.png"))  # the domain's picture, logged to MLflow
 
 
+def test_a_sequence_offspring_campaign_breeds_from_its_labels(ray_session, tmp_path, tiny, monkeypatch):
+    for module in ("rdkit", "selfies"):
+        monkeypatch.setitem(sys.modules, module, None)
+    tiny |= {"domain": {"name": "sequence", "alphabet": ALPHABET, "length": 8}}
+    tiny["initial"]["library_size"] = 200
+    tiny["oracle"] = {"target": "ehrlich", "kwargs": EHRLICH, "batch_size": 8, "num_cpus": 0.5}
+    tiny["surrogate"] |= {"member": "cnn", "hidden": 16, "epochs": 10}
+    tiny["proposer"] = {"name": "sequence_offspring", "offspring_children": 200, "replay_top": 1000,
+                        "num_actors": 0, "pool_factor": 3}
+    campaign = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True))
+    rounds = campaign.run()
+    assert [r["stage"] for r in rounds] == ["done", "done", "done"]
+    ledger = campaign.ledger
+    assert len(ledger.labels()) == 16 + 2 * 8 and not ledger.failures()
+    for round_ in (1, 2):
+        batch = [r.design for r in ledger.designs(round_)]
+        assert len(batch) == 8 and all(len(d) == 8 and set(d) <= set(ALPHABET) for d in batch)
+        assert {r.source for r in ledger.designs(round_)} == {"sequence_offspring"}
+    earlier = {r.design for round_ in (0, 1) for r in ledger.designs(round_)}
+    assert not earlier & {r.design for r in ledger.designs(2)}  # no labelled design proposed again
+
+
 def test_the_shipped_ehrlich_config_is_a_sequence_campaign():
     config = load_config(ROOT / "configs" / "ehrlich.yaml")
     assert config.domain.name == "sequence" and config.oracle.target == "ehrlich"

@@ -20,7 +20,7 @@ def test_unknown_names_list_the_known_ones():
     with pytest.raises(ConfigError, match=r"surrogate.member: .*mlp, gnn, cnn, gp or give 'module:Class'"):
         load_config({"surrogate": {"member": "rnn"}})
     with pytest.raises(ConfigError, match=r"proposer.name: .*gflownet, genetic, gflownet\+genetic, offspring, "
-                                          r"screening or give 'module:Class'"):
+                                          r"sequence_offspring, screening or give 'module:Class'"):
         load_config({"proposer": {"name": "reinvent"}})
 
 

@@ -1,0 +1,144 @@
+"""Children of the labelled sequences, screened by the surrogate: the `offspring` proposer for strings.
+
+`SequenceOffspringProposer.train` draws parents among the labelled designs the way Mol GA draws
+them (`parents.quantile_parents`: an equal share from each of 25 log-spaced top quantiles), makes
+each child by a crossover of two parents (uniform, one-point or two-point, one of the three at
+random) or, for a `mutate_fraction` share, from one parent alone, then replaces each position by a
+random token of the alphabet with probability `mutation_rate` (default `1 / length`; a child from
+one parent changes at least one position). Children outside `min_length .. length`, repeats and
+labelled designs are dropped; the rest are scored with the campaign's log-reward and `sample(n)`
+returns the `n` best. The random stream is the proposer's only state: a resumed campaign breeds
+the same children.
+
+Light to import: numpy and torch, no rdkit (a sequence campaign runs without it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .parents import quantile_parents
+
+__all__ = ["SequenceOffspringConfig", "SequenceOffspringProposer", "breed_sequences"]
+
+LogRewardFn = Callable[[list[str]], torch.Tensor]
+
+
+@dataclass
+class SequenceOffspringConfig:
+    """Settings of `SequenceOffspringProposer`.
+
+    Attributes:
+        alphabet: one character per token.
+        length: the longest sequence.
+        min_length: the shortest (None: every sequence has `length`).
+        children: children bred per `train` call (the pool the surrogate screens).
+        quantiles: Mol GA's parent sampling: log-spaced top quantiles, each an equal share.
+        mutation_rate: probability that a position is replaced by a random token (None: `1 / length`).
+        mutate_fraction: share of children made from one parent alone (no crossover).
+        seed: seed of the proposer's only random generator.
+    """
+
+    alphabet: str
+    length: int
+    min_length: int | None = None
+    children: int = 1000
+    quantiles: int = 25
+    mutation_rate: float | None = None
+    mutate_fraction: float = 0.0
+    seed: int = 0
+
+    @property
+    def rate(self) -> float:
+        """The per-position mutation probability."""
+        return 1.0 / self.length if self.mutation_rate is None else self.mutation_rate
+
+
+def _crossover(a: str, b: str, rng: np.random.Generator) -> str:
+    """Uniform, one-point or two-point crossover (one at random); the child has `a`'s length, its
+    positions past `b`'s end from `a`."""
+    n = min(len(a), len(b))
+    kind = int(rng.integers(3))
+    if kind == 0:  # uniform
+        take_b = rng.random(n) < 0.5
+        return "".join(b[i] if take_b[i] else a[i] for i in range(n)) + a[n:]
+    cuts = sorted(int(c) for c in rng.integers(0, n + 1, size=kind))
+    if kind == 1:
+        return a[: cuts[0]] + b[cuts[0]: n] + a[n:]
+    return a[: cuts[0]] + b[cuts[0]: cuts[1]] + a[cuts[1]:]
+
+
+def _mutate(seq: str, alphabet: str, rate: float, rng: np.random.Generator, at_least_one: bool) -> str:
+    """Each position replaced by a uniform token with probability `rate` (at least one position
+    drawn when `at_least_one`; a drawn token may equal the old one only if the alphabet has one token)."""
+    if not seq:
+        return seq
+    hit = rng.random(len(seq)) < rate
+    if at_least_one and not hit.any():
+        hit[int(rng.integers(len(seq)))] = True
+    chars = list(seq)
+    for i in np.flatnonzero(hit):
+        choices = alphabet.replace(chars[i], "") or alphabet
+        chars[i] = choices[int(rng.integers(len(choices)))]
+    return "".join(chars)
+
+
+def breed_sequences(parents: Sequence[str], config: SequenceOffspringConfig,
+                    rng: np.random.Generator) -> list[str]:
+    """Children of consecutive parent pairs, in order (one per pair; a child outside the allowed
+    lengths is dropped). Repeats are kept: the caller deduplicates."""
+    lo = config.min_length or config.length
+    out = []
+    for a, b in zip(parents[::2], parents[1::2]):
+        alone = bool(config.mutate_fraction) and rng.random() < config.mutate_fraction
+        child = a if alone else _crossover(a, b, rng)
+        child = _mutate(child, config.alphabet, config.rate, rng, at_least_one=alone)
+        if lo <= len(child) <= config.length:
+            out.append(child)
+    return out
+
+
+class SequenceOffspringProposer:
+    """Breeds children of the labelled sequences and keeps the best by the campaign's reward.
+
+    Args:
+        config: settings.
+    """
+
+    def __init__(self, config: SequenceOffspringConfig) -> None:
+        self.config = config
+        self.rng = np.random.default_rng(config.seed)
+        self.children: dict[str, float] = {}  # child -> log-reward, from the last `train`
+
+    def train(self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = (),
+              progress: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
+        """Breeds `config.children` children of `offline` (the labelled designs, best first; none
+        of them is returned) and scores them with `log_reward_fn`. `steps` and `progress` are not
+        used: one generation, whose parents all carry real labels.
+
+        Returns:
+            `children` (new and distinct) and their `mean_log_reward`.
+        """
+        parents = quantile_parents(list(offline), 2 * self.config.children, self.rng, self.config.quantiles)
+        known = set(offline)
+        designs = list(dict.fromkeys(c for c in breed_sequences(parents, self.config, self.rng) if c not in known))
+        log_r = log_reward_fn(designs).double().tolist() if designs else []
+        self.children = dict(zip(designs, log_r))
+        return {"children": float(len(designs)),
+                "mean_log_reward": float(np.mean(log_r)) if log_r else float("nan")}
+
+    def sample(self, n: int) -> list[str]:
+        """The `n` children of the last `train` with the highest log-reward."""
+        return sorted(self.children, key=self.children.__getitem__, reverse=True)[:n]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"config": vars(self.config).copy(), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.config = SequenceOffspringConfig(**state["config"])
+        self.rng.bit_generator.state = state["rng"]
