@@ -158,7 +158,8 @@ def cmd_best(args: argparse.Namespace) -> int:
 
     ledger = Ledger.of_run_dir(args.run_dir)
     Console().print(best_table(ledger.labels(), args.n, ledger.vectors(),
-                               f"{args.run_dir}: best {args.n} of {len(ledger.labels())} labelled designs"))
+                               f"{Path(args.run_dir).resolve().name}: best {args.n} of "
+                               f"{len(ledger.labels())} labelled designs"))  # the run's name: a path would wrap
     return 0
 
 

@@ -27,9 +27,10 @@ def test_round_zero_is_the_initial_screen():
     assert rounds_text(done[:2] + [{"round": 2, "stage": "trained"}]) == "initial screen + 1 round (1 unfinished)"
 
 
-def test_best_prints_the_top_designs_from_the_ledger(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "300")  # the title holds tmp_path, whose length varies (pytest-xdist)
-    ledger = Ledger(tmp_path / "ledger.sqlite")
+def test_best_prints_the_top_designs_from_the_ledger(tmp_path, capsys):
+    run_dir = tmp_path / "run"  # the table's title names the run directory
+    run_dir.mkdir()
+    ledger = Ledger(run_dir / "ledger.sqlite")
     ledger.start_round(0)
     designs = ["CCO", "c1ccccc1O", "CCN", "CCCl"]
     ledger.add_designs(0, [DesignRow(s, s, "library") for s in designs])
@@ -37,9 +38,9 @@ def test_best_prints_the_top_designs_from_the_ledger(tmp_path, capsys, monkeypat
     for s, v in zip(designs, (0.25, 0.75, 0.5, None)):
         ledger.record_result(s, v, None if v is not None else "timeout", "n")
     ledger.close()
-    assert main(["best", str(tmp_path), "-n", "2"]) == 0
+    assert main(["best", str(run_dir), "-n", "2"]) == 0
     out = capsys.readouterr().out
-    assert "best 2 of 3 labelled designs" in out
+    assert "run: best 2 of 3 labelled designs" in out
     assert out.index("c1ccccc1O") < out.index("CCN")
     rows = [line for line in out.splitlines() if "0.750" in line or "0.500" in line]
     assert len(rows) == 2 and "0.250" not in out
