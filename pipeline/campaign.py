@@ -21,13 +21,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sciloop.oracles.base import OracleResult
 from sciloop.oracles.runner import OracleRunner
-from sciloop.pipeline.checkpoints import Checkpoints, round_of
 from sciloop.pipeline.builders import fit_surrogate, round_acquisition
+from sciloop.pipeline.checkpoints import Checkpoints, round_of
 from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
 from sciloop.pipeline.domains import make_domain, select_diverse
-from sciloop.pipeline.proposer_registry import make_proposer, proposer_entry
-from sciloop.pipeline.ledger import DesignRow, Ledger, RunDirError, RunDirLock
+from sciloop.pipeline.ledger import DesignRow, Label, Ledger, RunDirError, RunDirLock
 from sciloop.pipeline.plugins import resolve_oracle
+from sciloop.pipeline.proposer_registry import make_proposer, proposer_entry
 from sciloop.pipeline.ray_runtime import start_ray
 from sciloop.pipeline.report import summary_table
 from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
@@ -374,8 +374,7 @@ class Campaign:
         picks = rng.sample([s for s in self.library if s not in known], n)
         return [DesignRow(key=s, design=s, source=self.domain.initial_source) for s in picks]
 
-    def _fit_surrogate(self, round_: int) -> tuple[Any, list[str], list[float], dict[str, float]]:
-        labels = self.ledger.labels()
+    def _fit_surrogate(self, round_: int, labels: list[Label]) -> tuple[Any, list[str], list[float], dict[str, float]]:
         if len(labels) < 2:
             failed = self.ledger.failed()
             raise RunDirError(
@@ -398,11 +397,12 @@ class Campaign:
         is started before the fit, so the two overlap; `seconds_surrogate` then shares the CPUs.
         """
         t = time.monotonic()
-        ranked = sorted(((label.value, label.key) for label in self.ledger.labels()), reverse=True)
+        labels = self.ledger.labels()
+        ranked = sorted(((label.value, label.key) for label in labels), reverse=True)
         top = [key for _, key in ranked[: self.config.proposer.replay_top]]  # the best labelled designs
         if self.proposer is not None and hasattr(self.proposer, "prepare"):
             self.proposer.prepare(top)
-        surrogate, designs, y, fit_stats = self._fit_surrogate(round_)
+        surrogate, designs, y, fit_stats = self._fit_surrogate(round_, labels)
         metrics.update(fit_stats)
         metrics["seconds_surrogate"] = time.monotonic() - t
         self.ledger.set_stage(round_, "surrogate")

@@ -8,7 +8,6 @@ valid molecule.
 from __future__ import annotations
 
 import functools
-
 import re
 from collections import Counter
 from collections.abc import Collection, Sequence
