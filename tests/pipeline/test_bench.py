@@ -65,6 +65,18 @@ def test_cli_table(capsys):
     assert "| sum, 16 stable, per seed |" in out and "| sum, 8 evaluation, per seed |" in out
 
 
+def test_cli_reads_results_and_config_where_it_is_told(tmp_path, monkeypatch, capsys):
+    checkout = bench.BENCH_CONFIG.resolve().parents[1]
+    bench.bench_pmo(["qed"], [0], budget=200, methods=["screening"], corpus_name="nci",
+                    results_dir=tmp_path / "results", log=lambda _: None)
+    monkeypatch.chdir(tmp_path)  # not a checkout: no configs/ here
+    assert main(["bench", "table", "--results", "results"]) == 2
+    assert "error: configs/pmo.yaml: no such file" in capsys.readouterr().err
+    assert main(["bench", "table", "--results", "results", "--config", str(checkout / "configs" / "pmo.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "| qed (tuning) |" in out and "0.9" in out.split("| qed (tuning) |")[1].split("\n")[0]
+
+
 def test_missing_only_skips_what_is_done_at_this_budget(tmp_path):
     (tmp_path / "qed").mkdir()
     done = {"objective": "qed", "method": "screening", "seed": 0, "budget": 200, "final_top10": 0.9,
