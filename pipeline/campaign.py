@@ -1,18 +1,21 @@
 """The campaign: rounds of fit surrogate -> train proposer -> propose -> select -> score.
 
-The ledger is written first at every step (the source of truth); MLflow mirrors it.
-`Campaign.run()` drives the oracle itself; `propose(n)` / `tell(results)` let a user drive it.
+The ledger is written first at every step (the source of truth); MLflow mirrors it. A round's
+two halves are stages the campaign hands its services to: `Proposal` (fit, reward, train,
+sample, select) and `Scoring` (the oracle on Ray, every paid call in the ledger). The campaign
+owns the services (the run directory and its lock, the ledger, Ray, MLflow, the checkpoints) and
+the round loop. `Campaign.run()` drives the oracle itself; `propose(n)` / `tell(results)` let a
+user drive it.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import random
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -20,24 +23,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sciloop.oracles.base import OracleResult
-from sciloop.oracles.runner import OracleRunner
-from sciloop.pipeline.builders import fit_surrogate, round_acquisition
 from sciloop.pipeline.checkpoints import Checkpoints, round_of
 from sciloop.pipeline.config import CampaignConfig, ConfigError, load_config
-from sciloop.pipeline.domains import make_domain, select_diverse
-from sciloop.pipeline.ledger import DesignRow, Label, Ledger, RunDirError, RunDirLock
+from sciloop.pipeline.domains import make_domain
+from sciloop.pipeline.ledger import Ledger, RunDirLock
 from sciloop.pipeline.plugins import resolve_oracle
-from sciloop.pipeline.proposer_registry import make_proposer, proposer_entry
+from sciloop.pipeline.proposal import Proposal
+from sciloop.pipeline.proposer_registry import proposer_entry
 from sciloop.pipeline.ray_runtime import start_ray
 from sciloop.pipeline.report import summary_table
 from sciloop.pipeline.round_log import RoundContext, log_round, round_metrics
+from sciloop.pipeline.scoring import Scoring
 from sciloop.pipeline.tracking import Tracker, open_campaign_tracker
-from sciloop.surrogates.acquisition import acquisition_values, make_log_reward
 
 from sciloop.pipeline import __version__
-
-if TYPE_CHECKING:
-    from sciloop.proposers.gflownet import GFlowNetProposer
 
 
 def hide_worker_death_notices() -> None:
@@ -92,13 +91,13 @@ class Campaign:
         self.domain = make_domain(config)  # what a design is: keys, library, featurizer, similarity
         self.oracle, self._user_module = resolve_oracle(config.oracle)
         self.library = self.domain.initial_designs()
-        self.surrogate_featurizer = self.domain.featurizer(config.surrogate.member)
-        self.proposer: Any = None
-        self.surrogate: Any = None  # the last round's, refitted warm (`surrogate.warm_max_steps`)
         self.tracker: Tracker | None = None
         self._owns_ray = False
         self._lock = RunDirLock(self.run_dir)
         self.checkpoints = Checkpoints(self.run_dir / "checkpoints")  # the models, one copy
+        self.proposal = Proposal(config, self.domain, self.library, self.checkpoints, self.run_dir,
+                                 self._progress, self._log)  # carries the surrogate and the proposer
+        self.scoring = Scoring(config, self.oracle, self.run_dir, self._progress, self._log)
         self.ledger: Ledger | None = None  # opened here for an existing campaign, else by `_begin`
         if resuming or (self.run_dir / "ledger.sqlite").exists() or (self.run_dir / "config.yaml").exists():
             self.ledger = Ledger.of_run_dir(self.run_dir)  # refuses a missing or damaged ledger
@@ -198,19 +197,6 @@ class Campaign:
             self._tracking_lost(what, exc)
             return None
 
-    def _make_proposer(self, round_: int) -> Any:
-        checkpoint = self.checkpoints.latest("proposer", round_)  # resume: the last round's weights and draws
-        proposer = make_proposer(self.config, self.library, self._pretrain if checkpoint is None else None)
-        if checkpoint is not None:  # tensors and plain containers only: a checkpoint runs no code
-            proposer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
-        return proposer
-
-    def _pretrain(self, proposer: GFlowNetProposer, steps: int) -> None:
-        with self._progress(counted=False) as progress:  # pretrain() reports no steps
-            progress.add_task(f"pretrain GFlowNet policy on the library ({steps} steps)", total=None)
-            nll = proposer.pretrain(steps)
-        self._log(f"pretrained the policy for {steps} steps (NLL {nll:.2f})")
-
     def _progress(self, counted: bool = True) -> Progress:
         """A transient bar; `counted=False` for work of unknown length (no "0/?" column)."""
         columns = [TextColumn("[bold]{task.description}"), BarColumn(),
@@ -266,7 +252,7 @@ class Campaign:
             if self.ledger.get_meta("finished") and self._finished() is None:
                 self.ledger.set_meta("finished", False)  # extended (--rounds / --budget): open again
             self._start_tracking()
-            waiting = self._settle_in_flight()
+            waiting = self.scoring.settle_in_flight(self.ledger)
             done = {r["round"] for r in self.ledger.rounds() if r["stage"] == "done"}
             for round_ in range(self.config.rounds + 1):
                 if round_ in done:
@@ -334,8 +320,9 @@ class Campaign:
             pending_keys = {r.key for r in self.ledger.pending()}
             to_score = [r for r in rows if r.key in pending_keys]
         else:
-            rows = (self._initial_batch(min(self.config.initial.size, remaining)) if round_ == 0
-                    else self._propose(round_, min(self.config.batch_size, remaining), metrics, ctx))
+            rows = (self.proposal.initial_batch(self.ledger, min(self.config.initial.size, remaining)) if round_ == 0
+                    else self.proposal.propose(self.ledger, round_, min(self.config.batch_size, remaining),
+                                               metrics, ctx))
             self.ledger.add_designs(round_, rows)
             to_score = rows
         self.ledger.set_stage(round_, "selected")
@@ -347,7 +334,7 @@ class Campaign:
             self._log(f"round {round_}: {len(to_score)} designs exported to {path}")
             return False
         if to_score:
-            self._score(to_score, f"round {round_}: oracle")
+            self.scoring.score(self.ledger, to_score, f"round {round_}: oracle")
         failures = len(self.ledger.failures(round_))
         metrics["seconds_oracle"] = time.monotonic() - t_score
         metrics.update(round_metrics(self.ledger, round_, rows, failures, self.domain))
@@ -367,111 +354,6 @@ class Campaign:
                 return r["mlflow_run_id"]
         return None
 
-    def _initial_batch(self, n: int) -> list[DesignRow]:
-        """Round 0: a random screen of the library (counted against the budget)."""
-        rng = random.Random(self.config.seed)
-        known = self.ledger.known_keys()
-        picks = rng.sample([s for s in self.library if s not in known], n)
-        return [DesignRow(key=s, design=s, source=self.domain.initial_source) for s in picks]
-
-    def _fit_surrogate(self, round_: int, labels: list[Label]) -> tuple[Any, list[str], list[float], dict[str, float]]:
-        if len(labels) < 2:
-            failed = self.ledger.failed()
-            raise RunDirError(
-                f"round {round_} needs at least 2 labels to fit the surrogate, and the ledger holds "
-                f"{len(labels)} ({len(failed)} designs failed, e.g. {self.ledger.failures()[:1]}). "
-                f"Correct failures with `sciloop label {self.run_dir} results.csv` (a failure may be "
-                f"corrected to a label), then `sciloop resume {self.run_dir}`")
-        designs, y = [l.key for l in labels], [l.value for l in labels]
-        surrogate, stats, where = fit_surrogate(self.config, self.surrogate_featurizer, designs, y, round_,
-                                                self.surrogate)
-        self.surrogate = surrogate
-        if where is not None:
-            self.ledger.record_placements(round_, "surrogate", [where])
-        return surrogate, designs, y, {f"surrogate_{k}": float(v) for k, v in stats.items()}
-
-    def _propose(self, round_: int, n: int, metrics: dict[str, float], ctx: RoundContext) -> list[DesignRow]:
-        """Fit the surrogate, train the proposer on its reward, sample a pool, select `n` by index.
-
-        A proposer with `prepare(top)` (offspring: breeding, which needs labels but no surrogate)
-        is started before the fit, so the two overlap; `seconds_surrogate` then shares the CPUs.
-        """
-        t = time.monotonic()
-        labels = self.ledger.labels()
-        ranked = sorted(((label.value, label.key) for label in labels), reverse=True)
-        top = [key for _, key in ranked[: self.config.proposer.replay_top]]  # the best labelled designs
-        if self.proposer is not None and hasattr(self.proposer, "prepare"):
-            self.proposer.prepare(top)
-        surrogate, designs, y, fit_stats = self._fit_surrogate(round_, labels)
-        metrics.update(fit_stats)
-        metrics["seconds_surrogate"] = time.monotonic() - t
-        self.ledger.set_stage(round_, "surrogate")
-
-        acq_cfg = round_acquisition(self.config, round_)
-        if self.proposer is None:
-            self.proposer = self._make_proposer(round_)
-        t = time.monotonic()
-        log_reward = make_log_reward(surrogate, acq_cfg, designs, y)
-        pc = self.config.proposer
-        steps = proposer_entry(pc.name).steps(pc)
-        samplers = getattr(self.proposer, "samplers", nullcontext)  # one actor start-up per round
-        with samplers(), self._progress() as progress:
-            task = progress.add_task(f"round {round_}: train proposer", total=steps)
-            calls = iter(range(1, steps + 1))  # proposers number their steps from 0 or from 1: count calls
-            train_stats = self.proposer.train(log_reward, steps, offline=top,
-                                              progress=lambda _i, _m: progress.update(
-                                                  task, completed=next(calls, steps)))
-            metrics["seconds_proposer"] = time.monotonic() - t
-            t = time.monotonic()
-            pool, candidates = self._sample_pool(self.config.proposer.pool_factor * n)
-        metrics.update({f"proposer_{k}": float(v) for k, v in (train_stats or {}).items()})
-        workers = {(p["node_id"], p["actor_id"]): p["gpu_ids"] for p in getattr(self.proposer, "placements", [])}
-        self.ledger.record_placements(round_, "proposer", [{"node": n, "worker": a, "gpus": g}
-                                                           for (n, a), g in workers.items()])
-        ctx.checkpoints = [self.checkpoints.write("proposer", round_, self.proposer.state_dict()),
-                           self.checkpoints.write("surrogate", round_, surrogate.state_dict())]
-        self.ledger.set_stage(round_, "trained")
-        self.ledger.add_candidates(round_, candidates)
-        metrics.update(pool_sampled=len(candidates), pool_kept=len(pool),
-                       pool_invalid=sum(c[2] == "invalid" for c in candidates),
-                       pool_labelled=sum(c[2] == "labelled" for c in candidates))
-        if not pool:
-            raise RuntimeError(f"round {round_}: the proposer produced no new valid design "
-                               f"({len(candidates)} sampled); raise proposer.pool_factor")
-        values = acquisition_values(log_reward.acquisition, surrogate.features(pool))  # the reward's own
-        picks = select_diverse(self.domain, values, pool, n, min_distance=self.config.selection.min_distance)
-        mean, std = surrogate.predict([pool[i] for i in picks])
-        metrics["seconds_propose"] = time.monotonic() - t
-        pool_log_rewards = log_reward(pool).tolist()
-        ctx.train_designs, ctx.train_y = designs, y
-        ctx.pool_log_rewards, ctx.picked_log_rewards = pool_log_rewards, [pool_log_rewards[i] for i in picks]
-        return [DesignRow(key=pool[i], design=pool[i], source=self.config.proposer.name,
-                          acquisition=float(values[i]), mean=float(m), std=float(s))
-                for i, m, s in zip(picks, mean.tolist(), std.tolist())]
-
-    def _sample_pool(self, size: int, attempts: int = 4) -> tuple[list[str], list[tuple[str, str | None, str | None]]]:
-        """Sample until `size` new, valid, distinct designs (canonical) or `attempts` draws.
-
-        A proposer that concentrates on designs it was shown (replayed top labels) returns many
-        already-labelled ones: drawing again keeps the batch full. Returns the pool and every
-        candidate as (design, key, why dropped).
-        """
-        known, seen = self.ledger.known_keys(), set()
-        pool: list[str] = []
-        candidates: list[tuple[str, str | None, str | None]] = []
-        for _ in range(attempts):
-            for design in self.proposer.sample(size):
-                key = self.domain.canonical(design)
-                why = ("invalid" if key is None else "labelled" if key in known
-                       else "duplicate" if key in seen else None)
-                candidates.append((design, key, why))
-                if why is None:
-                    seen.add(key)
-                    pool.append(key)
-            if len(pool) >= size:
-                break
-        return pool, candidates
-
     def _log_final_models(self) -> None:
         """The final models in MLflow: the last round's checkpoints as artifacts of its run
         (hard links into the embedded store, so the run directory holds their bytes once; a
@@ -487,99 +369,6 @@ class Campaign:
         if run_id is not None and self.tracker.local_artifact_dir(run_id) is not None:
             for path in paths:
                 self.tracker.link_artifact(run_id, path, "checkpoints")
-
-    def _settle_in_flight(self) -> bool:
-        """Designs sent with no result yet: a lab's are awaited (True: wait); after a crash they
-        are re-sent (idempotent oracles) or marked unknown for `sciloop label`."""
-        flight = self.ledger.in_flight()
-        if not flight:
-            return False
-        if getattr(self.oracle, "asynchronous", False):
-            return True
-        if self.oracle.idempotent:
-            self._log(f"re-sending {len(flight)} designs left in flight by the last run "
-                             f"(the oracle is idempotent)")
-            self._score(flight, "re-send in-flight designs", resend=True)
-        else:
-            self.ledger.mark_unknown([r.key for r in flight],
-                                     "in flight when the campaign stopped; the oracle is not idempotent")
-            self._log(f"[yellow]warning:[/yellow] {len(flight)} designs were in flight when the "
-                             f"last run stopped; they are not sent again (the oracle is not idempotent). "
-                             f"Supply their values with: sciloop label {self.run_dir} results.csv")
-        return False
-
-    def _score(self, rows: list[DesignRow], description: str, resend: bool = False) -> int:
-        """Send rows to the oracle on Ray; the ledger records every paid call and each result.
-
-        A call again (a transient-error retry, or a re-send of an idempotent oracle's lost call)
-        is a `resubmitted` row counted against the budget, and is refused once the budget is
-        spent. Results the ledger could not take are written to `unrecorded-results.csv`.
-        """
-        by_key = {r.design: r.key for r in rows}
-        runner = OracleRunner(self.oracle, max_consecutive_failures=self.config.oracle.max_consecutive_failures)
-        mark = self.ledger.mark_resubmitted if resend else self.ledger.mark_submitted
-        unsent = len(rows)  # designs of this batch not yet paid for: already promised to the budget
-        with self._progress() as progress:
-            task = progress.add_task(description, total=len(rows))
-
-            def on_submit(chunk: list[str]) -> None:
-                nonlocal unsent
-                mark([by_key[d] for d in chunk])
-                unsent -= len(chunk)
-
-            def on_retry(design: str, result: OracleResult, attempt: int) -> bool:
-                if self.ledger.oracle_calls() + unsent >= self.config.total_budget:
-                    return False
-                self.ledger.mark_resent(by_key[design], f"attempt {attempt + 1} after: {result.reason}")
-                return True
-
-            done: set[str] = set()
-
-            def on_result(design: str, result: OracleResult, node: str) -> None:
-                self._record(by_key[design], result, node)
-                done.add(design)  # designs with a final result, never above the batch
-                progress.update(task, completed=len(done))
-
-            try:
-                return runner.run([r.design for r in rows], on_submit, on_result, on_retry)
-            finally:
-                self._rescue(getattr(runner.report, "undelivered", []), by_key)
-
-    def _rescue(self, undelivered: list[tuple[str, OracleResult, str]], by_key: dict[str, str]) -> None:
-        """Keep paid results the ledger could not take (a full disk, a bad `oracle.weights`) in a
-        CSV that `sciloop label` imports; print them if even that cannot be written."""
-        if not undelivered:
-            return
-        width = max(len(r.values or ()) for _, r, _ in undelivered)
-        columns = ["value"] if width <= 1 else [f"value_{i + 1}" for i in range(width)]
-        rows = [[by_key.get(d, d), *((r.values or ()) + ("",) * (len(columns) - len(r.values or ()))),
-                 r.reason or ""] for d, r, _ in undelivered]
-        path = self.run_dir / "unrecorded-results.csv"
-        try:
-            new = not path.exists()
-            with open(path, "a", newline="") as fh:
-                writer = csv.writer(fh)
-                if new:
-                    writer.writerow(["design", *columns, "reason"])
-                writer.writerows(rows)
-            where = f"written to {path}"
-        except OSError:
-            where = "printed here: " + "; ".join(",".join(map(str, r)) for r in rows)
-        try:  # awaiting `sciloop label`, as an unknown outcome is
-            self.ledger.mark_unknown([by_key.get(d, d) for d, _, _ in undelivered],
-                                     "paid; its result is in unrecorded-results.csv")
-            then = ""
-        except Exception:  # noqa: BLE001 - the ledger is what failed: resume marks them unknown
-            then = f"`sciloop resume {self.run_dir}` (it marks them unknown), then "
-        self._log(f"[red]error:[/red] {len(rows)} paid results could not be recorded in the ledger; "
-                         f"they are {where}. Once the cause is fixed, import them with {then}"
-                         f"`sciloop label {self.run_dir} <csv>`")
-
-    def _record(self, key: str, result: OracleResult, node: str) -> None:
-        """A result into the ledger; a score vector is kept whole and scalarised for the surrogate."""
-        values = result.values
-        value = None if values is None else self.config.oracle.scalarise(values)
-        self.ledger.record_result(key, value, result.reason, node, values if values and len(values) > 1 else None)
 
     # -- ask / tell ------------------------------------------------------------------------
     def propose(self, n: int) -> list[str]:
@@ -605,7 +394,8 @@ class Campaign:
                 if rounds and rounds[-1]["stage"] != "done" and not ledger.designs(round_ - 1):
                     round_ -= 1  # a proposal that failed before selecting anything: again
                 ledger.start_round(round_)
-                rows = (self._initial_batch(n) if round_ == 0 else self._propose(round_, n, {}, RoundContext()))
+                rows = (self.proposal.initial_batch(ledger, n) if round_ == 0
+                        else self.proposal.propose(ledger, round_, n, {}, RoundContext()))
                 self.checkpoints.prune(round_ - 1)  # this round's and the previous round's stay
                 ledger.add_designs(round_, rows)
                 ledger.set_stage(round_, "selected")
@@ -632,7 +422,7 @@ class Campaign:
             ledger.mark_submitted([pending[d].key for d in results if d not in told_before])
             for design, value in results.items():
                 res = OracleResult.from_value(value) if value is not None else OracleResult.failure("reported failed")
-                self._record(pending[design].key, res, "user")
+                self.scoring.record(ledger, pending[design].key, res, "user")
             rounds = ledger.rounds()
             if rounds and rounds[-1]["stage"] != "done" and not ledger.pending() and not ledger.in_flight():
                 round_ = rounds[-1]["round"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 import torch
 from botorch.acquisition import (
@@ -317,12 +317,20 @@ def acquisition_values(acqf: AcquisitionFunction, X: Tensor, chunk: int = 1024) 
     return torch.cat(parts) if parts else X.new_zeros(0)
 
 
+class LogReward(Protocol):
+    """A round's log-reward `log R(x)` of designs (`make_log_reward`)."""
+
+    acquisition: AcquisitionFunction  # the BoTorch acquisition it was built on (selection ranks by it)
+
+    def __call__(self, designs: list[str]) -> Tensor: ...
+
+
 def make_log_reward(
     surrogate,
     config: AcquisitionConfig,
     train_designs: Sequence[str],
     train_y: Sequence[float],
-) -> Callable[[list[str]], Tensor]:
+) -> LogReward:
     """The GFlowNet log-reward ``log R(x)`` of one round.
 
     ``reward="acquisition"``: ``log R = u(x) / temperature`` with ``u`` scale-free:
@@ -379,4 +387,4 @@ def make_log_reward(
         return out
 
     log_reward.acquisition = acqf  # type: ignore[attr-defined]  # the round's acquisition, for selection
-    return log_reward
+    return cast(LogReward, log_reward)

@@ -29,7 +29,7 @@ def _run(tiny: dict, tmp_path: Path, objective: str) -> Campaign:
 def test_each_core_objective_runs_a_campaign(ray_session, tmp_path, tiny, objective):
     assert set(EXPECTED) == set(OBJECTIVES)  # a new registered objective needs a case here
     campaign = _run(tiny, tmp_path, objective)
-    trained = campaign.proposer.trainer.objective
+    trained = campaign.proposal.proposer.trainer.objective
     assert type(trained).__name__ == EXPECTED[objective]
     if objective == "mdqn":
         assert trained.alpha > 0  # Munchausen, unlike plain soft_dqn
@@ -43,7 +43,7 @@ def test_an_objective_plugin_is_one_file(ray_session, tmp_path, tiny, monkeypatc
 
     before = gfn_objective.HalfTemperedTB.calls
     campaign = _run(tiny, tmp_path, "gfn_objective:HalfTemperedTB")
-    assert type(campaign.proposer.trainer.objective).__name__ == "HalfTemperedTB"
+    assert type(campaign.proposal.proposer.trainer.objective).__name__ == "HalfTemperedTB"
     assert gfn_objective.HalfTemperedTB.calls - before == tiny["proposer"]["steps"]
 
 

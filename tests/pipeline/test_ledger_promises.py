@@ -153,7 +153,7 @@ def test_retries_are_ledger_rows_and_count_against_the_budget(ray_session, tmp_p
     ledger.start_round(0)
     ledger.add_designs(0, [DesignRow(_canon(d), _canon(d), "test") for d in designs])
     campaign._start_ray()
-    campaign._score(ledger.designs(0), "test")
+    campaign.scoring.score(ledger, ledger.designs(0), "test")
     paid = _paid(user_oracle)
     assert len(paid) == 16  # 10 first calls, 6 retries; 4 retries refused by the budget
     assert ledger.oracle_calls() == len(paid) == config["budget"]
@@ -341,7 +341,7 @@ def test_planted_checkpoints_run_no_code(tmp_path):
     planted = tmp_path / "run" / "checkpoints" / "proposer-round-000.pt"
     torch.save({"env": _Planted(str(marker))}, planted)
     with pytest.raises(Exception, match="[Ww]eights only|Unsupported global"):
-        campaign._make_proposer(1)
+        campaign.proposal._make_proposer(1)
     with pytest.raises(Exception, match="[Ww]eights only|Unsupported global"):
         GFlowNetProposer.from_prior(planted)
     assert not marker.exists()
@@ -385,7 +385,7 @@ def test_paid_results_survive_a_failing_ledger_write(ray_session, tmp_path, user
         campaign.config.oracle.weights = [1.0, 2.0]
         error = ConfigError
     with pytest.raises(error):
-        campaign._score(ledger.designs(0), "test")
+        campaign.scoring.score(ledger, ledger.designs(0), "test")
     ledger.record_result = Ledger.record_result.__get__(ledger)
     paid = _paid(user_oracle)
     rescued = tmp_path / "run" / "unrecorded-results.csv"
@@ -440,7 +440,7 @@ def test_worker_death_is_recorded(ray_session, tmp_path, monkeypatch, tiny, idem
     ledger.start_round(0)
     ledger.add_designs(0, [DesignRow(d, d, "test") for d in designs])
     campaign._start_ray()
-    campaign._score(ledger.designs(0), "test")
+    campaign.scoring.score(ledger, ledger.designs(0), "test")
     paid = _paid(side)
     assert paid.count("CCCl") == (2 if idempotent else 1)
     assert ledger.has_label("CCCl") == idempotent
