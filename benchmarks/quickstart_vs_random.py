@@ -27,7 +27,7 @@ from sciloop.oracles.molecular import builtin_oracles
 from sciloop.pipeline.campaign import Campaign
 from sciloop.pipeline.domain import load_library
 from sciloop.pipeline.ledger import Ledger
-from sciloop.pipeline.report import top_k_mean
+from sciloop.pipeline.auc import top_k_mean
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def curve(values: list[float | None], budget: int, every: int = 100) -> dict[str
     for n in range(every, budget + 1, every):
         seen = [v for v in values[:n] if v is not None]
         out["best"].append(max(seen, default=float("nan")))
-        out["top10"].append(top_k_mean(seen, 10))
+        out["top10"].append(top_k_mean(seen, 10, empty=float("nan")))
     return out
 
 

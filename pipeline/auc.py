@@ -19,10 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def top_k_mean(values: Sequence[float], k: int) -> float:
-    """Mean of the `k` largest values (all of them if fewer; 0 for none)."""
+def top_k_mean(values: Sequence[float], k: int, empty: float = 0.0) -> float:
+    """Mean of the `k` largest values (all of them if fewer; `empty` for none: PMO counts 0)."""
     if not len(values):
-        return 0.0
+        return empty
     return float(np.mean(np.sort(np.asarray(values, dtype=float))[::-1][:k]))
 
 

@@ -11,17 +11,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from rich.table import Table
 
-
-def top_k_mean(values: Sequence[float], k: int) -> float:
-    """Mean of the k best values (of all there are, if fewer); nan when empty."""
-    if not len(values):
-        return math.nan
-    return float(np.mean(sorted(values, reverse=True)[:k]))
+from sciloop.pipeline.auc import top_k_mean
 
 
 def running_top_k_mean(values: Sequence[float | None], k: int) -> list[float]:
     """After each entry of `values`, the mean of the k best non-None values so far (nan before
-    the first): `top_k_mean` of every prefix, in O(n log k) instead of O(n^2 log n)."""
+    the first): `auc.top_k_mean` of every prefix, in O(n log k) instead of O(n^2 log n)."""
     best: list[float] = []  # a min-heap of the k best so far
     total, out = 0.0, []
     for v in values:
@@ -84,7 +79,7 @@ def screening_baseline(score: Callable[[list[str]], list[float | None]], library
         values = [v for start in range(0, n, chunk) for v in score(picks[start:start + chunk])]
         finite = [v for v in values if v is not None and math.isfinite(v)]
         best.append(max(finite, default=math.nan))
-        top10.append(top_k_mean(finite, 10))
+        top10.append(top_k_mean(finite, 10, empty=math.nan))
     return Screening(library_name, n, samples, float(np.mean(best)), float(np.mean(top10)),
                      time.monotonic() - t0)
 

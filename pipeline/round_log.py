@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 from sciloop.pipeline.domains import Domain
 from sciloop.pipeline.ledger import DesignRow, Ledger
 from sciloop.pipeline.plots import calibration_figure, curves_figure, histogram_figure
-from sciloop.pipeline.report import count_modes, diversity, novelty, top_k_mean
+from sciloop.pipeline.auc import top_k_mean
+from sciloop.pipeline.report import count_modes, diversity, novelty
 from sciloop.pipeline.tracking import Tracker
 from sciloop.surrogates.metrics import prospective_metrics
 
@@ -42,8 +43,8 @@ def round_metrics(ledger: Ledger, round_: int, rows: list[DesignRow], failures: 
     m: dict[str, float] = dict(
         round=round_, oracle_calls=ledger.oracle_calls(), labels=len(values),
         new_labels=len(batch), failures=failures, best=max(values, default=math.nan),
-        top1_mean=top_k_mean(values, 1), top10_mean=top_k_mean(values, 10),
-        top100_mean=top_k_mean(values, 100),
+        top1_mean=top_k_mean(values, 1, math.nan), top10_mean=top_k_mean(values, 10, math.nan),
+        top100_mean=top_k_mean(values, 100, math.nan),
         batch_mean=float(np.mean(list(batch.values()))) if batch else math.nan,
         batch_best=max(batch.values(), default=math.nan))
     ranked = sorted(labels, key=lambda l: -l.value)

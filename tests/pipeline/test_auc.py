@@ -45,7 +45,8 @@ def test_last_partial_segment_and_calls_past_the_budget():
 
 def test_fewer_than_k_values_average_what_there_is():
     assert top_k_mean([0.2, 0.4], k=10) == pytest.approx(0.3)
-    assert top_k_mean([], k=10) == 0.0
+    assert top_k_mean([], k=10) == 0.0  # PMO: no value counts as 0; round metrics ask for nan
+    assert top_k_mean([], k=10, empty=float("nan")) != top_k_mean([], k=10, empty=float("nan"))
 
 
 @pytest.mark.parametrize("n,k,budget", [(1000, 10, 1000), (737, 10, 1000), (1000, 1, 1000),

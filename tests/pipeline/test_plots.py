@@ -22,13 +22,15 @@ def test_the_curves_are_every_prefix_top_k_mean():
     import math
     import random
 
+    from sciloop.pipeline.auc import top_k_mean
     from sciloop.pipeline.plots import curves_figure
-    from sciloop.pipeline.report import running_top_k_mean, top_k_mean
+    from sciloop.pipeline.report import running_top_k_mean
 
     rng = random.Random(0)
     values = [None, *(None if rng.random() < 0.1 else rng.random() for _ in range(300))]
     for k in (1, 10):
-        expected = [top_k_mean([v for v in values[:n + 1] if v is not None], k) for n in range(len(values))]
+        expected = [top_k_mean([v for v in values[:n + 1] if v is not None], k, math.nan)
+                    for n in range(len(values))]
         got = running_top_k_mean(values, k)
         assert math.isnan(got[0]) and math.isnan(expected[0])
         assert all(abs(a - b) < 1e-12 for a, b in zip(got[1:], expected[1:]))
