@@ -13,16 +13,15 @@ acquisition. `sample(n)` draws children without replacement with probability pro
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
+from .base import LogRewardFn, ProgressFn
 from .graph_ga import GraphGA, GraphGAConfig
 
-LogRewardFn = Callable[[list[str]], torch.Tensor]
 
 
 @dataclass
@@ -51,7 +50,7 @@ class GeneticProposer:
         self.calls = 0
 
     def train(self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = (),
-              progress: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
+              progress: ProgressFn | None = None) -> dict[str, float]:
         """Breeds for `steps` generations from `offline` (the best labelled designs first).
 
         Returns:
@@ -121,7 +120,7 @@ class MixtureProposer:
         self.fractions = {k: v / total for k, v in fractions.items()}
 
     def train(self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = (),
-              progress: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
+              progress: ProgressFn | None = None) -> dict[str, float]:
         """Trains every part (its own `steps`; the argument is ignored); metrics prefixed by name."""
         metrics: dict[str, float] = {}
         for name, part in self.parts.items():

@@ -17,15 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from rdkit import Chem, rdBase
 
+from .base import LogRewardFn, ProgressFn
 from .graph_ga import GraphGAConfig, _canonical, crossover, mutate
 from .parents import quantile_parents
 
 __all__ = ["OffspringConfig", "OffspringProposer", "breed", "quantile_parents"]
 
-LogRewardFn = Callable[[list[str]], torch.Tensor]
 
 
 @dataclass
@@ -98,7 +97,7 @@ class OffspringProposer:
         self._pending = (list(offline), self._breed(list(offline)))
 
     def train(self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = (),
-              progress: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
+              progress: ProgressFn | None = None) -> dict[str, float]:
         """Breeds `config.children` children of `offline` (the labelled designs, best first; none
         of them is returned), or takes those `prepare(offline)` started, and scores them with
         `log_reward_fn`. `steps` and `progress` are not used: one generation, whose parents all

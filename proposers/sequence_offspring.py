@@ -15,18 +15,17 @@ Light to import: numpy and torch, no rdkit (a sequence campaign runs without it)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
+from .base import LogRewardFn, ProgressFn
 from .parents import quantile_parents
 
 __all__ = ["SequenceOffspringConfig", "SequenceOffspringProposer", "breed_sequences"]
 
-LogRewardFn = Callable[[list[str]], torch.Tensor]
 
 
 @dataclass
@@ -116,7 +115,7 @@ class SequenceOffspringProposer:
         self.children: dict[str, float] = {}  # child -> log-reward, from the last `train`
 
     def train(self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = (),
-              progress: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, float]:
+              progress: ProgressFn | None = None) -> dict[str, float]:
         """Breeds `config.children` children of `offline` (the labelled designs, best first; none
         of them is returned) and scores them with `log_reward_fn`. `steps` and `progress` are not
         used: one generation, whose parents all carry real labels.
