@@ -109,6 +109,9 @@ class ProposerConfig(_Strict):
     offspring_children: int = Field(1000, ge=1, description="offspring: crossovers per round, screened by the reward")
     offspring_mutate_fraction: float = Field(0.0, ge=0, le=1, description=(
         "offspring: share of children made by mutating one parent alone (Mol GA: 0.1)"))
+    offspring_immigrant_fraction: float = Field(0.0, ge=0, le=1, description=(
+        "offspring: share of crossovers whose second parent is a random library design (unlabelled, "
+        "so free): fragments no labelled design has"))
 
     @field_validator("objective")
     @classmethod
@@ -219,7 +222,7 @@ class CampaignConfig(_Strict):
     #: fields added after ledgers of the legacy digest forms were written (left out of those forms)
     ADDED_SINCE_LEGACY: ClassVar[dict[str, set[str]]] = {
         "proposer": {"objective", "subtb_lambda", "munchausen_alpha", "offspring_children",
-                     "offspring_mutate_fraction"},
+                     "offspring_mutate_fraction", "offspring_immigrant_fraction"},
         "acquisition": {"pi_tau", "ei_tau", "mc_samples"},
         "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps"}}
 

@@ -91,7 +91,8 @@ def _offspring(config: CampaignConfig, library: Sequence[str], pretrain: Pretrai
 
     pc = config.proposer
     return OffspringProposer(OffspringConfig(children=pc.offspring_children, seed=config.seed,
-                                             workers=pc.num_actors, mutate_fraction=pc.offspring_mutate_fraction))
+                                             workers=pc.num_actors, mutate_fraction=pc.offspring_mutate_fraction,
+                                             immigrant_fraction=pc.offspring_immigrant_fraction), library)
 
 
 def _sequence_offspring(config: CampaignConfig, library: Sequence[str], pretrain: Pretrain | None) -> Proposer:

@@ -41,6 +41,9 @@ class OffspringConfig:
             in this process. The children are the same for any number of workers.
         mutate_fraction: share of children made by mutating one parent alone, no crossover (Mol
             GA's blend uses 0.1: mutations can shrink a molecule, crossovers keep its size).
+        immigrant_fraction: share of crossovers whose second parent is drawn uniformly from the
+            library (designs never labelled: free) instead of the labelled ones, so children can
+            carry fragments that no labelled design has. 0: no draw is made.
     """
 
     children: int = 1000
@@ -49,6 +52,7 @@ class OffspringConfig:
     seed: int = 0
     workers: int = 0
     mutate_fraction: float = 0.0
+    immigrant_fraction: float = 0.0
 
 
 #: Crossovers per unit of work: a unit's children come from its own seed, so the children of a
@@ -82,10 +86,13 @@ class OffspringProposer:
 
     Args:
         config: settings (defaults if None).
+        library: unlabelled designs, the second parents of `config.immigrant_fraction` of the
+            crossovers.
     """
 
-    def __init__(self, config: OffspringConfig | None = None) -> None:
+    def __init__(self, config: OffspringConfig | None = None, library: Sequence[str] = ()) -> None:
         self.config = config or OffspringConfig()
+        self.library = list(library)
         self.rng = np.random.default_rng(self.config.seed)
         self.children: dict[str, float] = {}  # child -> log-reward, from the last `train`
         self._pending: tuple[list[str], Callable[[], list[list[str]]]] | None = None  # from `prepare`
@@ -120,6 +127,10 @@ class OffspringProposer:
         cfg = self.config
         parents = quantile_parents(offline, 2 * cfg.children, self.rng, cfg.quantiles)
         pairs = list(zip(parents[::2], parents[1::2]))
+        if cfg.immigrant_fraction and self.library:
+            immigrant = self.rng.random(len(pairs)) < cfg.immigrant_fraction
+            drawn = self.rng.integers(len(self.library), size=len(pairs))
+            pairs = [(a, self.library[j]) if new else (a, b) for (a, b), new, j in zip(pairs, immigrant, drawn)]
         jobs = [(pairs[i:i + UNIT], cfg.mutation_rate, int(self.rng.integers(2**31)), cfg.mutate_fraction)
                 for i in range(0, len(pairs), UNIT)]
         if cfg.workers > 1 and len(jobs) > 1:

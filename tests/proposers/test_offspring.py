@@ -73,3 +73,24 @@ def test_prepare_then_train_gives_the_children_train_alone_gives(ray_session):
     other.prepare(LABELLED[:5])  # prepared for other designs: bred again for the ones train gets
     other.train(zero, 0, LABELLED)
     assert set(other.children).isdisjoint(LABELLED) and other.children != alone.children
+
+
+def test_immigrants_bring_library_parents_and_nothing_changes_without_them(monkeypatch):
+    from sciloop.proposers import offspring
+
+    library = ["O=S(=O)(N)c1ccc(cc1)-n1nccc1", "FC(F)(F)c1ccccc1", "c1ccncc1"]
+    bred = []
+    monkeypatch.setattr(offspring, "breed", lambda pairs, *rest: bred.extend(pairs) or [])
+    cfg = dict(children=400, seed=5)
+    OffspringProposer(OffspringConfig(**cfg, immigrant_fraction=0.25), library).train(
+        lambda d: torch.zeros(len(d)), steps=0, offline=LABELLED)
+    second = Counter(b in library for _, b in bred)
+    assert all(a in LABELLED for a, _ in bred) and len(bred) == 400
+    assert 60 < second[True] < 140  # about a quarter: 400 x 0.25
+    plain, bred[:] = list(bred), []
+    for immigrants in (0.0, 0.25):  # no library, or no share: the pairs of a proposer without them
+        OffspringProposer(OffspringConfig(**cfg, immigrant_fraction=immigrants),
+                          library if not immigrants else ()).train(
+            lambda d: torch.zeros(len(d)), steps=0, offline=LABELLED)
+    first, again = bred[:400], bred[400:]
+    assert first == again and all(b in LABELLED for _, b in first) and first != plain
