@@ -18,14 +18,13 @@ demo: $(VENV)/.installed
 
 # The whole suite, with the 15 slowest tests and the total time. Budget: <= 12 minutes on 2 quiet
 # cores (load average < 1.5); the `slow` tier takes all but about one minute of it. Two pytest-xdist
-# workers take tests one at a time (`loadgroup`), except that a module with a module-scoped fixture
-# stays on one worker (tests/conftest.py): much of a slow test is waiting on Ray, MLflow or a
-# subprocess, so two keep both cores busy. PYTEST_ARGS adds pytest
+# workers, a test file per worker at a time (module fixtures are built once): much of a slow test is
+# waiting on Ray, MLflow or a subprocess, so two keep both cores busy. PYTEST_ARGS adds pytest
 # options, e.g. PYTEST_ARGS="-m slow"; TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed
 	@start=$$(date +%s); status=0; \
-	$(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) || status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s wall, load average $$(cut -d' ' -f1-3 /proc/loadavg)"; \
 	exit $$status
 

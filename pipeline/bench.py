@@ -328,17 +328,19 @@ def machine() -> str:
     return f"{socket.gethostname()}: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, {gpu}"
 
 
-def git_commit(where: Path = BENCH_CONFIG) -> str:
-    """The commit of the checkout holding `where` (`-dirty` with uncommitted changes), or "unknown"."""
-    folder = where.resolve().parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
-                               capture_output=True, text=True).stdout.strip()
-        return out + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+def git_commit(config: Path = BENCH_CONFIG) -> str:
+    """The commit of the code that runs: the checkout this package is in (an editable install),
+    else the one holding `config`; `-dirty` with uncommitted changes; "unknown" outside git."""
+    for folder in (Path(__file__).resolve().parent, config.resolve().parent):
+        try:
+            out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True,
+                                 text=True, check=True).stdout.strip()
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
+                                   capture_output=True, text=True).stdout.strip()
+            return out + ("-dirty" if dirty else "")
+        except (OSError, subprocess.CalledProcessError):
+            continue
+    return "unknown"
 
 
 def auc_every(budget: int) -> int:

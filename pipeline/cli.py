@@ -204,6 +204,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ConfigError(f"{config}: no such file (the benchmark's campaign config; run from a sciloop "
                           "checkout or pass --config)")
     if args.suite == "table":
+        if not results.is_dir():
+            raise ConfigError(f"{results}: no such folder (the result files; run from a sciloop checkout or "
+                              "pass --results)")
         if args.readme and not Path("README.md").is_file():
             raise ConfigError("--readme rewrites ./README.md, which does not exist here: run from a sciloop checkout")
         print(bench_table.write_readme(results_dir=results, config=config) if args.readme

@@ -110,8 +110,8 @@ class ProposerConfig(_Strict):
     offspring_mutate_fraction: float = Field(0.0, ge=0, le=1, description=(
         "offspring: share of children made by mutating one parent alone (Mol GA: 0.1)"))
     offspring_immigrant_fraction: float = Field(0.0, ge=0, le=1, description=(
-        "offspring: share of crossovers whose second parent is a random library design (unlabelled, "
-        "so free): fragments no labelled design has"))
+        "offspring (molecules): share of crossovers whose second parent is a random library design "
+        "(no oracle call): fragments no labelled design has"))
 
     @field_validator("objective")
     @classmethod

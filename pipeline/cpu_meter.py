@@ -3,6 +3,7 @@
 `resource.getrusage` sees only this process and the children it waited for: a campaign's Ray
 workers (breeding tasks, oracle actors, surrogate fits) are neither. `CpuMeter` samples the CPU
 times of this process and all its descendants in a thread, and sums what each used while it ran.
+The workers of a Ray cluster joined by address are not descendants: only a local Ray's are counted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from types import TracebackType
 import psutil
 
 #: What `CpuMeter.seconds` covers, as written next to it in result files.
-SCOPE = "this process and its descendants (Ray workers included), sampled"
+SCOPE = "this process and its descendants on this machine (a local Ray's workers included), sampled"
 
 
 class CpuMeter:
@@ -66,4 +67,5 @@ class CpuMeter:
     @property
     def seconds(self) -> float:
         """CPU seconds used inside the `with` block (so far, while it runs)."""
-        return sum(t - self._start.get(key, 0.0) for key, t in self._last.items())
+        last = dict(self._last)  # the sampling thread may add processes meanwhile
+        return sum(t - self._start.get(key, 0.0) for key, t in last.items())

@@ -4,8 +4,9 @@
 and the proposer) and turns the ledger's labels into the next batch. It is handed what it needs
 (the ledger of the call, the checkpoints service, a progress bar and a log line) and starts no
 service itself, so `Campaign.run`, `resume` and the ask/tell client (`Campaign.propose`) drive the
-same stages. The ledger's stage marks (`surrogate`, `trained`) are written as each stage ends, so
-a crash resumes at the right place.
+same stages. The ledger's stage marks (`surrogate`, `trained`) record how far a round got (for the
+UI and a post-mortem); a round that stops before its batch is selected is proposed again on resume,
+from the previous round's checkpoints.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class Proposal:
     Args:
         config: the campaign's config.
         domain: what a design is (keys, featurizer, distance).
-        library: the initial designs (round 0's screen; the GFlowNet's pretraining set).
+        library: the initial designs (round 0's screen; the GFlowNet's pretraining set; the
+            offspring proposer's immigrant parents).
         checkpoints: where the models of each round are written and resumed from.
         run_dir: the campaign's run directory (named in errors a user acts on).
         progress: makes a progress bar (`progress(counted=False)` for work of unknown length).

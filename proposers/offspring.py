@@ -42,8 +42,9 @@ class OffspringConfig:
         mutate_fraction: share of children made by mutating one parent alone, no crossover (Mol
             GA's blend uses 0.1: mutations can shrink a molecule, crossovers keep its size).
         immigrant_fraction: share of crossovers whose second parent is drawn uniformly from the
-            library (designs never labelled: free) instead of the labelled ones, so children can
-            carry fragments that no labelled design has. 0: no draw is made.
+            library (the corpus: a parent costs no oracle call, and almost all were never
+            labelled) instead of the labelled designs, so children can carry fragments that no
+            labelled design has. 0: no draw is made.
     """
 
     children: int = 1000

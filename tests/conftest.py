@@ -145,19 +145,9 @@ def pytest_collection_modifyitems(config, items):
         if (CAMPAIGN_FIXTURES & set(item.fixturenames) or module in SLOW_MODULES
                 or f"{module}::{name.split('[')[0]}" in SLOW_TESTS):
             item.add_marker(pytest.mark.slow)
-        if _shares_a_module_fixture(item):  # `make test` (--dist loadgroup): keep its module on one worker
-            item.add_marker(pytest.mark.xdist_group(module))
     seen = {item.nodeid.split("[")[0] for item in items}
     modules = {nodeid.partition("::")[0] for nodeid in seen}
     stale = [n for n in SLOW_TESTS if n.partition("::")[0] in modules and n not in seen]
     if stale:  # a renamed test would silently join the fast tier
         warnings.warn(pytest.PytestWarning(f"SLOW_TESTS names tests that do not exist: {stale}"), stacklevel=1)
 
-
-def _shares_a_module_fixture(item) -> bool:
-    """Whether `item` uses a fixture built once per module (or package): pytest-xdist's
-    `loadgroup` spreads the other tests one by one over the workers, and would build such a
-    fixture again on each worker that gets a test of the module."""
-    info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the fixtures a test uses
-    defs = info.name2fixturedefs.values() if info is not None else ()
-    return any(d[-1].scope in ("module", "package") for d in defs if d)

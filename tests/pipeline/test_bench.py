@@ -1,6 +1,7 @@
 """`sciloop bench pmo` end to end on a small budget: result files, the table, and the CLI."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,12 @@ TINY_SCILOOP = ["initial.size=20", "batch_size=20", "surrogate.members=2", "surr
                 "proposer.max_len=20", "proposer.prior_checkpoint=null", "proposer.pretrain_steps=2",
                 "proposer.num_actors=0", "proposer.pool_factor=3", "proposer.genetic_generations=2",
                 "oracle.num_cpus=0.5"]
+
+
+@pytest.fixture(autouse=True)
+def in_the_checkout(monkeypatch):
+    """`configs/pmo.yaml` and the result folder are read from the working directory."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
 
 
 def test_baselines_write_result_files_and_the_table(tmp_path):
@@ -81,6 +88,9 @@ def test_cli_reads_results_and_config_where_it_is_told(tmp_path, monkeypatch, ca
     assert main(["bench", "table", "--results", "results", "--config", str(checkout / "configs" / "pmo.yaml")]) == 0
     out = capsys.readouterr().out
     assert "| qed (tuning) |" in out and "0.9" in out.split("| qed (tuning) |")[1].split("\n")[0]
+    config = str(checkout / "configs" / "pmo.yaml")
+    assert main(["bench", "table", "--results", "typo", "--config", config]) == 2  # never an empty table
+    assert "error: typo: no such folder" in capsys.readouterr().err
 
 
 def test_missing_only_skips_what_is_done_at_this_budget(tmp_path):
