@@ -138,9 +138,16 @@ class RunResult:
 #: The sciloop method at a budget: configs/pmo.yaml plus these overrides. PMO-1K (issue 17): small
 #: rounds of the `offspring` proposer with warm refits, frozen at commit 5d25385 before any
 #: evaluation-objective run (measured on the tuning objectives: README, "PMO-1K").
-METHOD_OVERRIDES: dict[int, tuple[str, ...]] = {1_000: (
-    "proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
-    "batch_size=25", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0")}
+METHOD_OVERRIDES: dict[int, tuple[str, ...]] = {
+    1_000: ("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
+            "batch_size=25", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0"),
+    # PMO (10,000 calls), frozen 2026-12-06 (config dffd205f7e96) before any evaluation-objective run, from
+    # seed-0 tuning runs on celecoxib, median1 and mestranol (README, "Toward a 10K method"): rounds of
+    # 100, Mol GA's blend of mutation-only children, a fifth of the crossovers with a library parent.
+    10_000: ("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
+             "batch_size=100", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0",
+             "proposer.offspring_mutate_fraction=0.1", "proposer.offspring_immigrant_fraction=0.2"),
+}
 
 
 def method_overrides(budget: int, overrides: Sequence[str] = ()) -> list[str]:

@@ -64,7 +64,7 @@ def test_table_counts_the_newest_run_per_seed_and_only_the_current_sciloop_confi
         return {"objective": "qed", "method": method, "seed": seed, "budget": 10_000, "started": started,
                 "auc_top10": auc, "wall_s": 1.0, "machine": "m", "config_id": config}
 
-    now = bench.config_id()
+    now = bench.config_id(bench.method_overrides(10_000))
     results = [run("screening", 0, "2026-01-01", 0.1), run("screening", 0, "2026-01-02", 0.2),
                run("sciloop", 0, "2026-01-01", 0.9, "old"), run("sciloop", 1, "2026-01-01", 0.5, now)]
     kept = bench_table.current(results)
