@@ -1,41 +1,56 @@
-"""GPU check of the proposer's Ray sampler actors and of the policy's training step.
+"""The GPU check (issue 21): one prepared script, one run on a lent GPU machine, a time cap.
 
-Run once on a machine with a CUDA GPU (issue #6: actors sharing one GPU; issue #9: CUDA speed).
-Uses the PMO policy (the shipped SELFIES GRU prior, `configs/priors/moses-selfies-gru.pt`):
+Sections, in this order (`--sections`), each written to the result file as soon as it ends, so a
+run stopped by the cap (`--cap`, seconds; the machine is lent for 15 minutes with its start)
+still leaves what it measured:
 
-1. `samplers`: `SamplerPool` with `k` actors, each declaring `1/k` GPU (they share one) or no
-   GPU (CPU actors, one torch thread each); trajectories per second for a batch of `--batch`,
-   the devices and GPU ids the actors reported, and the GPU's utilisation during the timed
-   draws (`nvidia-smi`, sampled every 100 ms).
-2. `mle step`: one maximum-likelihood step of the policy (the prior's training step, as in
-   `benchmarks/make_prior.py`) on `--mle-batch` MOSES molecules, on the CPU (all threads) and
-   on CUDA (the score run with CUDA as torch's default device).
+1. `tests`: the CUDA cases of the device tests (learner, surrogate, exactness) under pytest.
+2. `learner`: seconds per GFlowNet training step (draw on the CPU, reward, update) and per
+   update alone, on the PMO policy (the shipped SELFIES GRU prior, 2 x 256): CPU (all threads)
+   against CUDA, the same seed and batch.
+3. `surrogate`: the PMO surrogate (5 MLPs, 2 x 256, at most 400 steps) fitted on `--labels`
+   MOSES molecules labelled with MolLogP: fit seconds on the CPU (all threads) and on CUDA.
+4. `pmo`: one whole PMO run of configs/pmo.yaml (the GFlowNet + GA config, fixed training
+   steps: 40 a round) at `--budget` calls on `--objective`, twice: with the GPU (learner,
+   surrogate and two sampler actors sharing it; `device: auto`) and CPU only (`device: cpu`,
+   no GPU for the actors). Wall and stage seconds, AUC, and GPU utilisation during the run.
+5. `samplers` (not run by default): trajectories per second of `SamplerPool` with `k` actors
+   sharing one GPU or on CPUs (README, "On a GPU machine").
 
-    RAY_AUTH_MODE=disabled python benchmarks/gpu_check.py
+    RAY_AUTH_MODE=disabled python benchmarks/gpu_check.py --cap 290 --out $OUT/gpu.json
+
+On a machine without CUDA the script runs the CPU halves only (a dry run of the script).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import platform
 import statistics
 import subprocess
+import sys
 import threading
 import time
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import ray
 import torch
 
 from sciloop.pipeline.domain import load_library
 from sciloop.proposers.actors import SamplerPool
-from sciloop.proposers.gflownet import GFlowNetProposer
+from sciloop.proposers.gflownet import GFlowNetConfig, GFlowNetProposer
 from sciloop.proposers.policy import SequencePolicy
-from sciloop.proposers.trajectories import Trajectories, from_terminal, score
 
-PRIOR = Path(__file__).resolve().parent.parent / "configs" / "priors" / "moses-selfies-gru.pt"
+ROOT = Path(__file__).resolve().parent.parent
+PRIOR = ROOT / "configs" / "priors" / "moses-selfies-gru.pt"
+CUDA_TESTS = ["tests/proposers/test_devices.py", "tests/surrogates/test_surrogate_devices.py",
+              "tests/proposers/test_exactness.py"]
 
 
 class GpuMonitor:
@@ -70,12 +85,14 @@ class GpuMonitor:
         return f"{statistics.mean(util):.0f}% mean, {max(util):.0f}% max, {max(m for _, m in self.samples):.0f} MiB"
 
 
-def bench_samplers(proposer: GFlowNetProposer, actors: list[int], batch: int, repeats: int, gpu: bool) -> None:
+def bench_samplers(proposer: GFlowNetProposer, actors: list[int], batch: int, repeats: int,
+                   gpu: bool) -> list[dict[str, Any]]:
     cfg = proposer.config
     make_policy = partial(SequencePolicy.for_env, proposer.env, cfg.hidden, cfg.num_layers)
     print(f"\nsamplers: {batch} trajectories per draw, {repeats} timed draws after one warm-up")
     print(f"{'actors':>6} {'GPU each':>8} {'traj/s':>8} {'s/draw':>7}  devices (gpu ids)   GPU during draws")
     modes = [(k, 0.0) for k in actors] + ([(k, 1.0 / k) for k in actors] if gpu else [])
+    rows: list[dict[str, Any]] = []
     for k, gpus in modes:
         with SamplerPool(proposer.env, make_policy, k, num_cpus=1, num_gpus=gpus, seed=0) as pool:
             pool.sample(proposer.policy, 8 * k, step=0)  # actors up, CUDA initialised
@@ -88,59 +105,168 @@ def bench_samplers(proposer: GFlowNetProposer, actors: list[int], batch: int, re
             where = sorted({f"{p.device}{list(p.gpu_ids) if p.gpu_ids else ''}" for p in pool.last_placement})
             print(f"{k:>6} {gpus:>8.3g} {batch / seconds:>8.0f} {seconds:>7.2f}  {' '.join(where):<19} "
                   f"{monitor.summary() if gpu else '-'}", flush=True)
+            rows.append({"actors": k, "gpu_each": gpus, "traj_per_s": batch / seconds, "devices": where,
+                         "gpu_utilisation": monitor.summary() if gpu else "-"})
+    return rows
 
 
-def mle_seconds(proposer: GFlowNetProposer, traj: Trajectories, device: str, steps: int) -> float:
-    """Seconds per maximum-likelihood step (forward, backward, Adam) on `device`."""
-    policy = SequencePolicy.for_env(proposer.env, proposer.config.hidden, proposer.config.num_layers)
-    policy.load_state_dict(proposer.policy.state_dict())
-    policy.to(device)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=1e-4)
-    moved = Trajectories(traj.states.to(device), traj.actions.to(device), traj.lengths.to(device))
+def run_tests(deadline: float) -> dict[str, Any]:
+    """The CUDA cases of the device tests (`-k cuda`), under pytest, within the time left."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "cuda", *CUDA_TESTS],
+                          cwd=ROOT, capture_output=True, text=True, timeout=max(10.0, deadline - time.monotonic()))
+    tail = proc.stdout.strip().splitlines()[-1:] or [proc.stderr[-300:]]
+    return {"returncode": proc.returncode, "summary": tail[0], "seconds": time.perf_counter() - start}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def learner_seconds(device: str, batch: int, steps: int) -> dict[str, Any]:
+    """Seconds per training step and per update on `device` (the prior policy, a flat reward)."""
+    proposer = GFlowNetProposer.from_prior(PRIOR, GFlowNetConfig(
+        num_actors=0, batch_size=batch, prior_weight=1.0, learner_threads=0, device=device))
+    trainer = proposer.trainer
+
+    def flat(smiles: list[str]) -> torch.Tensor:
+        return torch.zeros(len(smiles))
+
+    proposer.train(flat, steps=1)  # warm-up: CUDA context, kernels
+    sync(trainer.device)
+    start = time.perf_counter()
+    proposer.train(flat, steps=steps)
+    sync(trainer.device)
+    per_step = (time.perf_counter() - start) / steps
+    traj = trainer.sample_trajectories(batch, 0.05)
     times = []
-    with torch.device(device):
-        for _ in range(steps + 1):
-            start = time.perf_counter()
-            s = score(proposer.env, policy, moved, torch.zeros(len(traj)))
-            loss = -(s.log_pf.sum(0) - s.log_pb.sum(0)).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            float(loss.detach())  # waits for the device
-            times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+    for _ in range(steps):
+        start = time.perf_counter()
+        trainer.update(traj, torch.zeros(len(traj)))  # float(loss) waits for the device
+        times.append(time.perf_counter() - start)
+    return {"device": str(trainer.device), "cuda_metric": proposer.last_metrics.get("cuda"),
+            "s_per_train_step": per_step, "s_per_update": statistics.median(times), "batch": batch,
+            "torch_threads": torch.get_num_threads()}
+
+
+def surrogate_seconds(device: str, smiles: list[str], labels: list[float]) -> dict[str, Any]:
+    """One fit of the PMO surrogate on `device` (features computed before the clock starts)."""
+    from sciloop.surrogates import EnsembleConfig, EnsembleSurrogate, MorganFeaturizer
+
+    surrogate = EnsembleSurrogate(MorganFeaturizer(), EnsembleConfig(
+        members=5, hidden=256, epochs=150, patience=10, max_steps=400, device=device))
+    surrogate.features(smiles)  # the featurizer's cache: featurization is not the device's work
+    stats = surrogate.fit(smiles, labels)
+    start = time.perf_counter()
+    surrogate.predict(smiles)
+    return {"device": str(surrogate.device), "fit_s": stats["fit_seconds"], "steps": stats["steps"],
+            "cuda_metric": stats["cuda"], "predict_s": time.perf_counter() - start, "labels": len(smiles)}
+
+
+PMO_RUNS = {"gpu": ["proposer.actor_num_gpus=0.5"],
+            "cpu": ["proposer.device=cpu", "surrogate.device=cpu"]}
+"""The two PMO runs: the same config (configs/pmo.yaml) with and without the GPU."""
+
+
+def pmo_one(mode: str, objective: str, budget: int, corpus_name: str) -> dict[str, Any]:
+    """One sciloop run of configs/pmo.yaml (runs in a child process; see `main`)."""
+    from sciloop.pipeline.bench import run_one
+
+    corpus = load_library(corpus_name, size=20_000, seed=0)
+    monitor = GpuMonitor() if torch.cuda.is_available() else None
+    with monitor if monitor is not None else contextlib.nullcontext():
+        result = run_one(objective, "sciloop", 0, budget, corpus_name, corpus, PMO_RUNS[mode])
+    out = {k: v for k, v in asdict(result).items() if k not in ("curve_top10",)}
+    out["gpu_utilisation"] = monitor.summary() if monitor is not None else "-"
+    out["overrides"] = PMO_RUNS[mode]
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--actors", default="1,2,4,8")
-    parser.add_argument("--batch", type=int, default=2048, help="trajectories per timed draw")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--mle-batch", type=int, default=256)
-    parser.add_argument("--mle-steps", type=int, default=10)
+    parser.add_argument("--sections", default="tests,learner,surrogate,pmo")
+    parser.add_argument("--cap", type=float, default=290.0, help="seconds; no section starts after it")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "gpu" /
+                        time.strftime("check-%Y%m%d-%H%M%S.json"))
+    parser.add_argument("--learner-batch", type=int, default=256)
+    parser.add_argument("--learner-steps", type=int, default=5)
+    parser.add_argument("--labels", type=int, default=10_000)
+    parser.add_argument("--objective", default="qed")
+    parser.add_argument("--budget", type=int, default=10_000)
+    parser.add_argument("--corpus", default="moses", help="molecules of the surrogate and PMO sections (the "
+                        "2-core medians used moses; 'nci' works without molsets)")
+    parser.add_argument("--actors", default="1,2,4,8", help="samplers: actor counts")
+    parser.add_argument("--batch", type=int, default=1024, help="samplers: trajectories per timed draw")
+    parser.add_argument("--pmo-one", choices=sorted(PMO_RUNS), help=argparse.SUPPRESS)  # the child's part
     args = parser.parse_args()
-
-    gpu = torch.cuda.is_available()
-    print(f"torch {torch.__version__}, ray {ray.__version__}, {os.cpu_count()} CPUs, "
-          f"GPU: {torch.cuda.get_device_name(0) if gpu else 'none'}")
-    proposer = GFlowNetProposer.from_prior(PRIOR)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), include_dashboard=False,
-             object_store_memory=2 * 1024**3, log_to_driver=False)
-    try:
-        bench_samplers(proposer, [int(k) for k in args.actors.split(",")], args.batch, args.repeats, gpu)
-    finally:
-        ray.shutdown()
+    if args.pmo_one:
+        print("RESULT " + json.dumps(pmo_one(args.pmo_one, args.objective, args.budget, args.corpus)), flush=True)
+        return
 
-    designs = proposer.env.from_designs(load_library("moses", size=4 * args.mle_batch, seed=0))
-    traj = from_terminal(proposer.env, designs[: args.mle_batch], torch.Generator().manual_seed(0))
-    print(f"\nmle step: {len(traj)} molecules, median of {args.mle_steps} steps after one warm-up")
-    print(f"  cpu ({torch.get_num_threads()} threads): {mle_seconds(proposer, traj, 'cpu', args.mle_steps):.3f} s/step")
-    if gpu:
+    deadline = time.monotonic() + args.cap
+    gpu = torch.cuda.is_available()
+    devices = ["cpu", "cuda"] if gpu else ["cpu"]
+    report: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": platform.node(), "cpus": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name(0) if gpu else "none", "torch": torch.__version__,
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                 text=True).stdout.strip(), "cap_s": args.cap, "sections": {}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save(name: str, value: Any) -> None:
+        report["sections"][name] = value
+        args.out.write_text(json.dumps(report, indent=1))
+        print(f"{name}: {json.dumps(value)}", flush=True)
+
+    for section in args.sections.split(","):
+        if time.monotonic() >= deadline:
+            save(section, "not started: time cap")
+            continue
         try:
-            print(f"  cuda: {mle_seconds(proposer, traj, 'cuda', args.mle_steps):.3f} s/step")
-        except Exception as exc:  # the score is not written device-agnostic everywhere: report it
-            print(f"  cuda: failed: {type(exc).__name__}: {exc}")
+            if section == "tests":
+                save(section, run_tests(deadline))
+            elif section == "learner":
+                save(section, {d: learner_seconds(d, args.learner_batch, args.learner_steps) for d in devices})
+            elif section == "surrogate":
+                from rdkit import Chem
+                from rdkit.Chem import Descriptors
+
+                smiles = load_library(args.corpus, size=args.labels, seed=1)
+                labels = [Descriptors.MolLogP(Chem.MolFromSmiles(s)) for s in smiles]
+                save(section, {d: surrogate_seconds(d, smiles, labels) for d in devices})
+            elif section == "pmo":
+                runs: dict[str, Any] = {}
+                for mode in (["gpu", "cpu"] if gpu else ["cpu"]):
+                    left = deadline - time.monotonic()
+                    if left < 30:
+                        runs[mode] = "not started: time cap"
+                        continue
+                    try:
+                        proc = subprocess.run([sys.executable, __file__, "--pmo-one", mode, "--objective",
+                                               args.objective, "--budget", str(args.budget), "--corpus",
+                                               args.corpus], cwd=ROOT,
+                                              capture_output=True, text=True, timeout=left)
+                        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+                        runs[mode] = json.loads(lines[-1][7:]) if lines else {"failed": proc.stderr[-1500:]}
+                    except subprocess.TimeoutExpired:
+                        runs[mode] = f"stopped by the time cap after {left:.0f} s"
+                    save(section, runs)
+            elif section == "samplers":
+                proposer = GFlowNetProposer.from_prior(PRIOR)
+                ray.init(num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), include_dashboard=False,
+                         object_store_memory=2 * 1024**3, log_to_driver=False)
+                try:
+                    save(section, bench_samplers(proposer, [int(k) for k in args.actors.split(",")], args.batch,
+                                                 3, gpu))
+                finally:
+                    ray.shutdown()
+            else:
+                save(section, f"unknown section {section!r}")
+        except Exception as exc:  # a failed section is a result too: the others still run
+            save(section, {"failed": f"{type(exc).__name__}: {exc}"})
+    print(f"results: {args.out}")
 
 
 if __name__ == "__main__":

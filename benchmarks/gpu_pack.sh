@@ -6,7 +6,8 @@
 #                  and trimmed (Ray's Java jar, dashboard UI and libraries, MLflow's UI: ~54 MB)
 #   train.csv.xz   the MOSES training set (the PMO corpus)
 #   setup.sh       `source` it there: unpacks both to $SITE and puts sciloop on PYTHONPATH
-# Then, there: source .devpack/setup.sh && python3 benchmarks/gpu_check.py
+# Then, there: source .devpack/setup.sh && python3 benchmarks/gpu_check.py --cap 290 --out $OUT/gpu.json
+# (pytest is packed for its `tests` section, the CUDA cases of the device tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-3.12}
@@ -19,7 +20,8 @@ blinker==1.9.0 itsdangerous==2.2.0 graphene==3.4.3 graphql-core==3.2.14 graphql-
 huey==3.5.4 skops==0.16.0 prettytable==3.18.0 wcwidth==0.9.4 opentelemetry-api==1.45.2 opentelemetry-sdk==1.45.2
 opentelemetry-proto==1.45.2 opentelemetry-semantic-conventions==0.66b2 databricks-sdk==0.162.0 cachetools==7.3.3
 fastapi==0.165.0 starlette==1.10.0 uvicorn==0.54.0 GitPython==3.2.1 gitdb==4.0.12 smmap==5.0.3
-importlib_metadata==9.1.0 platformdirs==4.14.8 python-dotenv==1.2.4 sqlparse==0.6.1"
+importlib_metadata==9.1.0 platformdirs==4.14.8 python-dotenv==1.2.4 sqlparse==0.6.1
+pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 Pygments==2.21.0"
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PY" --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   --platform manylinux1_x86_64 --platform any -d "$WORK/wheels" $PKGS

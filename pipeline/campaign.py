@@ -98,6 +98,7 @@ class Campaign:
         self.proposal = Proposal(config, self.domain, self.library, self.checkpoints, self.run_dir,
                                  self._progress, self._log)  # carries the surrogate and the proposer
         self.scoring = Scoring(config, self.oracle, self.run_dir, self._progress, self._log)
+        self._check_devices()
         self.ledger: Ledger | None = None  # opened here for an existing campaign, else by `_begin`
         if resuming or (self.run_dir / "ledger.sqlite").exists() or (self.run_dir / "config.yaml").exists():
             self.ledger = Ledger.of_run_dir(self.run_dir)  # refuses a missing or damaged ledger
@@ -156,6 +157,21 @@ class Campaign:
         hide_worker_death_notices()
         self._owns_ray = start_ray(self.config.ray.address, self.config.ray.num_cpus, self._user_module) \
             or self._owns_ray
+
+    def _check_devices(self) -> None:
+        """Refuse, before anything is written, a device this process cannot use (the learner runs
+        here; the surrogate too unless it is fitted in a Ray task, whose device resolves there)."""
+        from sciloop.proposers.devices import resolve_device as learner_device
+        from sciloop.surrogates.training import resolve_device as surrogate_device
+
+        checks = [("proposer.device", learner_device, self.config.proposer.device)]
+        if self.config.surrogate.placement == "driver":
+            checks.append(("surrogate.device", surrogate_device, self.config.surrogate.device))
+        for key, resolve, setting in checks:
+            try:
+                resolve(setting)
+            except ValueError as err:
+                raise ConfigError(f"{key}: {err}") from None
 
     def _check_resources(self) -> None:
         """Refuse, before any oracle call, a request that no Ray cluster of this size can place."""

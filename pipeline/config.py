@@ -91,6 +91,9 @@ class ProposerConfig(_Strict):
     replay_top: int = Field(64, ge=0, description="how many top labelled designs are replayed")
     max_len: int = Field(40, ge=2, description="maximum SELFIES tokens per molecule")
     hidden: int = Field(256, ge=8)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description=(
+        "the GFlowNet learner's device: auto (a visible CUDA device, else the CPU), cpu, cuda[:N]; "
+        "trajectories are drawn on the CPU"))
     pretrain_steps: int = Field(300, ge=0, description=(
         "maximum-likelihood warm start on the library (after the prior checkpoint, if any)"))
     prior_checkpoint: str | None = Field(None, description=(
@@ -222,9 +225,9 @@ class CampaignConfig(_Strict):
     #: fields added after ledgers of the legacy digest forms were written (left out of those forms)
     ADDED_SINCE_LEGACY: ClassVar[dict[str, set[str]]] = {
         "proposer": {"objective", "subtb_lambda", "munchausen_alpha", "offspring_children",
-                     "offspring_mutate_fraction", "offspring_immigrant_fraction"},
+                     "offspring_mutate_fraction", "offspring_immigrant_fraction", "device"},
         "acquisition": {"pi_tau", "ei_tau", "mc_samples"},
-        "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps"}}
+        "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps", "device"}}
 
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).

@@ -60,7 +60,7 @@ def make_gflownet(config: CampaignConfig, library: Sequence[str], pretrain: Pret
                           num_actors=pc.num_actors, actor_num_cpus=pc.actor_num_cpus,
                           actor_num_gpus=pc.actor_num_gpus, actor_resources=dict(pc.actor_resources),
                           prior_weight=pc.prior_weight if pc.pretrain_steps or pc.prior_checkpoint else 0.0,
-                          seed=config.seed)
+                          seed=config.seed, device=pc.device)
     if pc.prior_checkpoint:  # the shipped prior: no pretraining per campaign
         proposer = GFlowNetProposer.from_prior(pc.prior_checkpoint, gcfg, corpus=library)
     else:

@@ -50,6 +50,7 @@ import ray
 import torch
 from torch import nn
 
+from .devices import on_device
 from .env import DiscreteEnv
 from .replay import concat_trajectories
 from .trajectories import Trajectories, sample_trajectories
@@ -112,37 +113,6 @@ def cpu_state_dict(weights: Weights) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in state.items()}
 
 
-class _OnDevice(nn.Module):
-    """Runs `policy` on `device`; inputs come from and outputs go back to the CPU.
-
-    Recurrent policies (`recurrent`, `initial_hidden`, `step`) keep their hidden state on
-    the device.
-    """
-
-    def __init__(self, policy: nn.Module, device: torch.device) -> None:
-        super().__init__()
-        self.policy, self.device = policy, device
-        self.recurrent = bool(getattr(policy, "recurrent", False))
-
-    def forward(self, x: torch.Tensor) -> Any:
-        return _to_cpu(self.policy(x.to(self.device)))
-
-    def initial_hidden(self, n: int) -> torch.Tensor:
-        return self.policy.initial_hidden(n)
-
-    def step(self, prev: torch.Tensor | None, hidden: torch.Tensor) -> tuple[Any, torch.Tensor]:
-        out, hidden = self.policy.step(None if prev is None else prev.to(self.device), hidden)
-        return _to_cpu(out), hidden
-
-
-def _to_cpu(out: Any) -> Any:
-    if isinstance(out, torch.Tensor):
-        return out.cpu()
-    changes = {f.name: getattr(out, f.name).cpu() for f in dataclasses.fields(out)
-               if isinstance(getattr(out, f.name), torch.Tensor)}
-    return dataclasses.replace(out, **changes)
-
-
 class SamplerActor:
     """An environment and a policy copy; samples with the weights it is sent.
 
@@ -167,7 +137,7 @@ class SamplerActor:
         cuda = bool(self.gpu_ids) and torch.cuda.is_available()
         self.device = torch.device("cuda" if cuda else "cpu")
         self.policy = make_policy().to(self.device).eval()
-        self.runner: nn.Module = _OnDevice(self.policy, self.device) if cuda else self.policy
+        self.runner = on_device(self.policy, self.device)
 
     def pid(self) -> int:
         """The process id (tests kill it)."""

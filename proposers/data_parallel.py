@@ -13,8 +13,8 @@ The process group is formed once (`DataParallelLearner.__init__`) and lives acro
 cannot place two ranks on one GPU, so fractional GPUs are refused). Rank 0 chooses a free port
 on its host (127.0.0.1 with `loopback`, the default); parameters are broadcast from rank 0 at
 every (re)formation; collectives time out after `timeout_s`, after which `rebuild` forms a new
-group on the surviving ranks. Until the trainer itself is device-agnostic (issue 21, point 1)
-its tensors stay on the CPU and only the reduction buffer moves to the rank's GPU.
+group on the surviving ranks. Each rank's trainer lives on the rank's device (its GPU under
+NCCL), the reduction buffers with it; trajectories are drawn on the CPU.
 
 >>> with DataParallelLearner(env, CoreConfig(batch_size=64), DataParallelConfig(2)) as dp:
 ...     dp.train(log_reward_fn, steps=100)   # the reward is shipped to every rank (pickled)
@@ -85,13 +85,7 @@ class DistributedTrainer(GFlowNetTrainer):
         env: the environment.
         config: hyper-parameters; `batch_size` is this rank's share.
         policy: the policy module (default: an `MLPPolicy` sized from `config`).
-        device: where the reduction buffer lives (the rank's CUDA device under NCCL).
     """
-
-    def __init__(self, env: DiscreteEnv, config: CoreConfig, policy: nn.Module | None = None,
-                 device: torch.device | None = None) -> None:
-        super().__init__(env, config, policy)
-        self.device = device or torch.device("cpu")
 
     def reseed(self, seed: int, rank: int, world_size: int) -> None:
         """Seeds this rank's draws (on-policy, offline, replay) apart from the other ranks'."""
@@ -106,8 +100,8 @@ class DistributedTrainer(GFlowNetTrainer):
         params = self.trained_parameters()
         grads = [p.grad.flatten() * weight if p.grad is not None else p.new_zeros(p.numel())
                  for p in params]
-        flags = torch.tensor([p.grad is not None for p in params], dtype=torch.float32)
-        tail = torch.tensor([float(loss) * weight, weight, len(traj)], dtype=torch.float32)
+        flags = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=self.device)
+        tail = torch.tensor([float(loss) * weight, weight, len(traj)], dtype=torch.float32, device=self.device)
         flat = self._all_reduce(torch.cat([*grads, flags, tail]))
         total = float(flat[-2])
         offset = 0
@@ -125,8 +119,8 @@ class DistributedTrainer(GFlowNetTrainer):
 
     def global_mean(self, x: torch.Tensor) -> float:
         """The mean of a per-trajectory tensor over every rank's share."""
-        out = self._all_reduce(torch.stack([x.detach().sum().float(),
-                                            torch.tensor(float(len(x)))]))
+        out = self._all_reduce(torch.stack([x.detach().sum().float().to(self.device),
+                                            torch.tensor(float(len(x)), device=self.device)]))
         return float(out[0] / out[1])
 
     def broadcast_state(self) -> None:
@@ -144,7 +138,7 @@ class DistributedTrainer(GFlowNetTrainer):
     def _all_reduce(self, x: torch.Tensor) -> torch.Tensor:
         buf = x.to(self.device)
         dist.all_reduce(buf, op=dist.ReduceOp.SUM)
-        return buf.cpu()
+        return buf
 
 
 class RankActor:
@@ -160,7 +154,6 @@ class RankActor:
     def __init__(self, env: DiscreteEnv, config: CoreConfig,
                  make_policy: Callable[[], nn.Module] | None, num_threads: int) -> None:
         torch.set_num_threads(num_threads)
-        self.config = config
         ctx = ray.get_runtime_context() if ray.is_initialized() else None
         self.node_id = ctx.get_node_id() if ctx is not None else "local"
         self.gpu_ids = tuple(str(g) for g in ray.get_gpu_ids()) if ctx is not None else ()
@@ -169,7 +162,8 @@ class RankActor:
         if cuda:
             torch.cuda.set_device(self.device)
         policy = make_policy() if make_policy is not None else None
-        self.trainer = DistributedTrainer(env, config, policy, self.device)
+        self.config = config = dataclasses.replace(config, device=str(self.device))
+        self.trainer = DistributedTrainer(env, config, policy)
 
     def where(self) -> tuple[str, tuple[str, ...], int]:
         """Node id, GPU ids Ray assigned, process id."""

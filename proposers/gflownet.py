@@ -61,6 +61,8 @@ class GFlowNetConfig:
             1 avoids oversubscribing small machines where actors share the cores. 0 keeps
             the process setting.
         seed: seed of every random draw (samplers get seeds derived from it).
+        device: where the learner's networks and losses live ("auto": a visible CUDA device,
+            else the CPU; `devices.resolve_device`); trajectories are drawn on the CPU.
     """
 
     steps: int = 200
@@ -87,6 +89,7 @@ class GFlowNetConfig:
     learner_threads: int = 1
     prior_weight: float = 0.0
     seed: int = 0
+    device: str = "auto"
 
     def core(self) -> CoreConfig:
         """The core trainer's configuration."""
@@ -95,7 +98,7 @@ class GFlowNetConfig:
             munchausen_alpha=self.munchausen_alpha, batch_size=self.batch_size, lr=self.lr,
             lr_log_z=self.lr_log_z, epsilon=self.epsilon, offline_fraction=self.replay_fraction,
             prior_weight=self.prior_weight, reset_log_z=self.reset_log_z,
-            grad_clip=self.grad_clip, seed=self.seed)
+            grad_clip=self.grad_clip, seed=self.seed, device=self.device)
 
 
 class GFlowNetProposer:
@@ -314,7 +317,7 @@ class GFlowNetProposer:
             self.placements.extend(p.as_dict() for p in self._pool.last_placement)
             return traj
         generator = torch.Generator().manual_seed(self._seed(0))
-        return sample_trajectories(self.env, self.trainer.policy, n, generator, epsilon,
+        return sample_trajectories(self.env, self.trainer.runner, n, generator, epsilon,
                                    temperature=temperature)
 
     def _seed(self, sampler_index: int) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from .devices import on_device, resolve_device, to_cpu
 from .env import DiscreteEnv
 from .mlp_policy import MLPPolicy
 from .objective import make_objective
@@ -64,6 +65,8 @@ class CoreConfig:
         lr_decay: multiplies every learning rate after each step (1: constant).
         grad_clip: max gradient norm.
         seed: seed of the initialisation and of every draw.
+        device: where the networks, `log Z` and the losses live ("auto": a visible CUDA device,
+            else the CPU; see `devices.resolve_device`). Trajectories are drawn on the CPU.
     """
 
     objective: str = "tb"
@@ -86,6 +89,7 @@ class CoreConfig:
     lr_decay: float = 1.0
     grad_clip: float = 10.0
     seed: int = 0
+    device: str = "auto"
 
 
 class GFlowNetTrainer:
@@ -119,9 +123,10 @@ class GFlowNetTrainer:
         if cfg.prior_weight > 0 and not env.is_tree:
             raise ValueError("prior_weight needs a tree environment (exact log p_prior(x))")
         torch.manual_seed(cfg.seed)
-        self.policy = policy if policy is not None else MLPPolicy(
-            env.input_dim, env.n_actions, cfg.hidden, cfg.layers, cfg.learn_pb)
-        self.log_z = torch.nn.Parameter(torch.zeros(()))
+        self.device = resolve_device(cfg.device)
+        self.policy = (policy if policy is not None else MLPPolicy(
+            env.input_dim, env.n_actions, cfg.hidden, cfg.layers, cfg.learn_pb)).to(self.device)
+        self.log_z = torch.nn.Parameter(torch.zeros((), device=self.device))
         groups = [{"params": list(self.policy.parameters()), "lr": cfg.lr}]
         if self.objective.uses_log_z:
             groups.append({"params": [self.log_z], "lr": cfg.lr_log_z})
@@ -158,7 +163,7 @@ class GFlowNetTrainer:
         Returns:
             Metrics of the last step: `loss`, `log_z`, `mean_log_reward` and
             `max_log_reward` (on-policy samples, before the temperature), `num_offline`,
-            `num_replay`, `steps`; `{}` if `steps <= 0`.
+            `num_replay`, `steps`, `cuda` (1: the learner is on a CUDA device); `{}` if `steps <= 0`.
         """
         cfg = self.config
         n_off = round(cfg.batch_size * cfg.offline_fraction) \
@@ -174,7 +179,7 @@ class GFlowNetTrainer:
                 idx = torch.randint(len(offline), (n_off,), generator=self.generator)
                 traj = concat_trajectories(traj, from_terminal(self.env, offline[idx],
                                                                self.generator))
-            raw = log_reward_fn(traj.terminal).detach().float().flatten()
+            raw = log_reward_fn(traj.terminal).detach().float().flatten().cpu()
             if raw.shape[0] != len(traj):
                 raise ValueError(f"log_reward_fn gave {raw.shape[0]} values for {len(traj)}")
             log_r = raw / cfg.reward_temperature
@@ -191,7 +196,7 @@ class GFlowNetTrainer:
                        "max_log_reward": float(raw[:n_online].max()),
                        "num_offline": float(n_off), "num_replay": float(len(traj) - n_online
                                                                         - n_off),
-                       "steps": float(step)}
+                       "steps": float(step), "cuda": float(self.device.type == "cuda")}
             if progress is not None:
                 progress(step, metrics)
         return metrics
@@ -202,7 +207,8 @@ class GFlowNetTrainer:
 
         `log_reward` is the reward's part of the target; the prior's part, if any, is added
         here. `backward` then `apply_gradients`: a data-parallel learner
-        (`data_parallel.DistributedTrainer`) reduces the gradients between the two.
+        (`data_parallel.DistributedTrainer`) reduces the gradients between the two. The batch
+        may be on the CPU: it is moved to `self.device`.
         """
         loss = self.backward(traj, log_reward, reset_log_z)
         self.apply_gradients()
@@ -223,6 +229,7 @@ class GFlowNetTrainer:
         Returns:
             The loss on `traj` (detached scalar).
         """
+        traj, log_reward = traj.to(self.device), log_reward.to(self.device)
         log_reward = log_reward + self.prior_log_prob(traj)
         scored = score(self.env, self.policy, traj, log_reward)
         if reset_log_z and self.objective.uses_log_z:
@@ -251,10 +258,11 @@ class GFlowNetTrainer:
 
     @torch.no_grad()
     def prior_log_prob(self, traj: Trajectories) -> torch.Tensor:
-        """`w log p_prior(x)` per trajectory (zeros without a prior): `n` tensor."""
+        """`w log p_prior(x)` per trajectory (zeros without a prior): `n` tensor on the learner's device."""
+        traj = traj.to(self.device)
+        zeros = torch.zeros(len(traj), device=self.device)
         if self.prior is None or self.config.prior_weight == 0:
-            return torch.zeros(len(traj))
-        zeros = torch.zeros(len(traj))
+            return zeros
         return self.config.prior_weight * score(self.env, self.prior, traj, zeros).log_pf.sum(0)
 
     def pretrain(self, designs: torch.Tensor, steps: int, batch_size: int | None = None) -> float:
@@ -272,12 +280,12 @@ class GFlowNetTrainer:
             raise ValueError("pretrain needs at least one design")
         batch_size = batch_size or self.config.batch_size
         optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.lr)
-        zeros = torch.zeros(batch_size)
+        zeros = torch.zeros(batch_size, device=self.device)
         nll = float("nan")
         for _ in range(steps):
             idx = torch.randint(len(designs), (batch_size,), generator=self.generator)
-            s = score(self.env, self.policy, from_terminal(self.env, designs[idx], self.generator),
-                      zeros)
+            walked = from_terminal(self.env, designs[idx], self.generator).to(self.device)
+            s = score(self.env, self.policy, walked, zeros)
             loss = -(s.log_pf.sum(0) - s.log_pb.sum(0)).mean()
             optimizer.zero_grad()
             loss.backward()
@@ -293,8 +301,13 @@ class GFlowNetTrainer:
             self.prior = _frozen(self.policy)
 
     def sample_trajectories(self, n: int, epsilon: float = 0.0) -> Trajectories:
-        """`n` trajectories from the policy mixed with `epsilon` uniform exploration."""
-        return sample_trajectories(self.env, self.policy, n, self.generator, epsilon)
+        """`n` trajectories from the policy mixed with `epsilon` uniform exploration (on the CPU)."""
+        return sample_trajectories(self.env, self.runner, n, self.generator, epsilon)
+
+    @property
+    def runner(self) -> torch.nn.Module:
+        """The policy as a CPU sampler drives it: CPU states in, CPU outputs back."""
+        return on_device(self.policy, self.device)
 
     def sample(self, n: int) -> torch.Tensor:
         """`n` terminal states from the trained policy: `n x state_dim`."""
@@ -304,15 +317,15 @@ class GFlowNetTrainer:
     def log_partition(self) -> float:
         """The objective's estimate of `log Z` (TB: the parameter; DB/SubTB: `log F(s_0)`)."""
         s0 = self.env.initial(1)
-        out = self.policy(self.env.encode(s0))
-        logits0 = out.logits.masked_fill(~self.env.forward_mask(s0), float("-inf"))
+        out = self.policy(self.env.encode(s0).to(self.device))
+        logits0 = out.logits.masked_fill(~self.env.forward_mask(s0).to(self.device), float("-inf"))
         return float(self.objective.log_partition(logits0[0], out.log_flow[0], self.log_z))
 
     def state_dict(self) -> dict[str, Any]:
         """Policy, `log Z`, optimiser, target, prior and RNG state (CPU tensors, copies)."""
         return {
             "policy": _cpu(self.policy), "log_z": self.log_z.detach().cpu().clone(),
-            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "optimizer": to_cpu(copy.deepcopy(self.optimizer.state_dict())),
             "scheduler": self.scheduler.state_dict(),
             "target": None if self.target is None else _cpu(self.target),
             "prior": None if self.prior is None else _cpu(self.prior),

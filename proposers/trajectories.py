@@ -40,6 +40,10 @@ class Trajectories:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    def to(self, device: torch.device) -> Trajectories:
+        """The same batch with its tensors on `device`."""
+        return Trajectories(self.states.to(device), self.actions.to(device), self.lengths.to(device))
+
 
 def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """log-softmax of `logits` over the True entries of `mask` (-inf elsewhere)."""
@@ -129,7 +133,8 @@ class Scored:
 def score(
     env: DiscreteEnv, policy: MLPPolicy, traj: Trajectories, log_reward: torch.Tensor
 ) -> Scored:
-    """Evaluates `policy` on every visited state of `traj` in one forward pass.
+    """Evaluates `policy` on every visited state of `traj` in one forward pass, on the
+    batch's device (move `traj` and `log_reward` to the policy's first).
 
     Args:
         env: the environment.
@@ -138,10 +143,11 @@ def score(
         log_reward: `n` log-rewards of the terminal states.
     """
     t_max, n = traj.actions.shape
-    cols = torch.arange(n)
-    visited = torch.arange(t_max + 1).unsqueeze(1) < traj.lengths.unsqueeze(0)  # s_0 .. x
-    row = torch.full((t_max + 1, n), -1, dtype=torch.long)  # (t, i) -> row of `flat`
-    row[visited] = torch.arange(int(visited.sum()))
+    dev = traj.actions.device  # every tensor below lives where the batch does
+    cols = torch.arange(n, device=dev)
+    visited = torch.arange(t_max + 1, device=dev).unsqueeze(1) < traj.lengths.unsqueeze(0)  # s_0 .. x
+    row = torch.full((t_max + 1, n), -1, dtype=torch.long, device=dev)  # (t, i) -> row of `flat`
+    row[visited] = torch.arange(int(visited.sum()), device=dev)
     flat = traj.states[visited]
     if _is_recurrent(env, policy):  # one teacher-forced pass over the action histories
         along = policy.along(traj.actions)
@@ -157,7 +163,7 @@ def score(
     inner = valid & ~is_stop  # s_{t+1} is a real state
     actions = traj.actions.clamp(min=0)
     here, nxt = row[:-1][valid], row[1:][inner]
-    zeros = torch.zeros(t_max, n)
+    zeros = torch.zeros(t_max, n, device=dev)
     a_valid = actions[valid].unsqueeze(1)
     log_pf = zeros.masked_scatter(valid, logp_all[here].gather(1, a_valid).squeeze(1))
     q = zeros.masked_scatter(valid, out.logits[here].gather(1, a_valid).squeeze(1))
@@ -169,7 +175,7 @@ def score(
     else:
         lpb = env.uniform_log_pb(flat[nxt])
     log_pb = zeros.masked_scatter(inner, lpb)
-    log_flow = torch.zeros(t_max + 1, n).masked_scatter(visited, out.log_flow)
+    log_flow = torch.zeros(t_max + 1, n, device=dev).masked_scatter(visited, out.log_flow)
     log_flow = log_flow.index_put((traj.lengths, cols), log_reward.to(log_flow.dtype))  # sink
     return Scored(valid, is_stop, log_pf, log_pb, log_flow, q, v_next, out.log_flow[row[0]])
 

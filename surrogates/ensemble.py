@@ -22,7 +22,7 @@ from .calibration import VarianceMap, fit_variance_map, oob_mean_std
 from .featurizers import Featurizer
 from .mlp import VectorisedMLPEnsemble, train_ensemble
 from .settings import EnsembleConfig
-from .training import TrainConfig, member_weights, row_keys, torch_threads, train_members
+from .training import TrainConfig, member_weights, resolve_device, row_keys, torch_threads, train_members
 
 __all__ = ["NETS", "EnsembleConfig", "EnsembleSurrogate", "MLPEnsembleModel", "VectorisedMLPEnsemble"]
 
@@ -74,6 +74,12 @@ def build_net(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> to
     return NETS[config.member](config, featurizer, in_dim)
 
 
+def _shapes(net: torch.nn.Module) -> dict[str, torch.Size]:
+    """What a warm start needs to match: every weight's name and shape (an MLP's input width, a
+    GNN's or CNN's layers)."""
+    return {k: v.shape for k, v in net.state_dict().items()}
+
+
 class MLPEnsembleModel(EnsembleModel):
     """A BoTorch ensemble model over feature rows; predictions in the original units of ``y``.
 
@@ -122,7 +128,8 @@ class MLPEnsembleModel(EnsembleModel):
             A `batch_shape x s x n x 1` tensor of member predictions in the units of ``y``.
         """
         batch, (n, d) = X.shape[:-2], X.shape[-2:]
-        out = self.net(X.reshape(-1, d)).to(X.dtype)  # `s x (B * n)`
+        device = next(self.net.parameters()).device  # the net's; the rest stays where `X` is
+        out = self.net(X.reshape(-1, d).to(device)).to(X.device, X.dtype)  # `s x (B * n)`
         if self.calibrated:
             out = self.calibration.apply(out)
         out = out * self.y_std.to(X.dtype) + self.y_mean.to(X.dtype)
@@ -155,6 +162,11 @@ class EnsembleSurrogate:
     def is_fitted(self) -> bool:
         """Whether ``fit`` (or ``load_state_dict``) has run."""
         return self._model is not None
+
+    @property
+    def device(self) -> torch.device:
+        """Where the fitted ensemble lives (``config.device`` resolved at the fit or load)."""
+        return next(self.model.net.parameters()).device
 
     def make_net(self, in_dim: int) -> torch.nn.Module:
         """A fresh ensemble network (``build_net``; a plugin subclass may return its own: a module
@@ -195,7 +207,8 @@ class EnsembleSurrogate:
             ``train_loss`` (standardised units), ``train_rmse`` (of the ensemble mean, in
             units of ``y``), ``val_mse`` (standardised units, members' best held-out MSE),
             ``epochs``, ``best_epoch``, ``fit_seconds`` (wall), ``fit_cpu_seconds``,
-            ``steps``, ``n_train``, ``warm`` (1: warm-started), and the spread's calibration
+            ``steps``, ``n_train``, ``warm`` (1: warm-started), ``cuda`` (1: fitted on a CUDA
+            device, ``config.device``), and the spread's calibration
             ``calibration_a``, ``calibration_b`` (standardised units), ``calibration_rows``.
 
         Raises:
@@ -218,16 +231,19 @@ class EnsembleSurrogate:
             raise ValueError("a warm fit needs config.warm_max_steps")
         keys = row_keys(designs) if cfg.warm_max_steps is not None else None
         net = self.make_net(X.shape[-1])
-        warm = warm and self._model is not None and getattr(self._model.net, "in_dim", None) == X.shape[-1]
+        warm = warm and self._model is not None and _shapes(self._model.net) == _shapes(net)
         if warm:
             net.load_state_dict(self.model.net.state_dict())
         Z = (Y - y_mean) / y_std
+        device = resolve_device(cfg.device)
+        net, X_fit, Z_fit = net.to(device), X.to(device), Z.to(device)
         with torch_threads(cfg.num_threads):
-            stats = self._train(net, X, Z, keys, cfg.warm_max_steps if warm else cfg.max_steps)
-            calibration = self._calibrate(net, X, Z, keys) if cfg.calibrate else VarianceMap()
+            stats = self._train(net, X_fit, Z_fit, keys, cfg.warm_max_steps if warm else cfg.max_steps)
+            calibration = self._calibrate(net, X_fit, Z, keys) if cfg.calibrate else VarianceMap()
         stats["train_rmse"] *= y_std
         stats["n_train"] = float(len(designs))
         stats["warm"] = float(warm)
+        stats["cuda"] = float(device.type == "cuda")
         stats.update(calibration_a=calibration.a, calibration_b=calibration.b,
                      calibration_rows=float(calibration.rows))
         self._model = MLPEnsembleModel(net, y_mean, y_std, calibration).eval()
@@ -242,9 +258,9 @@ class EnsembleSurrogate:
 
     @torch.no_grad()
     def _calibrate(self, net: torch.nn.Module, X: Tensor, Z: Tensor, keys: list[int] | None) -> VarianceMap:
-        """Fit the variance map on the rows each member never saw (see ``calibration``)."""
+        """Fit the variance map on the rows each member never saw (see ``calibration``); `Z` on the CPU."""
         net.eval()
-        pred = torch.cat([net(X[lo:lo + 4096]).to(torch.float64)
+        pred = torch.cat([net(X[lo:lo + 4096]).to("cpu", torch.float64)
                           for lo in range(0, X.shape[0], 4096)], dim=-1)
         weights = member_weights(Z.numel(), pred.shape[0], self._train_config(), keys=keys)
         rows, mean, std = oob_mean_std(pred, weights)
@@ -338,5 +354,6 @@ class EnsembleSurrogate:
         self.config = EnsembleConfig(**state["config"])
         net = self.make_net(int(state["in_dim"]))
         net.load_state_dict(state["net"])
+        net = net.to(resolve_device(self.config.device))
         calibration = VarianceMap(**state.get("calibration", {}))  # absent in older checkpoints
         self._model = MLPEnsembleModel(net, state["y_mean"], state["y_std"], calibration).eval()

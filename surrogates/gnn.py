@@ -105,7 +105,7 @@ class GINEEnsemble(nn.Module):
             A `K x n` float32 tensor of member outputs.
         """
         K, h = self.members, self.hidden
-        g = self.featurizer.batch(X[..., 0].round().long())
+        g = self.featurizer.batch(X[..., 0].round().long()).to(self.atom_embedding.device)
         H = F.embedding_bag(g.x, self.atom_embedding, mode="sum")  # `N x (K * h)`
         for conv in self.convs:
             H = H + F.relu(conv(H, g.edge_index, g.edge_attr))

@@ -79,6 +79,11 @@ class GraphBatch:
     batch: Tensor
     num_graphs: int
 
+    def to(self, device: torch.device) -> GraphBatch:
+        """The same batch on ``device``."""
+        return GraphBatch(self.x.to(device), self.edge_index.to(device), self.edge_attr.to(device),
+                          self.batch.to(device), self.num_graphs)
+
 
 class GraphFeaturizer:
     """Molecular graphs in a table, cached by design string; designs map to table indices.

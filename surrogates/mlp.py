@@ -56,7 +56,7 @@ class SparseRows:
         starts, lengths = self.offsets[idx], (ends - self.offsets)[idx]
         new_offsets = torch.cumsum(lengths, 0) - lengths
         pos = torch.repeat_interleave(starts - new_offsets, lengths) + torch.arange(
-            int(lengths.sum()), dtype=torch.int64)
+            int(lengths.sum()), dtype=torch.int64, device=self.cols.device)
         return SparseRows(self.cols[pos], self.values[pos], new_offsets)
 
 

@@ -1,11 +1,12 @@
 """Fits a surrogate in a Ray task placed by declared resources, and hands it back to the driver.
 
-The ensemble's members are fitted together, vectorised, in one task: on a GPU node one device
-fits all K members in a single pass, which is what splitting members over tasks would lose.
+The ensemble's members are fitted together, vectorised, in one task: a task that declares a GPU
+fits all K members on it in a single pass (`device: auto`, the default, resolves to the GPU Ray
+assigned; the stats say so, `cuda` = 1), which is what splitting members over tasks would lose.
 The task builds its own featurizer (the driver's caches stay home), fits, and returns the
-surrogate's `state_dict`; the driver loads it into its own surrogate (and featurizer cache), so
-acquisition and selection run where they always do. A fit is a pure function of its inputs, so
-Ray may retry it on another node.
+surrogate's `state_dict` (CPU tensors); the driver loads it into its own surrogate (and featurizer
+cache) on the driver's own device, so acquisition and selection run where they always do. A fit
+is a pure function of its inputs, so Ray may retry it on another node.
 """
 
 from __future__ import annotations

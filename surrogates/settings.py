@@ -110,6 +110,10 @@ class EnsembleConfig(BaseModel):
             weights and takes at most this many steps; every fit then draws each design's
             bootstrap weights from the design itself (``training.row_keys``), so a member's
             out-of-bag rows stay unseen across refits. ``None``: every fit starts afresh.
+        device: Where the ensemble fits and predicts: ``"auto"`` (a CUDA device this process
+            sees, else the CPU; in a Ray fit task that holds a GPU, that GPU), ``"cpu"``,
+            ``"cuda[:N]"`` (``training.resolve_device``). Featurization, the acquisition and
+            the checkpoint (``state_dict``) stay on the CPU; the GP ignores it (CPU).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -140,6 +144,9 @@ class EnsembleConfig(BaseModel):
         "refit each round from the previous round's weights with at most this many steps (mlp, gnn "
         "in the driver; None: a fresh fit every round). Small rounds need it: a fresh fit at 10k "
         "labels costs ~10 s"))
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description=(
+        "where the ensemble fits and predicts: auto (a visible CUDA device, in a Ray fit task the GPU it "
+        "holds; else the CPU), cpu, cuda[:N]"))
 
     @field_validator("member")
     @classmethod

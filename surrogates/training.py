@@ -28,7 +28,27 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TrainConfig", "member_weights", "row_keys", "torch_threads", "train_members"]
+__all__ = ["TrainConfig", "member_weights", "resolve_device", "row_keys", "torch_threads", "train_members"]
+
+
+def resolve_device(setting: str = "auto") -> torch.device:
+    """The device a surrogate setting names: ``"auto"`` is a CUDA device this process sees (in a
+    Ray task, the GPU Ray assigned: Ray narrows ``CUDA_VISIBLE_DEVICES`` to it and hides every GPU
+    from a task that asked for none), else the CPU. The same rule as the learner's
+    (``proposers.devices``; the two packages do not import each other).
+
+    Raises:
+        ValueError: an unknown device name, or CUDA named where this process sees none.
+    """
+    if setting == "auto":
+        setting = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(setting)
+    except RuntimeError as err:
+        raise ValueError(f"unknown surrogate device {setting!r}: use 'auto', 'cpu' or 'cuda[:N]'") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"surrogate device {setting!r} asked for, but this process sees no CUDA device")
+    return device
 
 
 @contextmanager
@@ -168,13 +188,15 @@ class _BestMembers:
                       for name, p in net.named_parameters()}
 
     def update(self, val_mse: Tensor, epoch: int) -> None:
+        val_mse = val_mse.cpu()
         improved = (val_mse < self.best) | ~self.has_val
         self.best = torch.where(improved, val_mse, self.best)
         self.best_epoch[improved] = epoch
         self.stale = torch.where(improved, 0, self.stale + 1)
         if improved.any():
             for name, p in self.net.named_parameters():
-                self.saved[name][improved] = self.net.member_view(name, p).detach()[improved]
+                on = improved.to(p.device)
+                self.saved[name][on] = self.net.member_view(name, p).detach()[on]
 
     def done(self, patience: int) -> bool:
         return bool(self.has_val.any()) and bool((self.stale[self.has_val] >= patience).all())
@@ -192,7 +214,8 @@ def train_members(
     config: TrainConfig | None = None,
     keys: Sequence[int] | None = None,
 ) -> dict[str, float]:
-    """Fit all members at once by weighted MSE (AdamW), with per-member early stopping.
+    """Fit all members at once by weighted MSE (AdamW), with per-member early stopping, on the
+    device of ``y`` (the net's and the rows' too; the draws stay on a CPU generator).
 
     Member ``k`` sees training row ``i`` with weight ``w[k, i]`` (Poisson(1) bootstrap, or 1,
     or 0 for held-out rows). Each epoch shuffles the rows once, the same way for all members;
@@ -218,6 +241,7 @@ def train_members(
     n, K = y.numel(), int(net.members)
     g = torch.Generator().manual_seed(int(cfg.seed) + 1)  # first draw: see member_weights
     w, val_rows, mask = _weights_and_validation(n, K, cfg, y.dtype, g, keys)
+    w, val_rows, mask = w.to(y.device), val_rows.to(y.device), mask.to(y.device)
     best = _BestMembers(net, mask) if val_rows.numel() else None
     opt = adamw(net, cfg.lr, cfg.weight_decay)
     batch_size = max(1, min(int(cfg.batch_size), n))
@@ -225,7 +249,7 @@ def train_members(
     steps = epochs = 0
     while epochs < cfg.epochs and steps < max_steps:
         net.train()
-        perm = torch.randperm(n, generator=g)
+        perm = torch.randperm(n, generator=g).to(y.device)
         for lo in range(0, n, batch_size):
             idx = perm[lo:lo + batch_size]
             wb = w[:, idx]
@@ -250,7 +274,7 @@ def train_members(
         best.restore()
     net.eval()
     with torch.no_grad():
-        pred = torch.cat([forward_rows(torch.arange(lo, min(lo + 4096, n)))
+        pred = torch.cat([forward_rows(torch.arange(lo, min(lo + 4096, n), device=y.device))
                           for lo in range(0, n, 4096)], dim=-1).to(y.dtype)
         per_member = (w * (pred - y) ** 2).sum(-1) / w.sum(-1).clamp_min(1e-8)
         rmse = (pred.mean(0) - y).pow(2).mean().sqrt()

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from sciloop.pipeline.config import ConfigError, load_config
 
@@ -23,6 +24,8 @@ def test_overrides_parse_yaml_values():
     ("acquisition.name=ei", "acquisition.name: Value error, unknown acquisition 'ei': choose from ucb"),
     ("batch_size=0", "batch_size: Input should be greater than or equal to 1"),
     ("colour=blue", "colour: unknown key"),
+    ("proposer.device=gpu", "proposer.device: String should match pattern"),
+    ("surrogate.device=tpu", "surrogate.device: String should match pattern"),
 ])
 def test_bad_keys_are_named(override, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
@@ -56,3 +59,18 @@ def test_prior_checkpoint_is_read_beside_the_config_file(tmp_path, monkeypatch):
     assert config.proposer.prior_checkpoint == str(tmp_path / "priors" / "p.pt")
     with pytest.raises(ConfigError, match="prior_checkpoint: no file 'priors/none.pt'"):
         load_config(tmp_path / "c.yaml", ["proposer.prior_checkpoint=priors/none.pt"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+@pytest.mark.parametrize("override", ["proposer.device=cuda", "surrogate.device=cuda:0"])
+def test_a_device_this_machine_lacks_is_refused_before_anything_is_written(tmp_path, override, tiny):
+    from rich.console import Console
+
+    from sciloop.pipeline.campaign import Campaign
+
+    with pytest.raises(ConfigError, match=f"{override.split('=')[0]}: .*sees no CUDA device"):
+        Campaign.from_config(tiny, [override], run_dir=str(tmp_path / "run"), console=Console(quiet=True))
+    assert not (tmp_path / "run").exists()
+    # fitted in a Ray task, the surrogate's device resolves where the task runs: not refused here
+    Campaign.from_config(tiny, ["surrogate.device=cuda", "surrogate.placement=ray"], run_dir=str(tmp_path / "r2"),
+                         console=Console(quiet=True))

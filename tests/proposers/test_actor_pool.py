@@ -114,18 +114,3 @@ def test_without_ray_initialised_pool_fails_clearly(monkeypatch):
         SamplerPool(env, make_policy, num_actors=2)
 
 
-@pytest.mark.parametrize("recurrent", [False, True], ids=["mlp", "gru"])
-def test_device_wrapper_draws_what_the_policy_draws(recurrent):
-    """The wrapper a GPU actor uses (checked here with the CPU as its device)."""
-    from sciloop.proposers.actors import _OnDevice
-    from sciloop.proposers.policy import SequencePolicy
-    from sciloop.proposers.trajectories import sample_trajectories
-
-    env, make_policy, _ = small_world()
-    torch.manual_seed(3)
-    policy = SequencePolicy.for_env(env, 16, 1) if recurrent else make_policy()
-    wrapped = _OnDevice(policy, torch.device("cpu"))
-    assert wrapped.recurrent == recurrent
-    draws = [sample_trajectories(env, p, 30, torch.Generator().manual_seed(5), 0.1)
-             for p in (policy, wrapped)]
-    assert same(*draws)

@@ -42,6 +42,8 @@ steps (measured: DB passes from 1400 steps, SubTB from 2000; hidden 64 at 3e-3 w
 M-DQN did not reach L1 < 0.02 within 2000 steps at length 8 (0.04 / 0.03-0.05, noisy):
 their exactness is checked at length 6."""
 slow = pytest.mark.skipif(not FULL, reason="slow: set SCILOOP_EXACT_FULL=1")
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+"""Where the learner runs (`CoreConfig.device`); the trajectories are drawn on the CPU either way."""
 
 # (world, objective, extra config, steps): steps measured to pass with a margin
 CASES = [
@@ -82,18 +84,20 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("world,objective,extra,steps", CASES,
                          ids=[case_id(c) for c in CASES])
-def test_objective_reaches_exact_target(world, objective, extra, steps):
+def test_objective_reaches_exact_target(world, objective, extra, steps, device):
     make_env, log_reward = WORLDS[world]
     env = make_env()
     graph = enumerate_states(env)
     states, p_star, log_z_star = target_distribution(env, log_reward, graph)
-    base = dict(objective=objective, hidden=64, lr=3e-3, epsilon=0.1, batch_size=64, seed=0)
+    base = dict(objective=objective, hidden=64, lr=3e-3, epsilon=0.1, batch_size=64, seed=0, device=device)
     config = CoreConfig(**{**base, **extra})
     gfn = GFlowNetTrainer(env, config)
     gfn.train(log_reward, steps)
-    states_theta, p_theta = terminal_distribution(env, gfn.policy, graph)
+    assert {p.device.type for p in gfn.policy.parameters()} == {device} == {gfn.log_z.device.type}
+    states_theta, p_theta = terminal_distribution(env, gfn.runner, graph)
     assert torch.equal(states_theta, states)
     assert p_theta.sum().item() == pytest.approx(1.0, abs=1e-9)
     dist, dz = l1(p_theta, p_star), abs(gfn.log_partition() - log_z_star)
