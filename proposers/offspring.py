@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from rdkit import Chem, rdBase
 
 from .base import LogRewardFn, ProgressFn
 from .graph_ga import GraphGAConfig, _canonical, crossover, mutate
-from .parents import quantile_parents
+from .parents import ScreenedOffspring, quantile_parents
 
 __all__ = ["OffspringConfig", "OffspringProposer", "breed", "quantile_parents"]
 
@@ -82,7 +81,7 @@ def breed(pairs: Sequence[tuple[str, str]], mutation_rate: float, seed: int,
     return out
 
 
-class OffspringProposer:
+class OffspringProposer(ScreenedOffspring):
     """Breeds children of the labelled designs and keeps the best by the campaign's reward.
 
     Args:
@@ -91,11 +90,11 @@ class OffspringProposer:
             crossovers.
     """
 
+    config: OffspringConfig
+
     def __init__(self, config: OffspringConfig | None = None, library: Sequence[str] = ()) -> None:
-        self.config = config or OffspringConfig()
+        super().__init__(config or OffspringConfig())
         self.library = list(library)
-        self.rng = np.random.default_rng(self.config.seed)
-        self.children: dict[str, float] = {}  # child -> log-reward, from the last `train`
         self._pending: tuple[list[str], Callable[[], list[list[str]]]] | None = None  # from `prepare`
 
     def prepare(self, offline: Sequence[str]) -> None:
@@ -116,12 +115,7 @@ class OffspringProposer:
         """
         pending, self._pending = self._pending, None
         collect = pending[1] if pending is not None and pending[0] == list(offline) else self._breed(list(offline))
-        known = set(offline)
-        designs = list(dict.fromkeys(c for part in collect() for c in part if c not in known))
-        log_r = log_reward_fn(designs).double().tolist() if designs else []
-        self.children = dict(zip(designs, log_r))
-        return {"children": float(len(designs)),
-                "mean_log_reward": float(np.mean(log_r)) if log_r else float("nan")}
+        return self.screen((c for part in collect() for c in part), offline, log_reward_fn)
 
     def _breed(self, offline: list[str]) -> Callable[[], list[list[str]]]:
         """Draw the parents and start breeding; returns what waits for the children, by unit."""
@@ -141,15 +135,4 @@ class OffspringProposer:
             if started is not None:
                 return started
         return lambda: [breed(*job) for job in jobs]
-
-    def sample(self, n: int) -> list[str]:
-        """The `n` children of the last `train` with the highest log-reward."""
-        return sorted(self.children, key=self.children.__getitem__, reverse=True)[:n]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"config": vars(self.config).copy(), "rng": self.rng.bit_generator.state}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.config = OffspringConfig(**state["config"])
-        self.rng.bit_generator.state = state["rng"]
 

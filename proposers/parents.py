@@ -1,14 +1,19 @@
-"""Mol GA's parent sampling (Tripp and Hernandez-Lobato 2023, `mol_ga.sample_population`),
-shared by the offspring proposers of every domain: light to import (numpy only, no rdkit)."""
+"""What the offspring proposers of every domain share: Mol GA's parent sampling (Tripp and
+Hernandez-Lobato 2023, `mol_ga.sample_population`) and the screen of the children by the reward.
+Light to import (numpy only: no rdkit, no torch)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["quantile_parents"]
+if TYPE_CHECKING:
+    from .base import LogRewardFn
+
+__all__ = ["ScreenedOffspring", "quantile_parents"]
 
 
 def quantile_parents(ranked: Sequence[str], n: int, rng: np.random.Generator, quantiles: int = 25) -> list[str]:
@@ -23,3 +28,42 @@ def quantile_parents(ranked: Sequence[str], n: int, rng: np.random.Generator, qu
         parents.extend(ranked[int(i)] for i in rng.integers(0, top, size=per))
     order = rng.permutation(len(parents))
     return [parents[int(i)] for i in order[:n]]
+
+
+class ScreenedOffspring:
+    """The part of an offspring proposer that is not breeding: the children of a round, screened by
+    the campaign's log-reward, and `sample(n)` of the best. The random stream `rng` (seeded from
+    `config.seed`) is the only state a checkpoint needs: a resumed campaign breeds the same children.
+
+    Args:
+        config: the proposer's settings, a dataclass with a `seed`.
+    """
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.rng = np.random.default_rng(config.seed)
+        self.children: dict[str, float] = {}  # child -> log-reward, from the last `train`
+
+    def screen(self, bred: Iterable[str], offline: Sequence[str], log_reward_fn: LogRewardFn) -> dict[str, float]:
+        """Keeps the new, distinct children (none of `offline`), in order, with their log-rewards.
+
+        Returns:
+            `children` (how many were kept) and their `mean_log_reward`.
+        """
+        known = set(offline)
+        designs = list(dict.fromkeys(c for c in bred if c not in known))
+        log_r = log_reward_fn(designs).double().tolist() if designs else []
+        self.children = dict(zip(designs, log_r))
+        return {"children": float(len(designs)),
+                "mean_log_reward": float(np.mean(log_r)) if log_r else float("nan")}
+
+    def sample(self, n: int) -> list[str]:
+        """The `n` children of the last `train` with the highest log-reward."""
+        return sorted(self.children, key=self.children.__getitem__, reverse=True)[:n]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"config": vars(self.config).copy(), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.config = type(self.config)(**state["config"])
+        self.rng.bit_generator.state = state["rng"]

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from .base import LogRewardFn, ProgressFn
-from .parents import quantile_parents
+from .parents import ScreenedOffspring, quantile_parents
 
 __all__ = ["SequenceOffspringConfig", "SequenceOffspringProposer", "breed_sequences"]
 
@@ -102,17 +101,17 @@ def breed_sequences(parents: Sequence[str], config: SequenceOffspringConfig,
     return out
 
 
-class SequenceOffspringProposer:
+class SequenceOffspringProposer(ScreenedOffspring):
     """Breeds children of the labelled sequences and keeps the best by the campaign's reward.
 
     Args:
         config: settings.
     """
 
+    config: SequenceOffspringConfig
+
     def __init__(self, config: SequenceOffspringConfig) -> None:
-        self.config = config
-        self.rng = np.random.default_rng(config.seed)
-        self.children: dict[str, float] = {}  # child -> log-reward, from the last `train`
+        super().__init__(config)
 
     def train(self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = (),
               progress: ProgressFn | None = None) -> dict[str, float]:
@@ -124,20 +123,4 @@ class SequenceOffspringProposer:
             `children` (new and distinct) and their `mean_log_reward`.
         """
         parents = quantile_parents(list(offline), 2 * self.config.children, self.rng, self.config.quantiles)
-        known = set(offline)
-        designs = list(dict.fromkeys(c for c in breed_sequences(parents, self.config, self.rng) if c not in known))
-        log_r = log_reward_fn(designs).double().tolist() if designs else []
-        self.children = dict(zip(designs, log_r))
-        return {"children": float(len(designs)),
-                "mean_log_reward": float(np.mean(log_r)) if log_r else float("nan")}
-
-    def sample(self, n: int) -> list[str]:
-        """The `n` children of the last `train` with the highest log-reward."""
-        return sorted(self.children, key=self.children.__getitem__, reverse=True)[:n]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"config": vars(self.config).copy(), "rng": self.rng.bit_generator.state}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.config = SequenceOffspringConfig(**state["config"])
-        self.rng.bit_generator.state = state["rng"]
+        return self.screen(breed_sequences(parents, self.config, self.rng), offline, log_reward_fn)
