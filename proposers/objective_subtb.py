@@ -33,8 +33,8 @@ class SubTrajectoryBalance:
              target: Scored | None = None) -> torch.Tensor:
         t_max, n = s.log_pf.shape
         steps = s.log_pf - s.log_pb  # T x n, 0 when padded
-        cum = torch.cat([torch.zeros(1, n), steps.cumsum(0)])  # (T+1) x n, C_k
-        node = torch.arange(t_max + 1)
+        cum = torch.cat([steps.new_zeros(1, n), steps.cumsum(0)])  # (T+1) x n, C_k
+        node = torch.arange(t_max + 1, device=steps.device)
         lengths = s.valid.sum(0)  # the sink sits at position `lengths`
         # delta[i, j] = F_i + C_j - C_i - F_j for every pair, per trajectory
         a = (s.log_flow - cum).T  # n x (T+1)

@@ -63,7 +63,7 @@ class SequencePolicy(nn.Module):
         lengths = (tokens != self.vocab).sum(-1)
         bos = tokens.new_full((len(x), 1), self.bos)
         out, _ = self.gru(self.embed(torch.cat([bos, tokens], 1)).transpose(0, 1))
-        return self._output(out[lengths, torch.arange(len(x))])
+        return self._output(out[lengths, torch.arange(len(x), device=x.device)])
 
     def initial_hidden(self, n: int) -> torch.Tensor:
         """The recurrent state of `n` empty prefixes: `layers x n x hidden`."""

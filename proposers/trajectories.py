@@ -35,7 +35,7 @@ class Trajectories:
     @property
     def terminal(self) -> torch.Tensor:
         """The terminal states `x`: `n x state_dim`."""
-        return self.states[self.lengths - 1, torch.arange(len(self.lengths))]
+        return self.states[self.lengths - 1, torch.arange(len(self.lengths), device=self.lengths.device)]
 
     def __len__(self) -> int:
         return len(self.lengths)

@@ -180,7 +180,7 @@ class _BestMembers:
     def __init__(self, net: nn.Module, mask: Tensor) -> None:
         self.net, self.mask = net, mask
         K = mask.shape[0]
-        self.has_val = mask.any(-1)  # members without held-out rows never stop early
+        self.has_val = mask.any(-1).cpu()  # members without held-out rows never stop early (kept on the CPU)
         self.best = torch.full((K,), torch.inf, dtype=torch.float64)
         self.best_epoch = torch.zeros(K, dtype=torch.long)
         self.stale = torch.zeros(K, dtype=torch.long)
