@@ -428,8 +428,9 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
 
     Each seed draws its own corpus (`load_library(corpus_name, seed=seed)`; "zinc250k" is used
     whole, as PMO used it), the one its sciloop campaign starts from. With `missing_only`, a
-    method, objective and seed that already has a result at this budget (sciloop: with this
-    config, `config_id(overrides, config)`) is skipped, so an interrupted sweep resumes.
+    method, objective and seed that already has a result at this budget on this corpus (sciloop:
+    with this config, `config_id(overrides, config)`) is skipped, so an interrupted sweep resumes
+    and a run on another corpus is not taken for this one.
     """
     unknown = [o for o in objectives if o not in OBJECTIVES]
     if unknown:
@@ -440,7 +441,8 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
     if missing_only:
         current = config_id(overrides, config) if "sciloop" in methods else ""  # reads the config and prior once
         for r in sorted(load_results(results_dir), key=lambda r: r.get("started", "")):
-            if r.get("budget") == budget and (r["method"] != "sciloop" or r.get("config_id") == current):
+            if (r.get("budget") == budget and r.get("corpus") == corpus_name
+                    and (r["method"] != "sciloop" or r.get("config_id") == current)):
                 done[r["objective"], r["seed"], r["method"]] = r
     corpora: dict[int, list[str]] = {}
     results = []

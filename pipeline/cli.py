@@ -282,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help=("sciloop's campaign config, whose hash names the method in the results "
                                      "(default: configs/pmo.yaml)"))
     p.add_argument("--missing", action="store_true",
-                   help="pmo: skip objective/seed pairs that have a sciloop result with this config")
+                   help=("pmo: skip each method's objective/seed pairs that have a result at this budget and "
+                         "corpus (sciloop: with this config)"))
     p.add_argument("overrides", nargs="*", help="sciloop config overrides, e.g. proposer.steps=100")
     p.set_defaults(fn=cmd_bench)
     p = sub.add_parser("oracles", help="list the built-in objectives and installed oracle plug-ins")

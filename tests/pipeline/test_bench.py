@@ -96,7 +96,7 @@ def test_cli_reads_results_and_config_where_it_is_told(tmp_path, monkeypatch, ca
 def test_missing_only_skips_what_is_done_at_this_budget(tmp_path):
     (tmp_path / "qed").mkdir()
     done = {"objective": "qed", "method": "screening", "seed": 0, "budget": 200, "final_top10": 0.9,
-            "started": "2026-01-01"}
+            "started": "2026-01-01", "corpus": "nci"}
     (tmp_path / "qed" / "screening-seed0-1.json").write_text(json.dumps(done))
     said = []
     ran = bench.bench_pmo(["qed"], [0, 1], budget=200, methods=["screening"], corpus_name="nci",
@@ -106,6 +106,9 @@ def test_missing_only_skips_what_is_done_at_this_budget(tmp_path):
     again = bench.bench_pmo(["qed"], [0], budget=300, methods=["screening"], corpus_name="nci",
                             results_dir=tmp_path, log=said.append, missing_only=True)
     assert len(again) == 1  # another budget is another run
+    elsewhere = bench.bench_pmo(["qed"], [0], budget=200, methods=["screening"], corpus_name="wehi",
+                                results_dir=tmp_path, log=said.append, missing_only=True)
+    assert len(elsewhere) == 1  # and so is another corpus
 
 
 def test_published_columns_only_under_the_definition_their_authors_used():
