@@ -4,7 +4,8 @@ Sections, in this order (`--sections`), each written to the result file as soon 
 run stopped by the cap (`--cap`, seconds; the machine is lent for 15 minutes with its start)
 still leaves what it measured:
 
-1. `tests`: the CUDA cases of the device tests (learner, surrogate, exactness) under pytest.
+1. `tests`: the unit tests of proposers/ and surrogates/ under pytest, on CUDA (`auto`), the
+   device tests' CUDA cases (learner, surrogate, exactness on every objective) among them.
 2. `learner`: seconds per GFlowNet training step (draw on the CPU, reward, update) and per
    update alone, on the PMO policy (the shipped SELFIES GRU prior, 2 x 256): CPU (all threads)
    against CUDA, the same seed and batch.
@@ -49,8 +50,9 @@ from sciloop.proposers.policy import SequencePolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 PRIOR = ROOT / "configs" / "priors" / "moses-selfies-gru.pt"
-CUDA_TESTS = ["tests/proposers/test_devices.py", "tests/surrogates/test_surrogate_devices.py",
-              "tests/proposers/test_exactness.py"]
+CUDA_TESTS = ["-m", "not slow", "tests/proposers", "tests/surrogates"]
+"""The unit tiers of the learner's and the surrogate's packages: with `device: auto` (the default)
+every trainer and surrogate in them runs on the GPU, the device tests' CUDA cases included."""
 
 
 class GpuMonitor:
@@ -110,13 +112,19 @@ def bench_samplers(proposer: GFlowNetProposer, actors: list[int], batch: int, re
     return rows
 
 
-def run_tests(deadline: float) -> dict[str, Any]:
-    """The CUDA cases of the device tests (`-k cuda`), under pytest, within the time left."""
+def run_tests(seconds: float) -> dict[str, Any]:
+    """`CUDA_TESTS` under pytest for at most `seconds`: the summary and every failure's line."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "cuda", *CUDA_TESTS],
-                          cwd=ROOT, capture_output=True, text=True, timeout=max(10.0, deadline - time.monotonic()))
-    tail = proc.stdout.strip().splitlines()[-1:] or [proc.stderr[-300:]]
-    return {"returncode": proc.returncode, "summary": tail[0], "seconds": time.perf_counter() - start}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CUDA_TESTS],
+                              cwd=ROOT, capture_output=True, text=True, timeout=max(10.0, seconds))
+    except subprocess.TimeoutExpired as stopped:
+        out = stopped.stdout.decode() if isinstance(stopped.stdout, bytes) else (stopped.stdout or "")
+        return {"returncode": None, "summary": f"stopped after {seconds:.0f} s", "progress": out[-2000:]}
+    lines = proc.stdout.strip().splitlines()
+    return {"returncode": proc.returncode, "summary": (lines[-1:] or [proc.stderr[-300:]])[0],
+            "failures": [ln[:400] for ln in lines if ln.startswith(("FAILED", "ERROR"))],
+            "seconds": time.perf_counter() - start}
 
 
 def sync(device: torch.device) -> None:
@@ -189,6 +197,7 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=290.0, help="seconds; no section starts after it")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "gpu" /
                         time.strftime("check-%Y%m%d-%H%M%S.json"))
+    parser.add_argument("--tests-cap", type=float, default=100.0, help="seconds the tests section may take")
     parser.add_argument("--learner-batch", type=int, default=256)
     parser.add_argument("--learner-steps", type=int, default=5)
     parser.add_argument("--labels", type=int, default=10_000)
@@ -226,7 +235,7 @@ def main() -> None:
             continue
         try:
             if section == "tests":
-                save(section, run_tests(deadline))
+                save(section, run_tests(min(args.tests_cap, deadline - time.monotonic())))
             elif section == "learner":
                 save(section, {d: learner_seconds(d, args.learner_batch, args.learner_steps) for d in devices})
             elif section == "surrogate":

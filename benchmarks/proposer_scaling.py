@@ -228,7 +228,7 @@ def main() -> None:
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     env = SequenceEnv("ACGT", max_len=args.length)
-    cfg = CoreConfig(hidden=args.hidden, layers=args.layers, seed=0)
+    cfg = CoreConfig(hidden=args.hidden, layers=args.layers, seed=0, device="cpu")  # CPU processes and actors
     torch.manual_seed(1)
     reward = Surrogate(env, args.members, args.surrogate_hidden)
     mb = sum(p.numel() for p in reward.parameters()) * 4 / 2**20

@@ -171,8 +171,8 @@ def _narrow(x: torch.Tensor) -> np.ndarray:
     for dtype in (np.int8, np.int16, np.int32):
         info = np.iinfo(dtype)
         if info.min <= lo and hi <= info.max:
-            return x.numpy().astype(dtype)
-    return x.numpy()
+            return x.cpu().numpy().astype(dtype)
+    return x.cpu().numpy()
 
 
 def pack(traj: Trajectories) -> tuple[np.ndarray, ...]:

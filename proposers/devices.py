@@ -33,6 +33,9 @@ def resolve_device(setting: str | torch.device = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {setting!r} asked for, but this process sees no CUDA device "
                          f"(use 'auto' to fall back to the CPU)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {setting!r} asked for, but this process sees {torch.cuda.device_count()} "
+                         f"CUDA device(s) (in a Ray worker its GPUs count from cuda:0)")
     return device
 
 

@@ -82,9 +82,9 @@ def terminal_distribution(
 
     Args:
         env: the environment.
-        policy: a policy module (`MLPPolicy`, `SequencePolicy`), or any function mapping
-            states (`m x state_dim`) to forward logits (`m x n_actions`), e.g. another
-            library's policy.
+        policy: a policy module (`MLPPolicy`, `SequencePolicy`; on any device: its inputs are
+            moved there), or any function mapping states (`m x state_dim`) to forward logits
+            (`m x n_actions`), e.g. another library's policy.
         graph: the enumerated states (computed if None).
 
     Returns:
@@ -98,8 +98,11 @@ def terminal_distribution(
     for k, lv in enumerate(graph.levels):
         idx = torch.arange(graph.offsets[k], graph.offsets[k] + len(lv))
         mask = env.forward_mask(lv)
-        is_module = isinstance(policy, torch.nn.Module)
-        logits = policy(env.encode(lv)).logits if is_module else policy(lv)
+        if isinstance(policy, torch.nn.Module):
+            device = next(policy.parameters(), torch.zeros(())).device
+            logits = policy(env.encode(lv).to(device)).logits.cpu()
+        else:
+            logits = policy(lv)
         probs = masked_log_softmax(logits.double(), mask).exp()
         mass = p[idx].unsqueeze(1) * probs  # m_k x A
         p_term[idx] = mass[:, env.stop]

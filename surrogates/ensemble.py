@@ -74,6 +74,15 @@ def build_net(config: EnsembleConfig, featurizer: Featurizer, in_dim: int) -> to
     return NETS[config.member](config, featurizer, in_dim)
 
 
+def _load_device(setting: str) -> torch.device:
+    """Where a loaded checkpoint's ensemble goes: its device where this process has it, else the
+    CPU (a state fitted on a Ray task's GPU, or a campaign resumed on a machine without one)."""
+    try:
+        return resolve_device(setting)
+    except ValueError:
+        return torch.device("cpu")
+
+
 def _shapes(net: torch.nn.Module) -> dict[str, torch.Size]:
     """What a warm start needs to match: every weight's name and shape (an MLP's input width, a
     GNN's or CNN's layers)."""
@@ -354,6 +363,6 @@ class EnsembleSurrogate:
         self.config = EnsembleConfig(**state["config"])
         net = self.make_net(int(state["in_dim"]))
         net.load_state_dict(state["net"])
-        net = net.to(resolve_device(self.config.device))
+        net = net.to(_load_device(self.config.device))
         calibration = VarianceMap(**state.get("calibration", {}))  # absent in older checkpoints
         self._model = MLPEnsembleModel(net, state["y_mean"], state["y_std"], calibration).eval()

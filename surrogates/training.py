@@ -48,6 +48,9 @@ def resolve_device(setting: str = "auto") -> torch.device:
         raise ValueError(f"unknown surrogate device {setting!r}: use 'auto', 'cpu' or 'cuda[:N]'") from err
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"surrogate device {setting!r} asked for, but this process sees no CUDA device")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"surrogate device {setting!r} asked for, but this process sees "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
     return device
 
 

@@ -94,6 +94,13 @@ def test_every_network_and_log_z_on_the_device_and_the_checkpoint_on_the_cpu(dev
 
 
 @needs_cuda
+def test_a_device_index_beyond_the_visible_ones_is_refused():
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)
+    with pytest.raises(ValueError, match="CUDA device"):
+        resolve_device(f"cuda:{torch.cuda.device_count()}")
+
+
+@needs_cuda
 def test_cuda_learner_matches_the_cpu_learner_to_float_tolerance():
     """Same seed and draws: the first steps' losses agree (later draws may part on a near-tie)."""
     losses = {}

@@ -138,8 +138,9 @@ def test_from_prior_starts_from_the_checkpoint_and_freezes_it(corpus, tmp_path):
     loaded = GFlowNetProposer.from_prior(tmp_path / "prior.pt", small_config(hidden=32, max_len=30, prior_weight=1.0))
     assert loaded.env.state_dict() == made.env.state_dict() and loaded.config.hidden == 64
     env, states = made.env, made.env.from_designs(corpus[:50])  # equal likelihoods under both policies
-    walk = from_terminal(env, states, torch.Generator().manual_seed(1))
-    zeros = torch.zeros(len(states))
+    dev = made.trainer.device  # where both policies live (`auto`)
+    walk = from_terminal(env, states, torch.Generator().manual_seed(1)).to(dev)
+    zeros = torch.zeros(len(states), device=dev)
     assert torch.allclose(score(env, made.policy, walk, zeros).log_pf, score(env, loaded.policy, walk, zeros).log_pf)
     assert loaded.prior is not None and all(not p.requires_grad for p in loaded.prior.parameters())
     loaded.train(nitrogen_log_reward, steps=2)  # trains the policy, not the prior

@@ -63,3 +63,16 @@ def test_fits_and_predicts_on_its_device_and_hands_back_a_cpu_checkpoint(member,
     assert on_cpu.device.type == "cpu"
     torch.testing.assert_close(on_cpu.members_predict(held_out), surrogate.members_predict(held_out),
                                rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(CUDA, reason="checks a machine without CUDA")
+def test_a_checkpoint_fitted_on_a_gpu_loads_on_the_cpu_of_a_driver_without_one(logp_data):
+    """A Ray fit task with `device: cuda` hands back a state whose config names CUDA."""
+    surrogate, _ = fit("mlp", "cpu", logp_data)
+    state = surrogate.state_dict()
+    state["config"]["device"] = "cuda"
+    driver = EnsembleSurrogate(MorganFeaturizer(), EnsembleConfig())
+    driver.load_state_dict(state)
+    assert driver.device.type == "cpu" and driver.config.device == "cuda"
+    held_out = logp_data[0][200:230]
+    assert torch.equal(driver.members_predict(held_out), surrogate.members_predict(held_out))
