@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rdkit import Chem, rdBase
 
-from .base import LogRewardFn, ProgressFn
+if TYPE_CHECKING:  # not at run time: a fresh Ray worker that breeds imports this module, and torch costs ~1 s
+    from .base import LogRewardFn, ProgressFn
 from .graph_ga import GraphGAConfig, _canonical, crossover, mutate
 from .parents import ScreenedOffspring, quantile_parents
 

@@ -94,3 +94,14 @@ def test_immigrants_bring_library_parents_and_nothing_changes_without_them(monke
             lambda d: torch.zeros(len(d)), steps=0, offline=LABELLED)
     first, again = bred[:400], bred[400:]
     assert first == again and all(b in LABELLED for _, b in first) and first != plain
+
+
+def test_the_breeding_module_imports_without_torch_or_ray():
+    """Every round's breeding tasks may land on fresh Ray workers, which import `offspring.py` first:
+    with torch among its imports that was ~1 s of CPU per worker and round (py-spy, PMO-10K)."""
+    import subprocess
+    import sys
+
+    code = "import sys, sciloop.proposers.offspring; print(sorted({'torch', 'ray'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
