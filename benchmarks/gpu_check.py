@@ -5,7 +5,7 @@ run stopped by the cap (`--cap`, seconds; the machine is lent for 15 minutes wit
 still leaves what it measured:
 
 1. `tests`: the unit tests of proposers/ and surrogates/ under pytest, on CUDA (`auto`), the
-   device tests' CUDA cases (learner, surrogate, exactness on every objective) among them.
+   device tests' CUDA cases among them, then the slow GPU tests (`CUDA_TESTS`).
 2. `learner`: seconds per GFlowNet training step (draw on the CPU, reward, update) and per
    update alone, on the PMO policy (the shipped SELFIES GRU prior, 2 x 256): CPU (all threads)
    against CUDA, the same seed and batch.
@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -52,9 +53,15 @@ from sciloop.proposers.policy import SequencePolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 PRIOR = ROOT / "configs" / "priors" / "moses-selfies-gru.pt"
-CUDA_TESTS = ["-m", "not slow", "tests/proposers", "tests/surrogates"]
-"""The unit tiers of the learner's and the surrogate's packages: with `device: auto` (the default)
-every trainer and surrogate in them runs on the GPU, the device tests' CUDA cases included."""
+CUDA_TESTS = {
+    "unit": ["-m", "not slow", "tests/proposers", "tests/surrogates"],
+    "gpu": ["-k", "cuda or gpu", "tests/proposers/test_exactness.py", "tests/proposers/test_actor_gpu.py",
+            "tests/surrogates/test_surrogate_remote.py"],
+}
+"""`unit`: the unit tiers of the learner's and the surrogate's packages: with `device: auto` (the
+default) every trainer and surrogate in them runs on the GPU, the device tests' CUDA cases
+included. `gpu`: the slow tests that concern a GPU (exactness of every objective with the
+learner on CUDA, sampler actors and the surrogate's fit task holding GPUs)."""
 
 
 class GpuMonitor:
@@ -115,18 +122,28 @@ def bench_samplers(proposer: GFlowNetProposer, actors: list[int], batch: int, re
 
 
 def run_tests(seconds: float) -> dict[str, Any]:
-    """`CUDA_TESTS` under pytest for at most `seconds`: the summary and every failure's line."""
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CUDA_TESTS],
-                              cwd=ROOT, capture_output=True, text=True, timeout=max(10.0, seconds))
-    except subprocess.TimeoutExpired as stopped:
-        out = stopped.stdout.decode() if isinstance(stopped.stdout, bytes) else (stopped.stdout or "")
-        return {"returncode": None, "summary": f"stopped after {seconds:.0f} s", "progress": out[-2000:]}
-    lines = proc.stdout.strip().splitlines()
-    return {"returncode": proc.returncode, "summary": (lines[-1:] or [proc.stderr[-300:]])[0],
-            "failures": [ln[:400] for ln in lines if ln.startswith(("FAILED", "ERROR"))],
-            "seconds": time.perf_counter() - start}
+    """Each `CUDA_TESTS` group under pytest (verbose: a group the cap stops still names the tests
+    it ran), within `seconds` in all: the summary and every failure's line."""
+    out: dict[str, Any] = {}
+    deadline = time.monotonic() + seconds
+    for name, selection in CUDA_TESTS.items():
+        start, left = time.perf_counter(), deadline - time.monotonic()
+        if left < 10:
+            out[name] = "not started: time cap"
+            continue
+        cmd = [sys.executable, "-m", "pytest", "-v", "--tb=line", "-p", "no:cacheprovider", *selection]
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=left)
+            text, code = proc.stdout, proc.returncode
+        except subprocess.TimeoutExpired as stopped:
+            text = stopped.stdout.decode() if isinstance(stopped.stdout, bytes) else (stopped.stdout or "")
+            code = None
+        lines = text.strip().splitlines()
+        out[name] = {"returncode": code, "summary": (lines[-1:] or ["(no output)"])[0] if code is not None
+                     else f"stopped after {left:.0f} s",
+                     "failures": [ln[:400] for ln in lines if " FAILED" in ln or ln.startswith(("FAILED", "ERROR"))],
+                     "passed": sum(" PASSED" in ln for ln in lines), "seconds": time.perf_counter() - start}
+    return out
 
 
 def sync(device: torch.device) -> None:
@@ -183,14 +200,40 @@ def pmo_one(mode: str, objective: str, budget: int, corpus_name: str) -> dict[st
     """One sciloop run of configs/pmo.yaml (runs in a child process; see `main`)."""
     from sciloop.pipeline.bench import run_one
 
-    corpus = load_library(corpus_name, size=20_000, seed=0)
     monitor = GpuMonitor() if torch.cuda.is_available() else None
-    with monitor if monitor is not None else contextlib.nullcontext():
-        result = run_one(objective, "sciloop", 0, budget, corpus_name, corpus, PMO_RUNS[mode])
+    with monitor if monitor is not None else contextlib.nullcontext():  # the campaign draws its own corpus
+        result = run_one(objective, "sciloop", 0, budget, corpus_name, [], PMO_RUNS[mode])
     out = {k: v for k, v in asdict(result).items() if k not in ("curve_top10",)}
     out["gpu_utilisation"] = monitor.summary() if monitor is not None else "-"
     out["overrides"] = PMO_RUNS[mode]
     return out
+
+
+ROUND = re.compile(r"round (\d+): (\d+) labels, best ([\d.]+), top-10 ([\d.]+), (\d+)s")
+"""A campaign's line per finished round (its console output)."""
+
+
+def pmo_child(mode: str, args: argparse.Namespace, seconds: float) -> dict[str, Any]:
+    """`pmo_one(mode)` in a child process for at most `seconds`. A run the cap stops still reports
+    its finished rounds (their seconds, the calls and top-10 so far) from the campaign's output."""
+    cmd = [sys.executable, __file__, "--pmo-one", mode, "--objective", args.objective,
+           "--budget", str(args.budget), "--corpus", args.corpus]
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=seconds)
+        out, err, stopped = proc.stdout, proc.stderr, False
+    except subprocess.TimeoutExpired as exc:
+        def text(x: Any) -> str:
+            return x.decode(errors="replace") if isinstance(x, bytes) else (x or "")
+        out, err, stopped = text(exc.stdout), text(exc.stderr), True
+    results = [ln for ln in out.splitlines() if ln.startswith("RESULT ")]
+    if results:
+        return json.loads(results[-1][len("RESULT "):])
+    rounds = [m.groups() for m in ROUND.finditer(out + err)]
+    return {"stopped_by_cap" if stopped else "failed": f"after {time.monotonic() - start:.0f} s",
+            "overrides": PMO_RUNS[mode], "rounds_done": len(rounds),
+            "round_s": [int(r[4]) for r in rounds], "calls": sum(int(r[1]) for r in rounds),
+            "top10": float(rounds[-1][3]) if rounds else None, "stderr_tail": "" if stopped else err[-1500:]}
 
 
 def main() -> None:
@@ -249,20 +292,10 @@ def main() -> None:
                 save(section, {d: surrogate_seconds(d, smiles, labels) for d in devices})
             elif section == "pmo":
                 runs: dict[str, Any] = {}
-                for mode in (["gpu", "cpu"] if gpu else ["cpu"]):
-                    left = deadline - time.monotonic()
-                    if left < 30:
-                        runs[mode] = "not started: time cap"
-                        continue
-                    try:
-                        proc = subprocess.run([sys.executable, __file__, "--pmo-one", mode, "--objective",
-                                               args.objective, "--budget", str(args.budget), "--corpus",
-                                               args.corpus], cwd=ROOT,
-                                              capture_output=True, text=True, timeout=left)
-                        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-                        runs[mode] = json.loads(lines[-1][7:]) if lines else {"failed": proc.stderr[-1500:]}
-                    except subprocess.TimeoutExpired:
-                        runs[mode] = f"stopped by the time cap after {left:.0f} s"
+                modes = ["gpu", "cpu"] if gpu else ["cpu"]
+                for i, mode in enumerate(modes):
+                    share = (deadline - time.monotonic()) / (len(modes) - i)  # the time left, split evenly
+                    runs[mode] = pmo_child(mode, args, share) if share >= 30 else "not started: time cap"
                     save(section, runs)
             elif section == "samplers":
                 proposer = GFlowNetProposer.from_prior(PRIOR)

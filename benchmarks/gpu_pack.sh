@@ -9,7 +9,7 @@
 #                  MOSES training set, ~15 MB more, no longer fits, so it is not packed)
 #   setup.sh       `source` it there: unpacks to $SITE and puts sciloop on PYTHONPATH
 # Then, there: source .devpack/setup.sh && python3 benchmarks/gpu_check.py --cap 290 --out $OUT/gpu.json
-# (pytest is packed for its `tests` section, the CUDA cases of the device tests).
+# (pytest is packed for its `tests` section: the unit tests of proposers/ and surrogates/ on CUDA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-3.12}

@@ -38,15 +38,23 @@ def _cell(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} +- {std:.3f} ({len(values)})"
 
 
+PMO_CORPUS = "zinc250k"
+"""The corpus PMO used (Gao et al. 2022): a method's runs on it replace its runs on any other."""
+
+
 def current(results: list[dict[str, Any]], sciloop_config: str | None = None,
             budget: int = 10_000, config: Path = BENCH_CONFIG) -> list[dict[str, Any]]:
     """The runs a table counts: `budget` calls, sciloop only with its current method at that budget
-    (`config`, its prior and `bench.METHOD_OVERRIDES`), and the newest run of each objective,
-    method and seed."""
+    (`config`, its prior and `bench.METHOD_OVERRIDES`), one corpus per method (`PMO_CORPUS` where
+    the method has runs on it: a column never mixes corpora), and the newest run of each
+    objective, method and seed."""
     sciloop_config = sciloop_config or config_id(method_overrides(budget), config)
+    kept = [r for r in results
+            if r["budget"] == budget and (r["method"] != "sciloop" or r.get("config_id") == sciloop_config)]
+    on_pmo_corpus = {r["method"] for r in kept if r.get("corpus") == PMO_CORPUS}
     newest: dict[tuple[str, str, int], dict[str, Any]] = {}
-    for r in sorted(results, key=lambda r: r["started"]):
-        if r["budget"] == budget and (r["method"] != "sciloop" or r.get("config_id") == sciloop_config):
+    for r in sorted(kept, key=lambda r: r["started"]):
+        if r["method"] not in on_pmo_corpus or r.get("corpus") == PMO_CORPUS:
             newest[r["objective"], r["method"], r["seed"]] = r
     return list(newest.values())
 

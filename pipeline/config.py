@@ -232,18 +232,21 @@ class CampaignConfig(_Strict):
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).
 
-        Where the campaign runs (`ray`) and where its run directory lies (`run_dir`) are left
-        out: a campaign started on a laptop may be resumed on a cluster, or from another working
-        directory. So are `budget` and `rounds` (`EXTENDABLE`): a finished campaign may be
-        extended. Settings at their default are left out too, so a new setting (with a default
-        that keeps the old behaviour) never changes the digest of an existing campaign.
+        Where the campaign runs (`ray`, the `device` of the learner and the surrogate) and where
+        its run directory lies (`run_dir`) are left out: a campaign started on a laptop may be
+        resumed on a cluster or a GPU machine (and back), or from another working directory. So
+        are `budget` and `rounds` (`EXTENDABLE`): a finished campaign may be extended. Settings at
+        their default are left out too, so a new setting (with a default that keeps the old
+        behaviour) never changes the digest of an existing campaign.
         `legacy`: the digest older ledgers hold (every setting); `1` (or True): before `run_dir`
         was left out; `2`: before `budget` and `rounds` were; `3`: before defaults were.
         """
         legacy = int(legacy)
         if legacy == 0:
             exclude: dict[str, Any] = {k: True for k in ("ray", "run_dir", *self.EXTENDABLE)}
+            exclude |= {section: {"device"} for section in ("proposer", "surrogate")}  # where, not what
             data = self.model_dump(mode="json", exclude=exclude, exclude_defaults=True)
+            data = {k: v for k, v in data.items() if not (k in ("proposer", "surrogate") and v == {})}
         else:
             skip = {1: ("ray",), 2: ("ray", "run_dir"), 3: ("ray", "run_dir", *self.EXTENDABLE)}[legacy]
             exclude = {k: True for k in skip} | {k: set(v) for k, v in self.ADDED_SINCE_LEGACY.items()}

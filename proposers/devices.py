@@ -1,11 +1,13 @@
 """Where the GFlowNet's networks run: one `device` setting, resolved once per process.
 
-`resolve_device("auto")` is CUDA when this process sees a CUDA device, else the CPU. In a Ray
-task or actor that is the GPU Ray assigned to it: Ray narrows `CUDA_VISIBLE_DEVICES` to the
-worker's GPUs (`cuda:0` is the first of them) and hides every GPU from a worker that asked for
-none. Environments, trajectories and the action draws stay on the CPU (a CPU generator, so a
-seed gives the same draws on any device); only the networks and their losses move. `OnDevice`
-is the bridge a CPU sampler drives a device-resident policy through.
+`resolve_device("auto")` is CUDA when this process sees a CUDA device, else the CPU. Ray narrows
+`CUDA_VISIBLE_DEVICES` to the GPUs it assigned a task or actor (`cuda:0` is the first of them),
+but (Ray 2.60) leaves it alone for one that asked for none, which may then see every GPU: so the
+Ray entry points (`actors.SamplerActor`, `data_parallel.RankActor`, the surrogate's fit task)
+decide from `ray.get_gpu_ids()` and pass a concrete device. Environments, trajectories and the
+action draws stay on the CPU (a CPU generator, so a seed gives the same draws on any device);
+only the networks and their losses move. `OnDevice` is the bridge a CPU sampler drives a
+device-resident policy through.
 """
 
 from __future__ import annotations

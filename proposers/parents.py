@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     from .base import LogRewardFn
 
-__all__ = ["ScreenedOffspring", "quantile_parents"]
+__all__ = ["ScreenedOffspring", "Seeded", "quantile_parents"]
 
 
 def quantile_parents(ranked: Sequence[str], n: int, rng: np.random.Generator, quantiles: int = 25) -> list[str]:
@@ -30,6 +30,12 @@ def quantile_parents(ranked: Sequence[str], n: int, rng: np.random.Generator, qu
     return [parents[int(i)] for i in order[:n]]
 
 
+class Seeded(Protocol):
+    """A proposer's settings: a dataclass with the seed of its only random generator."""
+
+    seed: int
+
+
 class ScreenedOffspring:
     """The part of an offspring proposer that is not breeding: the children of a round, screened by
     the campaign's log-reward, and `sample(n)` of the best. The random stream `rng` (seeded from
@@ -39,7 +45,7 @@ class ScreenedOffspring:
         config: the proposer's settings, a dataclass with a `seed`.
     """
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Seeded) -> None:
         self.config = config
         self.rng = np.random.default_rng(config.seed)
         self.children: dict[str, float] = {}  # child -> log-reward, from the last `train`

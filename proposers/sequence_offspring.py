@@ -10,18 +10,21 @@ labelled designs are dropped; the rest are scored with the campaign's log-reward
 returns the `n` best. The random stream is the proposer's only state: a resumed campaign breeds
 the same children.
 
-Light to import: numpy and torch, no rdkit (a sequence campaign runs without it).
+Light to import: numpy only, no rdkit (a sequence campaign runs without it) and no torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .base import LogRewardFn, ProgressFn
 from .parents import ScreenedOffspring, quantile_parents
+
+if TYPE_CHECKING:
+    from .base import LogRewardFn, ProgressFn
 
 __all__ = ["SequenceOffspringConfig", "SequenceOffspringProposer", "breed_sequences"]
 
@@ -109,9 +112,6 @@ class SequenceOffspringProposer(ScreenedOffspring):
     """
 
     config: SequenceOffspringConfig
-
-    def __init__(self, config: SequenceOffspringConfig) -> None:
-        super().__init__(config)
 
     def train(self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = (),
               progress: ProgressFn | None = None) -> dict[str, float]:

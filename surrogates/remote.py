@@ -2,7 +2,8 @@
 
 The ensemble's members are fitted together, vectorised, in one task: a task that declares a GPU
 fits all K members on it in a single pass (`device: auto`, the default, resolves to the GPU Ray
-assigned; the stats say so, `cuda` = 1), which is what splitting members over tasks would lose.
+assigned, and to the CPU in a task that declared none; the stats say so, `cuda` = 1), which is
+what splitting members over tasks would lose.
 The task builds its own featurizer (the driver's caches stay home), fits, and returns the
 surrogate's `state_dict` (CPU tensors); the driver loads it into its own surrogate (and featurizer
 cache) on the driver's own device, so acquisition and selection run where they always do. A fit
@@ -54,10 +55,18 @@ def fit_on_ray(make_featurizer: Callable[[], Featurizer], config: EnsembleConfig
 def _fit(make_featurizer: Callable[[], Featurizer], config: EnsembleConfig, designs: list[str],
          y: list[float]) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
     import ray
+    import torch
 
-    surrogate = make_surrogate(make_featurizer(), config)
+    gpus = [str(g) for g in ray.get_gpu_ids()]
+    # `auto` here is the GPU Ray assigned, never one the task did not declare: Ray 2.60 leaves
+    # CUDA_VISIBLE_DEVICES alone for a task that asked for no GPU, so the process may see them all
+    here = config if config.device != "auto" else config.model_copy(
+        update={"device": "cuda" if gpus and torch.cuda.is_available() else "cpu"})
+    surrogate = make_surrogate(make_featurizer(), here)
     stats = surrogate.fit(designs, y)
     context = ray.get_runtime_context()
-    where = {"node": context.get_node_id(), "worker": context.get_worker_id(),
-             "gpus": [str(g) for g in ray.get_gpu_ids()]}
-    return surrogate.state_dict(), stats, where
+    where = {"node": context.get_node_id(), "worker": context.get_worker_id(), "gpus": gpus}
+    state = surrogate.state_dict()
+    if "config" in state:  # the driver keeps its own device setting for the fitted model
+        state["config"] = {**state["config"], "device": config.device}
+    return state, stats, where

@@ -111,7 +111,7 @@ class EnsembleConfig(BaseModel):
             bootstrap weights from the design itself (``training.row_keys``), so a member's
             out-of-bag rows stay unseen across refits. ``None``: every fit starts afresh.
         device: Where the ensemble fits and predicts: ``"auto"`` (a CUDA device this process
-            sees, else the CPU; in a Ray fit task that holds a GPU, that GPU), ``"cpu"``,
+            sees, else the CPU; in a Ray fit task, the GPU it declared, else the CPU), ``"cpu"``,
             ``"cuda[:N]"`` (``training.resolve_device``). Featurization, the acquisition and
             the checkpoint (``state_dict``) stay on the CPU; the GP ignores it (CPU).
     """

@@ -32,10 +32,10 @@ __all__ = ["TrainConfig", "member_weights", "resolve_device", "row_keys", "torch
 
 
 def resolve_device(setting: str = "auto") -> torch.device:
-    """The device a surrogate setting names: ``"auto"`` is a CUDA device this process sees (in a
-    Ray task, the GPU Ray assigned: Ray narrows ``CUDA_VISIBLE_DEVICES`` to it and hides every GPU
-    from a task that asked for none), else the CPU. The same rule as the learner's
-    (``proposers.devices``; the two packages do not import each other).
+    """The device a surrogate setting names: ``"auto"`` is a CUDA device this process sees, else
+    the CPU. The same rule as the learner's (``proposers.devices``; the two packages do not import
+    each other). A Ray fit task decides ``auto`` from the GPUs Ray assigned it (``remote``): Ray
+    2.60 does not hide the GPUs from a task that declared none.
 
     Raises:
         ValueError: an unknown device name, or CUDA named where this process sees none.

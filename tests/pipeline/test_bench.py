@@ -76,6 +76,18 @@ def test_table_counts_the_newest_run_per_seed_and_only_the_current_sciloop_confi
     assert sorted((r["method"], r["auc_top10"]) for r in kept) == [("sciloop", 0.5), ("screening", 0.2)]
 
 
+def test_a_column_never_mixes_corpora_and_prefers_pmos():
+    def run(method, seed, started, corpus):
+        return {"objective": "qed", "method": method, "seed": seed, "budget": 10_000, "started": started,
+                "auc_top10": 0.5, "wall_s": 1.0, "machine": "m", "config_id": "", "corpus": corpus}
+
+    results = [run("screening", 0, "2026-01-01", "zinc250k"), run("screening", 1, "2026-01-02", "moses"),
+               run("graph_ga", 0, "2026-01-01", "moses"), run("graph_ga", 1, "2026-01-02", "moses")]
+    kept = {(r["method"], r["seed"], r["corpus"]) for r in bench_table.current(results)}
+    # screening has a ZINC250k run: its MOSES run (newer, another seed) is left out; Graph GA has none
+    assert kept == {("screening", 0, "zinc250k"), ("graph_ga", 0, "moses"), ("graph_ga", 1, "moses")}
+
+
 def test_cli_table(capsys):
     assert main(["bench", "table"]) == 0
     out = capsys.readouterr().out

@@ -74,3 +74,10 @@ def test_a_device_this_machine_lacks_is_refused_before_anything_is_written(tmp_p
     # fitted in a Ray task, the surrogate's device resolves where the task runs: not refused here
     Campaign.from_config(tiny, ["surrogate.device=cuda", "surrogate.placement=ray"], run_dir=str(tmp_path / "r2"),
                          console=Console(quiet=True))
+
+
+def test_where_the_learner_and_surrogate_run_is_not_part_of_the_digest():
+    """A campaign started on a GPU machine resumes on a CPU one with `*.device=cpu` (and back)."""
+    base = load_config({}, ["proposer.steps=7"])
+    moved = load_config({}, ["proposer.steps=7", "proposer.device=cuda", "surrogate.device=cuda:0"])
+    assert moved.digest() == base.digest() != load_config({}).digest()
