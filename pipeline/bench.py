@@ -133,6 +133,7 @@ class RunResult:
     cpu_scope: str = "this process and the subprocesses it waited for"  # files before CpuMeter
     circles: int | None = None  # diverse hits (`auc.circles`) at `circles_threshold`
     circles_threshold: float | None = None
+    report_timed: bool = False  # sciloop: wall_s and cpu_s also hold the campaign's closing screening report
 
 
 #: The sciloop method at a budget: configs/pmo.yaml plus these overrides. PMO-1K (issue 17): small

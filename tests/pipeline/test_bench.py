@@ -165,3 +165,15 @@ def test_table_sums_per_seed_and_over_seed_means():
     assert "| sum, 8 evaluation, per seed | s0 4.00, s1 4.80, s2 4.00 |" in pmo
     assert "| #Circles, mean per run (16 stable) | 3.0 (40 runs) |" in pmo and "read every 100 calls" in pmo
     assert "read every 10 calls" in pmo_1k and "| qed (tuning) | 0.900 +- 0.000 (1) |" in pmo_1k
+
+
+def test_the_table_says_which_sciloop_wall_times_include_the_closing_report():
+    now = bench.config_id(bench.method_overrides(10_000))
+
+    def run(seed, started, **extra):
+        return {"objective": "qed", "method": "sciloop", "seed": seed, "budget": 10_000, "corpus": "zinc250k",
+                "started": started, "auc_top10": 0.9, "wall_s": 600.0, "machine": "m", "config_id": now, **extra}
+
+    old, new = run(0, "2026-12-06T19:00:00+0000"), run(1, "2026-12-06T22:00:00+0000", report_timed=False)
+    assert "1 of 2 runs also timed the campaign's closing screening report" in bench_table.pmo_table([old, new])
+    assert "closing screening report" not in bench_table.pmo_table([new])
