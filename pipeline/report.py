@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -54,9 +55,13 @@ class Screening:
 
 
 def screening_baseline(score: Callable[[list[str]], list[float | None]], library: Sequence[str], calls: int,
-                       library_name: str, seed: int = 0, samples: int = 5, chunk: int = 256) -> Screening | None:
-    """Score `samples` seeded random samples of `calls` designs of `library` (a failure counts
-    as a call without a value); None when the library is empty or `calls` is 0.
+                       library_name: str, seed: int = 0, samples: int = 5, chunk: int = 256,
+                       max_seconds: float = 60.0,
+                       clock: Callable[[], float] = time.monotonic) -> Screening | None:
+    """Score up to `samples` seeded random samples of `calls` designs of `library` (a failure
+    counts as a call without a value); None when the library is empty or `calls` is 0. No new
+    sample starts once `max_seconds` have passed (the first always runs), so a slow built-in
+    (the hops: ~10 ms a design) costs a minute or two after a long campaign, not ten.
 
     Args:
         score: the oracle as designs -> values (None for a failed design), called in chunks.
@@ -64,24 +69,26 @@ def screening_baseline(score: Callable[[list[str]], list[float | None]], library
         calls: designs per sample, capped at the library's size.
         library_name: shown in the table.
         seed: sample `i` draws with `random.Random(seed * 1000 + i)`.
-        samples: how many samples to average; one is a noisy baseline at a few hundred calls.
+        samples: at most this many samples to average; one is a noisy baseline at a few hundred calls.
         chunk: designs per call of `score`.
+        max_seconds: start no sample after this long; `Screening.samples` says how many ran.
+        clock: seconds, for the cap and `Screening.seconds`.
     """
-    import time
-
     n = min(calls, len(library))
     if n <= 0:
         return None
-    t0 = time.monotonic()
-    best, top10 = [], []
+    t0 = clock()
+    best: list[float] = []
+    top10: list[float] = []
     for i in range(samples):
+        if i and clock() - t0 > max_seconds:
+            break
         picks = random.Random(seed * 1000 + i).sample(list(library), n)
         values = [v for start in range(0, n, chunk) for v in score(picks[start:start + chunk])]
         finite = [v for v in values if v is not None and math.isfinite(v)]
         best.append(max(finite, default=math.nan))
         top10.append(top_k_mean(finite, 10, empty=math.nan))
-    return Screening(library_name, n, samples, float(np.mean(best)), float(np.mean(top10)),
-                     time.monotonic() - t0)
+    return Screening(library_name, n, len(best), float(np.mean(best)), float(np.mean(top10)), clock() - t0)
 
 
 def _duration(seconds: float) -> str:

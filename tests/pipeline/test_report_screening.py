@@ -30,6 +30,22 @@ def test_screening_scores_seeded_samples_of_the_library_at_equal_calls():
     assert screening_baseline(score, [], 10, "toy") is None
 
 
+def test_a_slow_oracle_screens_fewer_whole_samples_after_the_time_cap():
+    now = [0.0]
+
+    def slow(batch):  # 40 clock-seconds a sample of 300 (3 chunks of 100)
+        now[0] += 40 / 3
+        return [value(d) for d in batch]
+
+    s = screening_baseline(slow, LIBRARY, 300, "toy", samples=5, chunk=100, max_seconds=60, clock=lambda: now[0])
+    assert (s.samples, s.calls) == (2, 300)  # the third would start after 80 s; whole samples only
+    assert math.isclose(s.seconds, 80.0)
+    first = screening_baseline(slow, LIBRARY, 300, "toy", samples=5, chunk=100, max_seconds=0, clock=lambda: now[0])
+    assert first.samples == 1  # the first sample always runs
+    fast = screening_baseline(lambda b: [value(d) for d in b], LIBRARY, 300, "toy", samples=5)
+    assert fast.samples == 5
+
+
 def test_the_summary_puts_sciloop_beside_screening_with_its_gain_and_time():
     rounds = [{"round": r, "metrics": {"oracle_calls": 100 * (r + 1), "new_labels": 100, "failures": 0,
                                        "best": 0.3 + 0.05 * r, "top10_mean": 0.2 + 0.05 * r,
