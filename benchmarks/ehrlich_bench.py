@@ -229,7 +229,8 @@ def tune_ga(num_states: int, length: int, budget: int, n_initial: int) -> tuple[
 
 
 def table(name: str, summary: dict[str, dict[str, Any]], budgets: Sequence[int]) -> str:
-    head = f"{name}\n  {'method':<9}" + "".join(f" best@{b:<6}" for b in budgets) + "  AUC            to 1.0 (median, reached)"
+    head = (f"{name}\n  {'method':<9}" + "".join(f" best@{b:<6}" for b in budgets)
+            + "  AUC            to 1.0 (median, reached)")
     lines = [head]
     for method, s in summary.items():
         cells = "".join(f" {s['best_at'][str(b)]['mean']:.3f}±{s['best_at'][str(b)]['std']:.3f}" for b in budgets)
@@ -298,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             seconds: dict[str, list[float]] = {m: [] for m in args.methods}
             runners: dict[str, Callable[[Problem, list[str]], list[float]]] = {
                 "sciloop": lambda p, init: run_sciloop(p, args.budget, init, args.batch, workdir, settings),
-                "holo_ga": lambda p, init: run_holo_ga(p, args.budget, init, **ga),
+                "holo_ga": lambda p, init, ga=ga: run_holo_ga(p, args.budget, init, **ga),
                 "random": lambda p, init: run_random(p, args.budget, init),
             }
             for seed in args.seeds:

@@ -145,7 +145,8 @@ def serial_cost(kind: str, designs: list[str], reps: int) -> float:
     return (time.perf_counter() - t) / len(designs)
 
 
-def run_case(oracle, kind: str, designs: list[str], reps: int, repeats: int) -> tuple[float, tuple[float, float, float]]:
+def run_case(oracle, kind: str, designs: list[str], reps: int,
+             repeats: int) -> tuple[float, tuple[float, float, float]]:
     """Best serial cost per design, and the best run's (wall time, start-up, in-oracle time)."""
     runner = OracleRunner(oracle, max_workers=oracle_workers(oracle))
     runner.run(designs[:8], lambda c: None, lambda d, r, n: None)  # warm the workers up
@@ -162,7 +163,7 @@ def run_case(oracle, kind: str, designs: list[str], reps: int, repeats: int) -> 
 
 
 def oracle_workers(oracle) -> int:
-    return int(getattr(oracle, "num_workers"))
+    return int(oracle.num_workers)
 
 
 def main() -> None:

@@ -57,7 +57,8 @@ def main() -> None:
             for result in bench_pmo([objective], [seed], args.budget, [method], args.corpus, missing_only=True,
                                     results_dir=ROOT / RESULTS, config=ROOT / BENCH_CONFIG,
                                     log=lambda line: print(line, flush=True)):
-                path = max((ROOT / RESULTS / objective).glob(f"{method}-seed{seed}-*.json"), key=lambda p: p.stat().st_mtime)
+                path = max((ROOT / RESULTS / objective).glob(f"{method}-seed{seed}-*.json"),
+                           key=lambda p: p.stat().st_mtime)
                 commit(str(path.relative_to(ROOT)),
                        f"PMO-{args.budget}: {method} {objective} seed {seed}: AUC top-10 "
                        f"{result.auc_top10:.3f}, #Circles {result.circles}, {result.wall_s:.0f} s "

@@ -70,8 +70,8 @@ def main() -> None:
     curves: dict[str, list[dict[str, list[float]]]] = {"sciloop": [], "screening": []}
     seconds: dict[str, list[float]] = {"sciloop": [], "screening": []}
     for seed in args.seeds:
-        for method, fn in (("screening", lambda: run_screening(seed, args.budget)),
-                           ("sciloop", lambda: run_sciloop(seed, args.budget, args.out, console))):
+        for method, fn in (("screening", lambda seed=seed: run_screening(seed, args.budget)),
+                           ("sciloop", lambda seed=seed: run_sciloop(seed, args.budget, args.out, console))):
             t = time.monotonic()
             values = fn()
             seconds[method].append(time.monotonic() - t)
