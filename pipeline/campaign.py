@@ -84,7 +84,7 @@ class Campaign:
         resuming: the run directory must already hold this campaign (`sciloop resume`).
         screening_baseline: close the summary with random screening of the library at as many
             calls, scored in this process after the campaign (built-in molecular objectives only;
-            5 samples, so 5x the campaign's calls, uncharged). The PMO harness turns it off: it is a
+            up to 5 samples, none started after a minute; uncharged). The PMO harness turns it off: it is a
             report, not part of the method, and on a slow oracle it took minutes of a run's time.
     """
 
@@ -94,6 +94,7 @@ class Campaign:
         self.screening_baseline = screening_baseline
         self.console = console or Console()
         self.run_dir = Path(config.run_dir).resolve()
+        self._check_settings()
         self.domain = make_domain(config)  # what a design is: keys, library, featurizer, similarity
         self.oracle, self._user_module = resolve_oracle(config.oracle)
         self.library = self.domain.initial_designs()
@@ -104,7 +105,6 @@ class Campaign:
         self.proposal = Proposal(config, self.domain, self.library, self.checkpoints, self.run_dir,
                                  self._progress, self._log)  # carries the surrogate and the proposer
         self.scoring = Scoring(config, self.oracle, self.run_dir, self._progress, self._log)
-        self._check_devices()
         self.ledger: Ledger | None = None  # opened here for an existing campaign, else by `_begin`
         if resuming or (self.run_dir / "ledger.sqlite").exists() or (self.run_dir / "config.yaml").exists():
             self.ledger = Ledger.of_run_dir(self.run_dir)  # refuses a missing or damaged ledger
@@ -164,18 +164,28 @@ class Campaign:
         self._owns_ray = start_ray(self.config.ray.address, self.config.ray.num_cpus, self._user_module) \
             or self._owns_ray
 
-    def _check_devices(self) -> None:
-        """Refuse, before anything is written, a device this process cannot use (the learner runs
-        here; the surrogate too unless it is fitted in a Ray task, whose device resolves there)."""
+    def _check_settings(self) -> None:
+        """Refuse, before Ray starts or anything is written, a device this process cannot use (the
+        learner runs here; the surrogate too unless it is fitted in a Ray task, whose device
+        resolves there) and a `module:Class` plug-in that does not import (the oracle's target is
+        checked where it is resolved)."""
         from sciloop.proposers.devices import resolve_device as learner_device
+        from sciloop.surrogates.plugins import import_class
         from sciloop.surrogates.training import resolve_device as surrogate_device
 
-        checks = [("proposer.device", learner_device, self.config.proposer.device)]
-        if self.config.surrogate.placement == "driver":
-            checks.append(("surrogate.device", surrogate_device, self.config.surrogate.device))
-        for key, resolve, setting in checks:
+        c = self.config
+        checks = [("proposer.device", learner_device, c.proposer.device)]
+        if c.surrogate.placement == "driver":
+            checks.append(("surrogate.device", surrogate_device, c.surrogate.device))
+        plugins = {"proposer.name": (c.proposer.name, "proposer"),  # a domain's is checked by its config
+                   "proposer.objective": (c.proposer.objective, "GFlowNet objective"),
+                   "surrogate.member": (c.surrogate.member, "surrogate member"),
+                   "acquisition.name": (c.acquisition.name, "acquisition")}
+        checks += [(key, lambda path, what=what: import_class(path, what), path)
+                   for key, (path, what) in plugins.items() if ":" in path]
+        for key, check, setting in checks:
             try:
-                resolve(setting)
+                check(setting)
             except ValueError as err:
                 raise ConfigError(f"{key}: {err}") from None
 

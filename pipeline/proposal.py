@@ -23,7 +23,7 @@ from rich.progress import Progress
 
 from sciloop.pipeline.builders import fit_surrogate, round_acquisition
 from sciloop.pipeline.checkpoints import Checkpoints
-from sciloop.pipeline.config import CampaignConfig
+from sciloop.pipeline.config import CampaignConfig, ConfigError
 from sciloop.pipeline.domains import Domain, select_diverse
 from sciloop.pipeline.ledger import DesignRow, Label, Ledger, RunDirError
 from sciloop.pipeline.proposer_registry import make_proposer, proposer_entry
@@ -116,8 +116,11 @@ class Proposal:
                        pool_invalid=sum(c[2] == "invalid" for c in candidates),
                        pool_labelled=sum(c[2] == "labelled" for c in candidates))
         if not pool:
-            raise RuntimeError(f"round {round_}: the proposer produced no new valid design "
-                               f"({len(candidates)} sampled); raise proposer.pool_factor")
+            raise ConfigError(f"round {round_}: the proposer produced no new valid design ({len(candidates)} "
+                              f"sampled: {metrics['pool_invalid']} invalid, {metrics['pool_labelled']} already "
+                              f"labelled), so the space it explores may be exhausted. The labels so far stay "
+                              f"in the ledger; to go on, start a new run_dir with a larger proposer.pool_factor "
+                              f"(now {pc.pool_factor}) or another proposer.name")
         values = acquisition_values(log_reward.acquisition, surrogate.features(pool))  # the reward's own
         picks = select_diverse(self.domain, values, pool, n, min_distance=self.config.selection.min_distance)
         mean, std = surrogate.predict([pool[i] for i in picks])

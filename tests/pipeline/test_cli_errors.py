@@ -1,6 +1,7 @@
 """Every error a user can act on is one `error: ...` line naming the file, key or oracle, and
 exit code 2; nothing is written to the run directory (no Ray, no campaign: fast tier)."""
 
+import pytest
 import yaml
 
 from sciloop.pipeline.cli import main
@@ -81,6 +82,19 @@ def test_oracle_module_missing_a_dependency_names_the_dependency(tmp_path, monke
     assert main(["run", _config(tmp_path, oracle={"target": "dep_oracle:score"})]) == 2
     line = _one_error_line(capsys)
     assert "importing 'dep_oracle' failed" in line and "not_installed_simulator" in line
+
+
+@pytest.mark.parametrize("override, words", [
+    ("proposer.name=no_such_module:Gen", "proposer.name: proposer 'no_such_module:Gen': cannot import it"),
+    ("proposer.objective=sciloop.proposers.objective:NoSuchLoss", "has no attribute 'NoSuchLoss'"),
+    ("surrogate.member=no_such_module:Net", "surrogate.member: surrogate member 'no_such_module:Net'"),
+    ("acquisition.name=no_such_module:Acq", "acquisition.name: acquisition 'no_such_module:Acq'"),
+    ("domain.name=no_such_module:Dom", "domain: Value error, domain 'no_such_module:Dom': cannot import it"),
+])
+def test_a_plugin_path_that_does_not_import_is_a_config_error(tmp_path, capsys, override, words):
+    assert main(["run", _config(tmp_path), override]) == 2  # before Ray starts: no traceback, exit 2
+    assert words in _one_error_line(capsys)
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_label_csv(tmp_path, capsys):
