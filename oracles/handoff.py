@@ -67,9 +67,10 @@ def read_results(path: str | Path, expected: Iterable[str] | None = None,
     Raises:
         ValueError: the file lacks the `design` column or a value column.
     """
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a spreadsheet's "CSV UTF-8" starts with a BOM
         reader = csv.DictReader(f)
-        cols = set(reader.fieldnames or [])
+        reader.fieldnames = [c.strip() for c in reader.fieldnames or []]  # `design, value` as written by hand
+        cols = set(reader.fieldnames)
         if not {"design", *value_columns} <= cols:
             wanted_cols = " and ".join(repr(c) for c in ("design", *value_columns))
             raise ValueError(f"{path}: expected columns {wanted_cols}, found {sorted(cols)}")

@@ -436,12 +436,14 @@ class Campaign:
                 self._stop_ray()
 
     def tell(self, results: dict[str, float | None]) -> None:
-        """Record results of designs from `propose` (None marks a failure); a round whose designs
-        all have results is finished with the same metrics as a `run` round. Designs of a `tell`
-        that a crash cut short may be told again.
+        """Record results of designs from `propose` (None marks a failure); every round whose
+        designs all have results is finished with the same metrics as a `run` round. Designs of a
+        `tell` that a crash cut short may be told again. Nothing is written when a design or a
+        value is refused.
 
         Raises:
-            ValueError: a design that was not proposed, or was told already.
+            ValueError: a design that was not proposed or was told already, or a value that is
+                not a number (a string from a CSV); NaN and inf are recorded as failures.
         """
         with self._locked():
             ledger = self._begin()
@@ -450,17 +452,22 @@ class Campaign:
             unknown = [d for d in results if d not in pending and d not in told_before]
             if unknown:
                 raise ValueError(f"{len(unknown)} designs were not proposed or already told: {unknown[:3]}")
+            outcomes = {d: OracleResult.from_value(v) if v is not None else OracleResult.failure("reported failed")
+                        for d, v in results.items()}
+            bad = {d: r.reason for d, r in outcomes.items() if (r.reason or "").startswith("not a number")}
+            if bad:  # a typo, or text from a CSV: refused whole, as `sciloop label` skips it (NaN is a failure)
+                raise ValueError(f"{len(bad)} values are not numbers (None records a failure), nothing "
+                                 f"recorded: {list(bad.items())[:3]}")
             pending |= told_before
             ledger.mark_submitted([pending[d].key for d in results if d not in told_before])
-            for design, value in results.items():
-                res = OracleResult.from_value(value) if value is not None else OracleResult.failure("reported failed")
+            for design, res in outcomes.items():
                 self.scoring.record(ledger, pending[design].key, res, "user")
-            rounds = ledger.rounds()
-            if rounds and rounds[-1]["stage"] != "done" and not ledger.pending() and not ledger.in_flight():
-                round_ = rounds[-1]["round"]
-                rows = ledger.designs(round_)
-                metrics = round_metrics(ledger, round_, rows, len(ledger.failures(round_)), self.domain)
-                ledger.finish_round(round_, metrics)
+            waiting = {r.key for r in ledger.pending()} | {r.key for r in ledger.in_flight()}
+            for r in ledger.rounds():
+                rows = ledger.designs(r["round"]) if r["stage"] != "done" else []
+                if rows and not any(row.key in waiting for row in rows):
+                    metrics = round_metrics(ledger, r["round"], rows, len(ledger.failures(r["round"])), self.domain)
+                    ledger.finish_round(r["round"], metrics)
 
 
 def _needs(prefix: str, cpus: float, gpus: float, resources: dict[str, float]) -> list[tuple[str, str, float]]:

@@ -28,8 +28,8 @@ def value_columns(oracle: OracleConfig, csv_path: str | Path) -> tuple[str, ...]
     if oracle.target == "lab" and oracle.kwargs.get("value_columns"):
         return tuple(oracle.kwargs["value_columns"])
     try:
-        with open(csv_path, newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
+        with open(csv_path, newline="", encoding="utf-8-sig") as fh:
+            header = [c.strip() for c in next(csv.reader(fh), [])]
     except FileNotFoundError:
         raise ConfigError(f"label file not found: {csv_path}") from None
     except UnicodeDecodeError:
@@ -84,11 +84,11 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
                 out.skipped[design] = why
                 continue
             assert key is not None
+            values = result.values
+            value = None if values is None else oracle.scalarise(values)  # may refuse: before any write
             if key in never_sent:
                 ledger.mark_submitted([key])
                 never_sent.discard(key)
-            values = result.values
-            value = None if values is None else oracle.scalarise(values)
             ledger.record_result(key, value, result.reason, "label",
                                  values if values and len(values) > 1 else None)
             correctable.discard(key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sciloop.pipeline import __version__
-from sciloop.pipeline.config import load_config
+from sciloop.pipeline.config import ConfigError, load_config
 from sciloop.pipeline.domains import make_domain
 from sciloop.pipeline.ledger import Ledger, RunDirLock
 from sciloop.pipeline.round_log import RoundContext, log_round
@@ -33,14 +33,18 @@ def sync(run_dir: str | Path) -> list[int]:
     runs in it. A finished campaign's run is closed as FINISHED.
 
     Raises:
-        ConfigError: a campaign is running in `run_dir`.
+        ConfigError: a campaign is running in `run_dir`, or the tracking server does not answer
+            (nothing was logged; run it again once the server is up).
     """
     run_dir = Path(run_dir).resolve()
     ledger = Ledger.of_run_dir(run_dir)
     config = load_config(run_dir / "config.yaml", run_dir=str(run_dir))
     domain = make_domain(config)
     with RunDirLock(run_dir):
-        tracker = open_campaign_tracker(config, run_dir, ledger, __version__)
+        try:
+            tracker = open_campaign_tracker(config, run_dir, ledger, __version__)
+        except ConnectionError as err:
+            raise ConfigError(f"{err}: nothing was synced; run `sciloop sync {run_dir}` again once it is up") from None
         synced = []
         for r in ledger.rounds():
             if r["stage"] != "done" or r["logged"]:

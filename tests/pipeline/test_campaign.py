@@ -138,6 +138,13 @@ def test_ask_tell(ray_session, tmp_path, tiny):
     ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
     assert ledger.oracle_calls() == 18 and len(ledger.labels()) == 17
     assert len(ledger.pending()) == 3
+    with pytest.raises(ValueError, match="not numbers"):  # text from a CSV: refused, nothing recorded
+        campaign.tell({designs[2]: 0.5, designs[3]: "0.83"})
+    assert ledger.oracle_calls() == 18 and len(ledger.pending()) == 3
+    more = campaign.propose(4)  # round 2 while round 1 still waits for three results
+    campaign.tell({d: 1.0 for d in designs[2:] + more})
+    assert [r["stage"] for r in ledger.rounds()] == ["done", "done", "done"]  # round 1 was left 'selected'
+    assert ledger.rounds()[1]["metrics"]["new_labels"] == 4 and ledger.rounds()[1]["metrics"]["failures"] == 1
 
 
 def faulty(smiles: list[str]) -> list[float]:

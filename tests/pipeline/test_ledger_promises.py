@@ -228,6 +228,34 @@ def test_label_refuses_designs_in_flight_from_a_stopped_run(tmp_path):
     assert Ledger(run / "ledger.sqlite").labels() == []
 
 
+def test_label_reads_a_spreadsheets_csv_and_charges_no_design_for_a_refused_row(tmp_path, capsys):
+    run = tmp_path / "run"
+    Campaign.from_config({"run_dir": str(run), "oracle": {"target": "qed", "weights": [1.0, 0.5]}},
+                         console=QUIET)._begin()
+    ledger = Ledger(run / "ledger.sqlite")
+    ledger.start_round(0)
+    ledger.add_designs(0, [DesignRow("CCO", "CCO", "library"), DesignRow("CCN", "CCN", "library")])
+    # "CSV UTF-8" from a spreadsheet starts with a byte-order mark; a hand-written header has spaces
+    (tmp_path / "r.csv").write_text("\ufeffdesign, value_1, value_2\nCCO,0.2,0.4\n", encoding="utf-8")
+    assert import_labels(run, tmp_path / "r.csv").labeled == ["CCO"]
+    assert [l.value for l in ledger.labels()] == [pytest.approx(0.4)]
+    # three objectives against two weights: refused before the never-sent design is charged
+    (tmp_path / "bad.csv").write_text("design,value_1,value_2,value_3\nCCN,0.1,0.2,0.3\n")
+    assert main(["label", str(run), str(tmp_path / "bad.csv")]) == 2
+    assert "weights" in capsys.readouterr().err
+    assert [r.key for r in ledger.pending()] == ["CCN"] and not ledger.in_flight()
+
+
+def test_sync_with_the_tracking_server_away_is_one_error_line(tmp_path, capsys):
+    run = tmp_path / "run"  # port 9 (discard) answers nothing here
+    Campaign.from_config({"run_dir": str(run), "oracle": {"target": "qed"},
+                          "tracking": {"uri": "http://127.0.0.1:9"}}, console=QUIET)._begin()
+    assert main(["sync", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: MLflow tracking server http://127.0.0.1:9 does not answer") and "\n" not in err
+    assert "nothing was synced" in err
+
+
 # -- 6. ask/tell keeps the budget, the lock and the round's metrics ----------------------
 def test_ask_tell_keeps_budget_lock_and_metrics(ray_session, tmp_path, user_oracle, tiny):
     config = _config(tiny)
