@@ -78,8 +78,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     console = Console()
     console.print(summary_table(ledger.rounds(), f"{args.run_dir}: {ledger.oracle_calls()} of "
                                                  f"{budget} oracle calls spent"))
+    ask_tell = ledger.get_meta("ask_tell", False)
     for r in ledger.rounds():
-        if r["stage"] != "done":
+        if r["stage"] == "selected" and ask_tell:  # `resume` would send them to the config's oracle
+            console.print(f"round {r['round']}: its designs were proposed by `Campaign.propose` and await "
+                          f"`Campaign.tell` (or `sciloop label {args.run_dir} results.csv`)")
+        elif r["stage"] != "done":
             console.print(f"round {r['round']} stopped at stage {r['stage']!r} (MLflow shows its run as "
                           f"RUNNING until `sciloop resume {args.run_dir}` finishes it)")
     console.print(f"events: {ledger.counts()}; pending (never sent): {len(ledger.pending())}; "

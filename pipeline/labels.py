@@ -77,7 +77,8 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
         domain = make_domain(campaign) if campaign is not None else MoleculeDomain()
         for design, result in imported.results.items():
             key = domain.canonical(design)
-            why = _refusal(key, result.reason, known, stranded, correctable | never_sent, ledger)
+            why = _refusal(key, result.reason, known, stranded, correctable | never_sent, ledger,
+                           ledger.get_meta("ask_tell", False))
             if why is None and key in failed and not result.ok:
                 why = "failed already; only a value corrects a failure"
             if why is not None:
@@ -100,12 +101,14 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
 
 
 def _refusal(key: str | None, reason: str | None, known: set[str], stranded: set[str],
-             accepted: set[str], ledger: Ledger) -> str | None:
+             accepted: set[str], ledger: Ledger, ask_tell: bool = False) -> str | None:
     """Why a row of the file is not imported, or None."""
     if key is None:
         return "not a valid design"
     if reason and reason.startswith(("not a number", "non-finite")):
         return f"{reason}: fix the value and import the file again"
+    if key in stranded and ask_tell:
+        return "in flight from a `tell` cut short: tell it again (`Campaign.tell` accepts it)"
     if key in stranded:
         return ("in flight when the campaign stopped: run `sciloop resume` first (it re-sends the "
                 "design to an idempotent oracle, or marks it unknown for `sciloop label`)")

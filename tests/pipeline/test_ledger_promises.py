@@ -501,7 +501,7 @@ campaign.tell({{d: float(len(d)) for d in designs}})
 """
 
 
-def test_ask_tell_survives_a_crash_in_tell(tmp_path, monkeypatch, tiny, fault_report):
+def test_ask_tell_survives_a_crash_in_tell(tmp_path, monkeypatch, tiny, fault_report, capsys):
     monkeypatch.chdir(tmp_path)
     config = _config(tiny, "qed")
     config["ray"] = {"num_cpus": 2}
@@ -512,6 +512,11 @@ def test_ask_tell_survives_a_crash_in_tell(tmp_path, monkeypatch, tiny, fault_re
     designs = (tmp_path / "proposed.txt").read_text().splitlines()
     ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
     assert len(ledger.labels()) == 5 and len(ledger.in_flight()) == 11
+    assert main(["status", "run"]) == 0  # not `resume`: it would send the user's designs to the config's oracle
+    out = capsys.readouterr().out
+    assert "Campaign.tell" in out and "sciloop resume" not in out
+    (tmp_path / "r.csv").write_text(f"design,value\n{designs[6]},1.0\n")
+    assert "tell it again" in import_labels(tmp_path / "run", tmp_path / "r.csv").skipped[designs[6]]
     campaign = Campaign.from_config(config, console=QUIET)
     with pytest.raises(ValueError, match="already told"):
         campaign.tell({designs[0]: 1.0})
