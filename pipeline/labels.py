@@ -79,6 +79,8 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
             key = domain.canonical(design)
             why = _refusal(key, result.reason, known, stranded, correctable | never_sent, ledger,
                            ledger.get_meta("ask_tell", False))
+            if key is None:
+                why = f"not a valid design: {domain.invalid_reason(design) or 'no canonical form'}"
             if why is None and key in failed and not result.ok:
                 why = "failed already; only a value corrects a failure"
             if why is not None:

@@ -188,7 +188,7 @@ def best_table(labels: Sequence[Any], n: int, vectors: dict[str, list[float]], t
     table = Table(title=title, caption="round 0 is the initial screen")
     for col in ("#", "value", *(f"v{i + 1}" for i in range(width)), "round"):
         table.add_column(col, justify="right")
-    table.add_column("design (canonical SMILES)", overflow="fold")
+    table.add_column("design (its ledger key)", overflow="fold")  # SMILES or a sequence
     for i, l in enumerate(ranked, 1):
         vec = [format(v, ".3f") for v in vectors.get(l.key, [])] + ["-"] * width
         table.add_row(str(i), format(l.value, ".3f"), *vec[:width], str(l.round), l.key)

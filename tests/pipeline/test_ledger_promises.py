@@ -236,8 +236,11 @@ def test_label_reads_a_spreadsheets_csv_and_charges_no_design_for_a_refused_row(
     ledger.start_round(0)
     ledger.add_designs(0, [DesignRow("CCO", "CCO", "library"), DesignRow("CCN", "CCN", "library")])
     # "CSV UTF-8" from a spreadsheet starts with a byte-order mark; a hand-written header has spaces
-    (tmp_path / "r.csv").write_text("\ufeffdesign, value_1, value_2\nCCO,0.2,0.4\n", encoding="utf-8")
-    assert import_labels(run, tmp_path / "r.csv").labeled == ["CCO"]
+    (tmp_path / "r.csv").write_text("\ufeffdesign, value_1, value_2\nCCO,0.2,0.4\nC1CC,0.1,0.1\n", encoding="utf-8")
+    done = import_labels(run, tmp_path / "r.csv")
+    assert done.labeled == ["CCO"]
+    why = done.skipped["C1CC"]  # says why, in the domain's words
+    assert why.startswith("not a valid design: ") and "no canonical form" not in why
     assert [l.value for l in ledger.labels()] == [pytest.approx(0.4)]
     # three objectives against two weights: refused before the never-sent design is charged
     (tmp_path / "bad.csv").write_text("design,value_1,value_2,value_3\nCCN,0.1,0.2,0.3\n")
