@@ -71,7 +71,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, top: int = 
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 figure{{display:inline-block;margin:6px;width:230px;vertical-align:top}} figcaption{{font-size:12px;word-break:break-all}}</style></head>
 <body><h1>sciloop campaign: {html.escape(run_dir.name)}</h1>
-<p>{ledger.oracle_calls()} oracle calls, {len(labels)} labels, {len(ledger.failures())} failures; {rounds_text(rounds)}.</p>
+<p>{ledger.oracle_calls()} oracle calls, {len(labels)} labels, {len(ledger.failed())} failures; {rounds_text(rounds)}.</p>
 <h2>Optimisation curve</h2><img alt="curves" src="data:image/png;base64,{_png(curves_figure(ledger.call_values()))}">
 <h2>Rounds</h2><table><tr>{head}</tr>{rows}</table>
 <h2>Top {min(top, len(labels))} designs</h2>{cards}

@@ -19,6 +19,9 @@ def test_report_is_self_contained_html(tmp_path, capsys):
     assert page.index("c1ccccc1O") < page.index("<code>CCO</code>")  # best design first
     assert "<td>0.750</td>" in page and "data:image/png;base64," in page and "<svg" in page
     assert "src=\"http" not in page and "<link" not in page and "<script" not in page  # self-contained
+    ledger.record_result("CCN", 0.5, None, "label")  # `sciloop label` corrects the failure
+    assert main(["report", str(tmp_path)]) == 0
+    assert "3 oracle calls, 3 labels, 0 failures" in (tmp_path / "report.html").read_text()  # counted once
 
 
 def test_round_zero_is_the_initial_screen():
