@@ -97,7 +97,13 @@ class Campaign:
         self._check_settings()
         self.domain = make_domain(config)  # what a design is: keys, library, featurizer, similarity
         self.oracle, self._user_module = resolve_oracle(config.oracle)
-        self.library = self.domain.initial_designs()
+        try:
+            self.library = self.domain.initial_designs()
+        except (ValueError, OSError) as err:  # a library whose package is missing, an initial file not found
+            raise ConfigError(f"initial designs of domain {config.domain.name!r}: {err}") from None
+        if config.initial.size > len(self.library):
+            raise ConfigError(f"initial.size {config.initial.size} exceeds the {len(self.library)} distinct valid "
+                              f"designs of the initial library ({self.domain.initial_source}): lower it")
         self.tracker: Tracker | None = None
         self._owns_ray = False
         self._lock = RunDirLock(self.run_dir)
@@ -112,7 +118,8 @@ class Campaign:
             if stored is not None and stored not in config.digests():  # legacy forms accepted
                 raise ConfigError(f"{self.run_dir} holds a campaign with a different config "
                                   f"(digest {stored} != {config.digest()}; only "
-                                  f"{' and '.join(config.EXTENDABLE)} may change): use a new run_dir")
+                                  f"{' and '.join(config.EXTENDABLE)}, ray.* and *.device may change): "
+                                  f"use a new run_dir")
 
     @classmethod
     def resume(cls, run_dir: str | Path, overrides: list[str] | None = None,

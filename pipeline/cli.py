@@ -42,7 +42,7 @@ def _ray_override(args: argparse.Namespace) -> list[str]:
 def cmd_resume(args: argparse.Namespace) -> int:
     from sciloop.pipeline.campaign import Campaign
 
-    overrides = _ray_override(args) + _extension(args)
+    overrides = list(args.overrides) + _ray_override(args) + _extension(args)
     Campaign.resume(args.run_dir, overrides).run()  # RUN_DIR, wherever run from
     return 0
 
@@ -238,9 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "default: RAY_ADDRESS if set, else a local Ray in-process")
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("resume", help="continue the campaign in a run directory, or extend a finished one",
-                       description="Continue the campaign in RUN_DIR. Only --rounds and --budget may "
-                                   "change on resume; any other change needs a new run directory.")
+                       description="Continue the campaign in RUN_DIR. --rounds and --budget extend it; "
+                                   "where it runs (ray.*, proposer.device, surrogate.device) may change as "
+                                   "overrides; any other change needs a new run directory.")
     p.add_argument("run_dir")
+    p.add_argument("overrides", nargs="*", help="e.g. proposer.device=cpu surrogate.device=cpu ray.num_cpus=4")
     p.add_argument("--rounds", type=int, help="extend: rounds after the initial screen, in all")
     p.add_argument("--budget", type=int, help="extend: oracle calls in all (rounds are raised to reach it)")
     p.add_argument("--ray-address", help="a running Ray cluster (the campaign may move between clusters)")

@@ -99,6 +99,8 @@ def resolve_oracle(cfg: OracleConfig) -> tuple[Oracle, ModuleType | None]:
             oracle: Any = load_oracle(cfg.target, **cfg.kwargs)
         except KeyError as exc:
             raise ConfigError(f"oracle.target: {exc.args[0]}; or give 'module:attr'") from None
+        except TypeError as exc:  # a keyword the built-in does not take (`oracle.kwargs.lenght=32`)
+            raise ConfigError(f"oracle.kwargs of {cfg.target!r}: {exc}") from None
         module = None
     else:
         try:

@@ -28,6 +28,7 @@ from sciloop.pipeline.domains import Domain, select_diverse
 from sciloop.pipeline.ledger import DesignRow, Label, Ledger, RunDirError
 from sciloop.pipeline.proposer_registry import make_proposer, proposer_entry
 from sciloop.pipeline.round_log import RoundContext
+from sciloop.proposers.screening import LibraryExhaustedError
 from sciloop.surrogates.acquisition import acquisition_values, make_log_reward
 
 if TYPE_CHECKING:
@@ -118,9 +119,10 @@ class Proposal:
         if not pool:
             raise ConfigError(f"round {round_}: the proposer produced no new valid design ({len(candidates)} "
                               f"sampled: {metrics['pool_invalid']} invalid, {metrics['pool_labelled']} already "
-                              f"labelled), so the space it explores may be exhausted. The labels so far stay "
-                              f"in the ledger; to go on, start a new run_dir with a larger proposer.pool_factor "
-                              f"(now {pc.pool_factor}) or another proposer.name")
+                              f"labelled), so the space it explores may be exhausted: its labels are in the "
+                              f"ledger (`sciloop best {self.run_dir}`). To search on, start a new run_dir with "
+                              f"another proposer.name or a larger pool (proposer.pool_factor, now "
+                              f"{pc.pool_factor}; proposer.offspring_children for the offspring proposers)")
         values = acquisition_values(log_reward.acquisition, surrogate.features(pool))  # the reward's own
         picks = select_diverse(self.domain, values, pool, n, min_distance=self.config.selection.min_distance)
         mean, std = surrogate.predict([pool[i] for i in picks])
@@ -173,7 +175,11 @@ class Proposal:
         pool: list[str] = []
         candidates: list[tuple[str, str | None, str | None]] = []
         for _ in range(attempts):
-            for design in self.proposer.sample(size):
+            try:
+                designs = self.proposer.sample(size)
+            except LibraryExhaustedError:  # screening has drawn its whole library: keep what it gave
+                break
+            for design in designs:
                 key = self.domain.canonical(design)
                 why = ("invalid" if key is None else "labelled" if key in known
                        else "duplicate" if key in seen else None)

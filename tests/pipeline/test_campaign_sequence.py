@@ -68,7 +68,12 @@ def test_a_sequence_offspring_campaign_breeds_from_its_labels(ray_session, tmp_p
     assert not earlier & {r.design for r in ledger.designs(2)}  # no labelled design proposed again
 
 
-def test_an_exhausted_space_stops_with_one_error_line_and_keeps_the_labels(ray_session, tmp_path, tiny, capsys):
+@pytest.mark.parametrize("proposer", [
+    {"name": "sequence_offspring", "offspring_children": 50},
+    {"name": "screening"},  # its library runs out mid-round: it raised LibraryExhaustedError (exit 1)
+])
+def test_an_exhausted_space_stops_with_one_error_line_and_keeps_the_labels(ray_session, tmp_path, tiny, capsys,
+                                                                           proposer):
     import yaml
 
     from sciloop.pipeline.cli import main
@@ -76,12 +81,12 @@ def test_an_exhausted_space_stops_with_one_error_line_and_keeps_the_labels(ray_s
     tiny |= {"domain": {"name": "sequence", "alphabet": "AC", "length": 2},  # 4 sequences in all
              "run_dir": str(tmp_path / "run"), "oracle": {"target": "token_count", "num_cpus": 0.5}}
     tiny["initial"] |= {"size": 4, "library_size": 100}  # the screen labels all four
-    tiny["proposer"] = {"name": "sequence_offspring", "offspring_children": 50, "num_actors": 0, "pool_factor": 3}
+    tiny["proposer"] = proposer | {"num_actors": 0, "pool_factor": 3}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny))
     assert main(["run", str(tmp_path / "c.yaml")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith("error: round 1: the proposer produced no new valid design")
-    assert "already labelled" in err and "proposer.pool_factor (now 3)" in err
+    assert "already labelled" in err and "proposer.pool_factor, now 3" in err and "sciloop best" in err
     from sciloop.pipeline.ledger import Ledger
 
     assert len(Ledger.of_run_dir(tmp_path / "run").labels()) == 4

@@ -97,6 +97,28 @@ def test_a_plugin_path_that_does_not_import_is_a_config_error(tmp_path, capsys, 
     assert not (tmp_path / "run").exists()
 
 
+def test_an_initial_screen_the_library_cannot_fill_writes_nothing(tmp_path, capsys):
+    assert main(["run", _config(tmp_path), "initial.size=6000"]) == 2  # rdkit's NCI set: ~4,900 molecules
+    line = _one_error_line(capsys)
+    assert "initial.size 6000 exceeds the" in line and "library:nci" in line
+    assert not (tmp_path / "run").exists()  # so the corrected config may use the same run_dir
+
+
+def test_a_builtin_oracle_keyword_it_does_not_take(tmp_path, capsys):
+    assert main(["run", _config(tmp_path), "oracle.kwargs.lenght=32"]) == 2
+    line = _one_error_line(capsys)
+    assert "oracle.kwargs of 'qed'" in line and "lenght" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_initial_file_that_is_not_there(tmp_path, capsys):
+    domain = {"name": "sequence", "alphabet": "AC", "length": 4, "initial_file": str(tmp_path / "gone.txt")}
+    path = _config(tmp_path, domain=domain, oracle={"target": "token_count"})
+    assert main(["run", path]) == 2
+    assert "gone.txt" in _one_error_line(capsys)
+    assert not (tmp_path / "run").exists()
+
+
 def test_missing_label_csv(tmp_path, capsys):
     Ledger(tmp_path / "ledger.sqlite").close()
     assert main(["label", str(tmp_path), str(tmp_path / "results.csv")]) == 2

@@ -80,10 +80,14 @@ def test_failed_starts_leave_the_run_directory_reusable_and_a_finished_campaign_
     out = " ".join(capfd.readouterr().out.split())
     assert "its budget of 40 oracle calls is spent" in out and "--budget 48" in out
 
-    # any other change is still refused
+    # where it runs may change on resume (a GPU campaign goes on on a CPU machine); nothing else
+    assert main(["resume", str(run_dir), "proposer.device=cpu", "surrogate.device=cpu"]) == 0
+    assert "budget of 40 oracle calls is spent" in " ".join(capfd.readouterr().out.split())
+    assert main(["resume", str(run_dir), "proposer.steps=9"]) == 2
+    assert "only budget and rounds, ray.* and *.device may change" in capfd.readouterr().err
     tiny.update(seed=8, rounds=3, budget=40)
     assert main(["run", _write(tmp_path, tiny)]) == 2
-    assert "only budget and rounds may change" in capfd.readouterr().err
+    assert "only budget and rounds, ray.* and *.device may change" in capfd.readouterr().err
 
 
 def test_an_oracle_that_breaks_its_contract_exits_4(tiny, tmp_path, ray_session, capfd, monkeypatch):
