@@ -201,9 +201,13 @@ class CampaignConfig(_Strict):
             raise ValueError(
                 f"surrogate.member={member} reads {MEMBERS[member].inputs} ({what}), which domain "
                 f"{self.domain.name!r} does not give ({', '.join(gives)}): choose from {', '.join(fits)}")
-        if domain.proposers is not None and self.proposer.name not in domain.proposers:
-            raise ValueError(f"proposer.name={self.proposer.name} does not serve domain {self.domain.name!r}: "
-                             f"choose from {', '.join(domain.proposers)}")
+        name, builtin = self.proposer.name, PROPOSERS.get(self.proposer.name)  # a module:Class is the user's call
+        if builtin is not None and ((domain.proposers is not None and name not in domain.proposers)
+                                    or (builtin.domains is not None and self.domain.name not in builtin.domains)):
+            serve = [n for n, e in PROPOSERS.items() if (domain.proposers is None or n in domain.proposers)
+                     and (e.domains is None or self.domain.name in e.domains)]
+            raise ValueError(f"proposer.name={name} does not serve domain {self.domain.name!r}: "
+                             f"choose from {', '.join(serve)} or give 'module:Class'")
         if "seed" in self.surrogate.model_fields_set:
             raise ValueError("surrogate.seed is set per round from the campaign's seed: leave it out")
         acq = self.acquisition

@@ -39,12 +39,15 @@ class ProposerEntry:
         description: one line for the config reference.
         steps: its training steps per round, read from `config.proposer` (the progress bar's length).
         actors: it places Ray actors with `proposer.actor_*` resources (checked before any call).
+        domains: the domains it can build for (None: any whose environment it uses); a config
+            pairing it with another is refused at validation, before anything is paid.
     """
 
     build: Callable[[CampaignConfig, Sequence[str], Pretrain | None], Proposer]
     description: str
     steps: Callable[[ProposerConfig], int] = lambda pc: pc.steps
     actors: bool = False
+    domains: tuple[str, ...] | None = None
 
 
 def make_gflownet(config: CampaignConfig, library: Sequence[str], pretrain: Pretrain | None) -> GFlowNetProposer:
@@ -124,7 +127,7 @@ PROPOSERS: dict[str, ProposerEntry] = {
         "screened by the reward"), lambda pc: 1),
     "sequence_offspring": ProposerEntry(_sequence_offspring, (
         "sequences: crossovers and point mutations of the replay_top best labelled designs, parents "
-        "drawn as Mol GA draws them, screened by the reward"), lambda pc: 1),
+        "drawn as Mol GA draws them, screened by the reward"), lambda pc: 1, domains=("sequence",)),
     "screening": ProposerEntry(_screening, "the library in a seeded random order"),
 }
 

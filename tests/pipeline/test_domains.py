@@ -35,6 +35,11 @@ def test_a_sequence_domain_from_config_and_unknown_names():
         load_config({"domain": SEQ, "surrogate": {"member": "gnn"}})
     with pytest.raises(ConfigError, match=r"proposer.name=genetic does not serve domain 'sequence'"):
         load_config({"domain": SEQ, "proposer": {"name": "genetic"}})
+    with pytest.raises(ConfigError, match=r"proposer.name=sequence_offspring does not serve domain 'molecule': "
+                                          r"choose from gflownet, genetic, gflownet\+genetic, offspring, screening"):
+        load_config({"proposer": {"name": "sequence_offspring"}})  # it failed in round 1, after the screen was paid
+    plugin = load_config({"domain": SEQ, "proposer": {"name": "tests.plugins.proposer_plugin:RewardScreen"}})
+    assert plugin.proposer.name.endswith(":RewardScreen")  # a plug-in proposer is the user's call on any domain
     assert set(DOMAINS) >= {"molecule", "sequence"}
 
 
