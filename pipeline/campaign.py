@@ -181,6 +181,10 @@ class Campaign:
         from sciloop.surrogates.training import resolve_device as surrogate_device
 
         c = self.config
+        if c.domain.name != "molecule" and "target" not in c.oracle.model_fields_set:
+            raise ConfigError(f"oracle.target: the default ({c.oracle.target!r}) scores molecules, but the domain "
+                              f"is {c.domain.name!r}: name the oracle (e.g. ehrlich, token_count or "
+                              f"my_module:score)")  # else every design fails, paid, until 20 in a row stop it
         checks = [("proposer.device", learner_device, c.proposer.device)]
         if c.surrogate.placement == "driver":
             checks.append(("surrogate.device", surrogate_device, c.surrogate.device))

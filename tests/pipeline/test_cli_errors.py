@@ -119,6 +119,13 @@ def test_an_initial_file_that_is_not_there(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_sequence_campaign_must_name_its_oracle(tmp_path, capsys):
+    domain = {"name": "sequence", "alphabet": "ACGT", "length": 8}
+    assert main(["run", _config(tmp_path, domain=domain, oracle={})]) == 2  # the default scores SMILES
+    assert "oracle.target: the default ('celecoxib_rediscovery') scores molecules" in _one_error_line(capsys)
+    assert not (tmp_path / "run").exists()
+
+
 def test_missing_label_csv(tmp_path, capsys):
     Ledger(tmp_path / "ledger.sqlite").close()
     assert main(["label", str(tmp_path), str(tmp_path / "results.csv")]) == 2
