@@ -459,21 +459,23 @@ class Campaign:
         """
         with self._locked():
             ledger = self._begin()
-            pending = {r.design: r for r in ledger.pending()}
-            told_before = {r.design: r for r in ledger.in_flight()}  # a `tell` cut short by a crash
-            unknown = [d for d in results if d not in pending and d not in told_before]
+            pending = {r.key for r in ledger.pending()}
+            told_before = {r.key for r in ledger.in_flight()}  # a `tell` cut short by a crash
+            keys = {d: self.domain.canonical(d) for d in results}  # any spelling of a proposed design
+            unknown = [d for d, k in keys.items() if k not in pending and k not in told_before]
             if unknown:
                 raise ValueError(f"{len(unknown)} designs were not proposed or already told: {unknown[:3]}")
+            if len(set(keys.values())) < len(keys):
+                raise ValueError("two spellings of one design in one tell(): give each design once")
             outcomes = {d: OracleResult.from_value(v) if v is not None else OracleResult.failure("reported failed")
                         for d, v in results.items()}
             bad = {d: r.reason for d, r in outcomes.items() if (r.reason or "").startswith("not a number")}
             if bad:  # a typo, or text from a CSV: refused whole, as `sciloop label` skips it (NaN is a failure)
                 raise ValueError(f"{len(bad)} values are not numbers (None records a failure), nothing "
                                  f"recorded: {list(bad.items())[:3]}")
-            pending |= told_before
-            ledger.mark_submitted([pending[d].key for d in results if d not in told_before])
+            ledger.mark_submitted([k for k in keys.values() if k in pending])
             for design, res in outcomes.items():
-                self.scoring.record(ledger, pending[design].key, res, "user")
+                self.scoring.record(ledger, keys[design], res, "user")
             waiting = {r.key for r in ledger.pending()} | {r.key for r in ledger.in_flight()}
             for r in ledger.rounds():
                 rows = ledger.designs(r["round"]) if r["stage"] != "done" else []

@@ -142,7 +142,13 @@ def test_ask_tell(ray_session, tmp_path, tiny):
         campaign.tell({designs[2]: 0.5, designs[3]: "0.83"})
     assert ledger.oracle_calls() == 18 and len(ledger.pending()) == 3
     more = campaign.propose(4)  # round 2 while round 1 still waits for three results
-    campaign.tell({d: 1.0 for d in designs[2:] + more})
+    mol = Chem.MolFromSmiles(designs[2])
+    spelt = Chem.MolToSmiles(mol, rootedAtAtom=mol.GetNumAtoms() - 1)  # another SMILES of the same molecule
+    assert spelt != designs[2]
+    with pytest.raises(ValueError, match="two spellings"):
+        campaign.tell({designs[2]: 1.0, spelt: 1.0})
+    campaign.tell({spelt: 1.0} | {d: 1.0 for d in designs[3:] + more})
+    assert ledger.has_label(designs[2])
     assert [r["stage"] for r in ledger.rounds()] == ["done", "done", "done"]  # round 1 was left 'selected'
     assert ledger.rounds()[1]["metrics"]["new_labels"] == 4 and ledger.rounds()[1]["metrics"]["failures"] == 1
 
