@@ -75,12 +75,11 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
         never_sent = {r.key for r in ledger.pending()}
         known = ledger.known_keys()
         domain = make_domain(campaign) if campaign is not None else MoleculeDomain()
+        ask_tell = ledger.get_meta("ask_tell", False)  # designs in flight were told, not sent to an oracle
         for design, result in imported.results.items():
             key = domain.canonical(design)
-            why = _refusal(key, result.reason, known, stranded, correctable | never_sent, ledger,
-                           ledger.get_meta("ask_tell", False))
-            if key is None:
-                why = f"not a valid design: {domain.invalid_reason(design) or 'no canonical form'}"
+            why = (f"not a valid design: {domain.invalid_reason(design) or 'no canonical form'}" if key is None
+                   else _refusal(key, result.reason, known, stranded, correctable | never_sent, ledger, ask_tell))
             if why is None and key in failed and not result.ok:
                 why = "failed already; only a value corrects a failure"
             if why is not None:
@@ -102,11 +101,9 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
     return out
 
 
-def _refusal(key: str | None, reason: str | None, known: set[str], stranded: set[str],
+def _refusal(key: str, reason: str | None, known: set[str], stranded: set[str],
              accepted: set[str], ledger: Ledger, ask_tell: bool = False) -> str | None:
-    """Why a row of the file is not imported, or None."""
-    if key is None:
-        return "not a valid design"
+    """Why a row of a valid design is not imported, or None."""
     if reason and reason.startswith(("not a number", "non-finite")):
         return f"{reason}: fix the value and import the file again"
     if key in stranded and ask_tell:
