@@ -121,6 +121,7 @@ class Ehrlich:
     epistasis_factor: float = 0.0
     seed: int = 0
     name: str = "ehrlich"
+    num_objectives: int = 1
     num_cpus: float = 0.25
     num_gpus: float = 0.0
     timeout_s: float | None = 60.0

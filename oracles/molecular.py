@@ -25,6 +25,7 @@ class MolecularObjective:
     """Base of the rdkit objectives: parse each SMILES, score the molecule, fail invalid ones."""
 
     name: str = "molecular"
+    num_objectives: int = 1
     num_cpus: float = 0.5
     num_gpus: float = 0.0
     timeout_s: float | None = 60.0

@@ -39,6 +39,7 @@ class Hypergrid:
     r1: float = 0.5
     r2: float = 2.0
     name: str = "hypergrid"
+    num_objectives: int = 1
     num_cpus: float = 0.25
     num_gpus: float = 0.0
     timeout_s: float | None = 60.0
@@ -77,6 +78,7 @@ class TokenCount:
     token: str = "A"
     normalize: bool = False
     name: str = "token_count"
+    num_objectives: int = 1
     num_cpus: float = 0.25
     num_gpus: float = 0.0
     timeout_s: float | None = 60.0

@@ -92,7 +92,8 @@ def resolve_oracle(cfg: OracleConfig) -> tuple[Oracle, ModuleType | None]:
     asynchronous one (a lab hand-off, never called by the runner) keeps none.
 
     Raises:
-        ConfigError: an unknown name, an import failure, or an object that is not an oracle.
+        ConfigError: an unknown name, an import failure, an object that is not an oracle, or
+            `oracle.weights` of another length than the oracle's declared `num_objectives`.
     """
     if ":" not in cfg.target:  # a built-in objective or an installed plug-in
         try:
@@ -120,4 +121,8 @@ def resolve_oracle(cfg: OracleConfig) -> tuple[Oracle, ModuleType | None]:
             setattr(oracle, attr, value)
     if cfg.resources:
         oracle.resources = dict(cfg.resources)
+    width = getattr(oracle, "num_objectives", None)
+    if cfg.weights is not None and width is not None and len(cfg.weights) != width:
+        raise ConfigError(f"oracle.weights has {len(cfg.weights)} entries but {cfg.target!r} scores "
+                          f"{width} objective{'s' if width != 1 else ''}: give {width} weights or drop them")
     return oracle, module

@@ -165,7 +165,8 @@ def faulty(smiles: list[str]) -> list[float]:
 
 
 def test_multi_objective_values_are_kept_and_scalarised(ray_session, tmp_path, tiny):
-    tiny["oracle"]["weights"] = [1.0, 0.5]
+    # told from a lab's two columns (a built-in objective scores one and would refuse two weights)
+    tiny["oracle"] = {"target": "lab", "kwargs": {"value_columns": ["yield", "purity"]}, "weights": [1.0, 0.5]}
     campaign = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"))
     designs = campaign.propose(16)
     campaign.tell({d: (0.2, 0.4) for d in designs[:3]} | {designs[3]: (1.0, float("nan"))})

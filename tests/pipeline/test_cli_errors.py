@@ -111,6 +111,17 @@ def test_a_builtin_oracle_keyword_it_does_not_take(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_weights_a_builtin_oracle_cannot_use_are_refused_before_a_round_is_paid(tmp_path, capsys):
+    assert main(["run", _config(tmp_path), "oracle.weights=[1.0, 0.5]"]) == 2  # qed scores one objective
+    line = _one_error_line(capsys)
+    assert "oracle.weights has 2 entries but 'qed' scores 1 objective" in line
+    assert not (tmp_path / "run").exists()
+    two = _config(tmp_path, domain={"name": "sequence", "alphabet": "AC", "length": 4},
+                  oracle={"target": "two_token_fractions", "weights": [1.0]})
+    assert main(["run", two]) == 2
+    assert "scores 2 objectives: give 2 weights" in _one_error_line(capsys)
+
+
 def test_an_initial_file_that_is_not_there(tmp_path, capsys):
     domain = {"name": "sequence", "alphabet": "AC", "length": 4, "initial_file": str(tmp_path / "gone.txt")}
     path = _config(tmp_path, domain=domain, oracle={"target": "token_count"})

@@ -230,7 +230,7 @@ def test_label_refuses_designs_in_flight_from_a_stopped_run(tmp_path):
 
 def test_label_reads_a_spreadsheets_csv_and_charges_no_design_for_a_refused_row(tmp_path, capsys):
     run = tmp_path / "run"
-    Campaign.from_config({"run_dir": str(run), "oracle": {"target": "qed", "weights": [1.0, 0.5]}},
+    Campaign.from_config({"run_dir": str(run), "oracle": {"target": "lab", "weights": [1.0, 0.5]}},
                          console=QUIET)._begin()
     ledger = Ledger(run / "ledger.sqlite")
     ledger.start_round(0)
