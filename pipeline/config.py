@@ -88,7 +88,9 @@ class ProposerConfig(_Strict):
     lr: float = Field(1e-3, gt=0)
     epsilon: float = Field(0.05, ge=0, le=1, description="uniform exploration mixed into sampling")
     replay_fraction: float = Field(0.25, ge=0, lt=1, description="share of each step replaying top labelled designs")
-    replay_top: int = Field(64, ge=0, description="how many top labelled designs are replayed")
+    replay_top: int = Field(64, ge=1, description=(
+        "how many of the best labelled designs the proposer learns from: replayed by the GFlowNet "
+        "(replay_fraction 0 turns replay off), the parents of the offspring proposers"))
     max_len: int = Field(40, ge=2, description="maximum SELFIES tokens per molecule")
     hidden: int = Field(256, ge=8)
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description=(

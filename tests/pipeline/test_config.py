@@ -26,6 +26,8 @@ def test_overrides_parse_yaml_values():
     ("colour=blue", "colour: unknown key"),
     ("proposer.device=gpu", "proposer.device: String should match pattern"),
     ("surrogate.device=tpu", "surrogate.device: String should match pattern"),
+    # the offspring proposers breed from these: none failed in round 1, after the screen was paid
+    ("proposer.replay_top=0", "proposer.replay_top: Input should be greater than or equal to 1"),
 ])
 def test_bad_keys_are_named(override, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
