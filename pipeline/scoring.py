@@ -42,6 +42,10 @@ class Scoring:
         if not flight:
             return False
         if getattr(self.oracle, "asynchronous", False):
+            # a hand-off cut short after its batch was exported and marked sent: its round awaits
+            # the lab's labels as if the pause had been recorded (`sciloop label` takes them then)
+            for round_ in sorted({ledger.round_of(r.key) for r in flight} - {None}):
+                ledger.set_stage(round_, "awaiting_labels")
             return True
         if self.oracle.idempotent:
             self._log(f"re-sending {len(flight)} designs left in flight by the last run "

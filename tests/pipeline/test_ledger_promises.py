@@ -228,6 +228,21 @@ def test_label_refuses_designs_in_flight_from_a_stopped_run(tmp_path):
     assert Ledger(run / "ledger.sqlite").labels() == []
 
 
+def test_a_lab_hand_off_cut_short_after_marking_its_batch_sent_awaits_the_labs_labels(ray_session, tmp_path,
+                                                                                      tiny):
+    run = tmp_path / "run"
+    tiny |= {"run_dir": str(run), "oracle": {"target": "lab"}}
+    Campaign.from_config(tiny, console=QUIET).run()  # exports the screen and pauses for the lab
+    ledger = Ledger(run / "ledger.sqlite")
+    sent = [r.key for r in ledger.in_flight()]
+    ledger.set_stage(0, "selected")  # as if killed between marking the batch sent and recording the pause
+    (tmp_path / "r.csv").write_text("design,value\n" + "".join(f"{k},0.5\n" for k in sent))
+    assert import_labels(run, tmp_path / "r.csv").labeled == []  # in flight from a stopped run: resume first
+    Campaign.from_config(tiny, console=QUIET).run()  # resume: nothing is exported or paid again
+    assert ledger.rounds()[0]["stage"] == "awaiting_labels" and ledger.oracle_calls() == len(sent)
+    assert sorted(import_labels(run, tmp_path / "r.csv").labeled) == sorted(sent)  # the loop is broken
+
+
 def test_label_reads_a_spreadsheets_csv_and_charges_no_design_for_a_refused_row(tmp_path, capsys):
     run = tmp_path / "run"
     Campaign.from_config({"run_dir": str(run), "oracle": {"target": "lab", "weights": [1.0, 0.5]}},
