@@ -306,8 +306,6 @@ def _mol_ga_child() -> None:
 def run_sciloop(objective: str, budget: int, seed: int, corpus_name: str,
                 overrides: Sequence[str] = (), config: Path = BENCH_CONFIG) -> Paid:
     """The campaign of `config` in a throw-away run directory; values from its ledger."""
-    import sqlite3
-
     from sciloop.pipeline.campaign import Campaign
     from sciloop.pipeline.ledger import Ledger
 
@@ -318,14 +316,14 @@ def run_sciloop(objective: str, budget: int, seed: int, corpus_name: str,
             screening_baseline=False)  # the closing report's uncharged screening is not the method's time
         campaign.run()
         ledger = Ledger(Path(run_dir) / "ledger.sqlite")
-        values = [0.0 if v is None else float(v) for v in ledger.call_values()]
+        calls = ledger.calls()
+        values = [0.0 if v is None else float(v) for _, v in calls]
+        designs = [key for key, _ in calls]
         stages: dict[str, float] = {}
         for r in ledger.rounds():
             for key, value in r["metrics"].items():
                 if key.startswith("seconds_") and key != "seconds_total":
                     stages[key.removeprefix("seconds_")] = stages.get(key.removeprefix("seconds_"), 0.0) + value
-        with sqlite3.connect(Path(run_dir) / "ledger.sqlite") as db:  # the same rows as call_values
-            designs = [k for (k,) in db.execute("SELECT key FROM events WHERE kind != 'submitted' ORDER BY id")]
     return values, designs, stages
 
 

@@ -335,10 +335,37 @@ class Ledger:
             "WHERE e.kind = 'labeled' ORDER BY d.rowid")  # selection order: repeatable
         return [Label(*row) for row in cur]
 
+    def calls(self) -> list[tuple[str, float | None]]:
+        """One `(key, value)` per paid call, in the order the outcomes arrived; the value is None
+        for a call that failed, was retried or whose outcome is unknown.
+
+        An outcome recorded without a new call (`sciloop label` correcting a failure or an
+        unknown) is no call: it fills in the value of the call it corrects, so the curve's
+        x-axis never runs past `oracle_calls()`.
+        """
+        out: list[tuple[str, float | None]] = []
+        open_calls: dict[str, int] = {}  # key -> its paid calls without an outcome yet
+        last: dict[str, int] = {}  # key -> index in `out` of its latest call's outcome
+        for key, kind, value in self._db.execute("SELECT key, kind, value FROM events ORDER BY id"):
+            if kind == "submitted":
+                open_calls[key] = open_calls.get(key, 0) + 1
+            elif kind == "resubmitted":  # the call before it ended without a value (a retry, a lost worker)
+                if open_calls.get(key, 0):
+                    last[key] = len(out)
+                    out.append((key, None))
+                else:
+                    open_calls[key] = open_calls.get(key, 0) + 1
+            elif open_calls.get(key, 0):
+                open_calls[key] -= 1
+                last[key] = len(out)
+                out.append((key, value))
+            elif key in last and kind == "labeled":  # a correction
+                out[last[key]] = (key, value)
+        return out
+
     def call_values(self) -> list[float | None]:
-        """Every oracle result in arrival order: the value, or None for a failed call."""
-        cur = self._db.execute("SELECT value FROM events WHERE kind != 'submitted' ORDER BY id")
-        return [v for (v,) in cur]
+        """The value of every paid call, in arrival order (`calls()`): None for a failed one."""
+        return [value for _, value in self.calls()]
 
     def oracle_calls(self) -> int:
         """Oracle calls paid for: first submissions plus re-sends (the budget spent)."""

@@ -23,6 +23,26 @@ def test_events_labels_and_one_submission_per_key(tmp_path):
     assert ledger.counts() == {"submitted": 2, "labeled": 1, "failed": 1, "designs": 2}
 
 
+def test_the_call_curve_has_one_point_per_paid_call(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.start_round(0)
+    keys = ["A", "B", "C", "D", "E", "F"]
+    ledger.add_designs(0, [DesignRow(k, k, "library") for k in keys])
+    ledger.mark_submitted(["A", "B", "C", "D", "E"])
+    ledger.record_result("A", 0.5, None, "n")
+    ledger.mark_resent("B", "TimeoutError")  # a retry: two paid calls, one value
+    ledger.record_result("B", 0.7, None, "n")
+    ledger.record_result("C", None, "ValueError", "n")
+    ledger.mark_unknown(["D"], "in flight at a crash")
+    ledger.record_result("E", 0.2, None, "n")
+    ledger.record_result("C", 0.9, None, "label")  # corrections by `sciloop label`: no new call
+    ledger.record_result("D", 0.4, None, "label")
+    ledger.mark_submitted(["F"])  # never sent, labelled from elsewhere: a call
+    ledger.record_result("F", 0.1, None, "label")
+    assert ledger.oracle_calls() == len(ledger.call_values()) == 7
+    assert ledger.calls() == [("A", 0.5), ("B", None), ("B", 0.7), ("C", 0.9), ("D", 0.4), ("E", 0.2), ("F", 0.1)]
+
+
 def test_rounds_and_meta_survive_reopen(tmp_path):
     path = tmp_path / "ledger.sqlite"
     ledger = Ledger(path)
