@@ -28,7 +28,6 @@ from sciloop.pipeline.domains import Domain, select_diverse
 from sciloop.pipeline.ledger import DesignRow, Label, Ledger, RunDirError
 from sciloop.pipeline.proposer_registry import make_proposer, proposer_entry
 from sciloop.pipeline.round_log import RoundContext
-from sciloop.proposers.screening import LibraryExhaustedError
 from sciloop.surrogates.acquisition import acquisition_values, make_log_reward
 
 if TYPE_CHECKING:
@@ -175,11 +174,7 @@ class Proposal:
         pool: list[str] = []
         candidates: list[tuple[str, str | None, str | None]] = []
         for _ in range(attempts):
-            try:
-                designs = self.proposer.sample(size)
-            except LibraryExhaustedError:  # screening has drawn its whole library: keep what it gave
-                break
-            for design in designs:
+            for design in self.proposer.sample(size):
                 key = self.domain.canonical(design)
                 why = ("invalid" if key is None else "labelled" if key in known
                        else "duplicate" if key in seen else None)

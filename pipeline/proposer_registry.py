@@ -128,7 +128,7 @@ PROPOSERS: dict[str, ProposerEntry] = {
     "sequence_offspring": ProposerEntry(_sequence_offspring, (
         "sequences: crossovers and point mutations of the replay_top best labelled designs, parents "
         "drawn as Mol GA draws them, screened by the reward"), lambda pc: 1, domains=("sequence",)),
-    "screening": ProposerEntry(_screening, "the library in a seeded random order"),
+    "screening": ProposerEntry(_screening, "the library in a seeded random order, pass after pass"),
 }
 
 

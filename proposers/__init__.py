@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .gflownet import GFlowNetConfig, GFlowNetProposer
     from .hypergrid import HypergridEnv, HypergridReward
     from .policy import SequencePolicy
-    from .screening import LibraryExhaustedError, ScreeningProposer
+    from .screening import ScreeningProposer
     from .selfies_env import SelfiesEnv
     from .sequence_env import SequenceEnv
     from .trainer import CoreConfig, GFlowNetTrainer
@@ -33,7 +33,7 @@ _MODULES = {
     "gflownet": ("GFlowNetConfig", "GFlowNetProposer"),
     "hypergrid": ("HypergridEnv", "HypergridReward"),
     "policy": ("SequencePolicy",),
-    "screening": ("LibraryExhaustedError", "ScreeningProposer"),
+    "screening": ("ScreeningProposer",),
     "selfies_env": ("SelfiesEnv",),
     "sequence_env": ("SequenceEnv",),
     "trainer": ("CoreConfig", "GFlowNetTrainer"),
@@ -48,7 +48,6 @@ __all__ = [
     "GFlowNetTrainer",
     "HypergridEnv",
     "HypergridReward",
-    "LibraryExhaustedError",
     "LogRewardFn",
     "ProgressFn",
     "Proposer",

@@ -10,35 +10,31 @@ import numpy as np
 from .base import LogRewardFn
 
 
-class LibraryExhaustedError(RuntimeError):
-    """Raised when every design of the library has already been proposed."""
-
-
 class ScreeningProposer:
-    """Draws designs from a fixed library without replacement across calls.
+    """Visits a fixed library in one seeded random order, pass after pass.
 
-    The library is deduplicated (first occurrence kept) and visited in one seeded random
-    permutation, so a resumed proposer continues where it stopped.
+    The library is deduplicated (first occurrence kept). The campaign drops every design that
+    already has a result, so a design the selection passed over in one round is offered again
+    on the next pass: the library is used up only when all of it is labelled (the round then
+    stops with "no new valid design"). A resumed proposer continues where it stopped.
 
     Args:
         library: candidate designs (SMILES).
         seed: seed of the visiting order.
 
     >>> p = ScreeningProposer(["CCO", "CCN", "c1ccccc1"], seed=0)
-    >>> len(set(p.sample(2) + p.sample(5)))
-    3
+    >>> first, second = p.sample(2), p.sample(2)
+    >>> len(set(first + second[:1])), second[1] == first[0]
+    (3, True)
     """
 
     def __init__(self, library: Sequence[str], seed: int = 0) -> None:
         self.library: list[str] = list(dict.fromkeys(library))
+        if not self.library:
+            raise ValueError("screening needs a non-empty library")
         self.seed = seed
         self._order = np.random.default_rng(seed).permutation(len(self.library))
         self._cursor = 0
-
-    @property
-    def remaining(self) -> int:
-        """Number of designs not yet proposed."""
-        return len(self.library) - self._cursor
 
     def train(
         self, log_reward_fn: LogRewardFn, steps: int, offline: Sequence[str] = (), **_: Any
@@ -47,21 +43,15 @@ class ScreeningProposer:
         return {}
 
     def sample(self, n: int) -> list[str]:
-        """Returns the next `n` unseen designs (fewer if the library runs out).
-
-        Raises:
-            LibraryExhaustedError: if `n > 0` and nothing is left.
-        """
-        if n > 0 and self.remaining == 0:
-            raise LibraryExhaustedError(
-                f"all {len(self.library)} library designs have been proposed"
-            )
-        idx = self._order[self._cursor : self._cursor + n]
+        """The next `n` designs of the visiting order, starting it again at its end (at most
+        the whole library: no design twice in one call)."""
+        size = len(self.library)
+        idx = [self._order[(self._cursor + i) % size] for i in range(min(n, size))]
         self._cursor += len(idx)
         return [self.library[i] for i in idx]
 
     def state_dict(self) -> dict[str, Any]:
-        """Returns the seed, library size and how many designs were drawn."""
+        """Returns the seed, library size and how many designs were drawn (over all passes)."""
         return {"seed": self.seed, "size": len(self.library), "cursor": self._cursor}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -70,7 +70,7 @@ def test_a_sequence_offspring_campaign_breeds_from_its_labels(ray_session, tmp_p
 
 @pytest.mark.parametrize("proposer", [
     {"name": "sequence_offspring", "offspring_children": 50},
-    {"name": "screening"},  # its library runs out mid-round: it raised LibraryExhaustedError (exit 1)
+    {"name": "screening"},  # it offers the library again, all of it labelled
 ])
 def test_an_exhausted_space_stops_with_one_error_line_and_keeps_the_labels(ray_session, tmp_path, tiny, capsys,
                                                                            proposer):
