@@ -48,11 +48,14 @@ class OracleConfig(_Strict):
 
 
 class InitialConfig(_Strict):
-    """The first labelled set, screened from a molecule library and counted against the budget."""
+    """The first labelled set, screened from the initial designs and counted against the budget
+    (molecules: `library`; sequences: `domain.initial_file` or random sequences)."""
 
     library: Literal["nci", "wehi", "moses", "zinc250k"] = "nci"
     size: int = Field(100, ge=2)
-    library_size: int = Field(20_000, ge=100, description="molecules drawn from 'moses' (seeded by `seed`)")
+    library_size: int = Field(20_000, ge=100, description=(
+        "molecules drawn from 'moses' or 'zinc250k' (the rdkit sets are used whole), or random sequences "
+        "of a sequence domain without an initial_file (seeded by `seed`)"))
 
 
 class SurrogateConfig(EnsembleConfig):
@@ -134,7 +137,9 @@ class ProposerConfig(_Strict):
 class SelectionConfig(_Strict):
     """How the batch is picked from the pool."""
 
-    min_distance: float = Field(0.2, ge=0, le=1, description="minimum Tanimoto distance between picks")
+    min_distance: float = Field(0.2, ge=0, le=1, description=(
+        "minimum distance between picks, 1 - the domain's similarity (molecules: Tanimoto on Morgan "
+        "fingerprints; sequences: normalised Hamming)"))
 
 
 class RayConfig(_Strict):
@@ -210,6 +215,10 @@ class CampaignConfig(_Strict):
                      and (e.domains is None or self.domain.name in e.domains)]
             raise ValueError(f"proposer.name={name} does not serve domain {self.domain.name!r}: "
                              f"choose from {', '.join(serve)} or give 'module:Class'")
+        if self.proposer.prior_checkpoint is not None and self.domain.name != "molecule":
+            raise ValueError(f"proposer.prior_checkpoint is a pretrained SELFIES policy (molecules), so a "
+                             f"GFlowNet started from it proposes SMILES, which domain {self.domain.name!r} "
+                             f"refuses: leave it out")
         if "seed" in self.surrogate.model_fields_set:
             raise ValueError("surrogate.seed is set per round from the campaign's seed: leave it out")
         acq = self.acquisition

@@ -79,16 +79,21 @@ class SequenceDomain:
         return design if self.invalid_reason(design) is None else None
 
     def initial_designs(self) -> list[str]:
-        """The file's sequences (every line valid, else a ValueError naming the line), or
-        `initial.library_size` random ones drawn with the campaign's seed; distinct, in order."""
+        """The file's sequences (blank and `#` lines skipped; every other line valid, else a
+        ValueError naming its line number), or `initial.library_size` random ones drawn with the
+        campaign's seed; distinct, in order."""
         path = self.settings.initial_file
         if path is not None:
-            lines = [ln.strip() for ln in Path(path).read_text().splitlines()]
-            designs = [ln for ln in lines if ln and not ln.startswith("#")]
-            for i, design in enumerate(designs, 1):
+            designs = []
+            text = Path(path).read_text(encoding="utf-8-sig")  # a spreadsheet's or editor's byte-order mark
+            for number, line in enumerate(text.splitlines(), 1):
+                design = line.strip()
+                if not design or design.startswith("#"):
+                    continue
                 why = self.invalid_reason(design)
                 if why is not None:
-                    raise ValueError(f"domain.initial_file {path}: sequence {i} ({design[:40]!r}): {why}")
+                    raise ValueError(f"domain.initial_file {path}: line {number} ({design[:40]!r}): {why}")
+                designs.append(design)
         else:
             rng = random.Random(self.config.seed)
             designs = ["".join(rng.choices(self.alphabet, k=rng.randint(self.min_length, self.length)))
@@ -110,7 +115,8 @@ class SequenceDomain:
         return kind(self.alphabet, max_len=self.length)
 
     def similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
-        """1 - Hamming distance / length (a shorter sequence differs at each missing position)."""
+        """1 - Hamming distance / the longer sequence's length (a shorter sequence differs at each
+        position the longer one has and it lacks)."""
         import numpy as np
 
         def codes(designs: Sequence[str]) -> np.ndarray:
@@ -122,7 +128,7 @@ class SequenceDomain:
         x, y = codes(a), codes(b)
         matches = ((x[:, None, :] == y[None, :, :]) & (x[:, None, :] >= 0)).sum(-1)
         longer = np.maximum((x >= 0).sum(-1)[:, None], (y >= 0).sum(-1)[None, :])
-        return 1.0 - (longer - matches) / self.length
+        return 1.0 - (longer - matches) / np.maximum(longer, 1)
 
     def picture(self, designs: Sequence[str], scores: Sequence[float], k: int = 12) -> Any:
         """The `k` best sequences as rows of coloured tokens (one colour per token), score on the

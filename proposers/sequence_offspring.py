@@ -3,7 +3,8 @@
 `SequenceOffspringProposer.train` draws parents among the labelled designs the way Mol GA draws
 them (`parents.quantile_parents`: an equal share from each of 25 log-spaced top quantiles), makes
 each child by a crossover of two parents (uniform, one-point or two-point, one of the three at
-random) or, for a `mutate_fraction` share, from one parent alone, then replaces each position by a
+random; with `min_length` below `length`, one-point cuts each parent at its own point, which makes
+new lengths) or, for a `mutate_fraction` share, from one parent alone, then replaces each position by a
 random token of the alphabet with probability `mutation_rate` (default `1 / length`; a child from
 one parent changes at least one position). Children outside `min_length .. length`, repeats and
 labelled designs are dropped; the rest are scored with the campaign's log-reward and `sample(n)`
@@ -60,11 +61,14 @@ class SequenceOffspringConfig:
         return 1.0 / self.length if self.mutation_rate is None else self.mutation_rate
 
 
-def _crossover(a: str, b: str, rng: np.random.Generator) -> str:
+def _crossover(a: str, b: str, rng: np.random.Generator, variable: bool = False) -> str:
     """Uniform, one-point or two-point crossover (one at random); the child has `a`'s length, its
-    positions past `b`'s end from `a`."""
+    positions past `b`'s end from `a`. With `variable` (lengths may differ), a one-point child is
+    `a`'s head and `b`'s tail cut at two points drawn apart, so new lengths arise."""
     n = min(len(a), len(b))
     kind = int(rng.integers(3))
+    if kind == 1 and variable:
+        return a[: int(rng.integers(len(a) + 1))] + b[int(rng.integers(len(b) + 1)):]
     if kind == 0:  # uniform
         take_b = rng.random(n) < 0.5
         return "".join(b[i] if take_b[i] else a[i] for i in range(n)) + a[n:]
@@ -97,7 +101,7 @@ def breed_sequences(parents: Sequence[str], config: SequenceOffspringConfig,
     out = []
     for a, b in zip(parents[::2], parents[1::2]):
         alone = bool(config.mutate_fraction) and rng.random() < config.mutate_fraction
-        child = a if alone else _crossover(a, b, rng)
+        child = a if alone else _crossover(a, b, rng, variable=lo < config.length)
         child = _mutate(child, config.alphabet, config.rate, rng, at_least_one=alone)
         if lo <= len(child) <= config.length:
             out.append(child)

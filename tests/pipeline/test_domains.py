@@ -38,6 +38,8 @@ def test_a_sequence_domain_from_config_and_unknown_names():
     with pytest.raises(ConfigError, match=r"proposer.name=sequence_offspring does not serve domain 'molecule': "
                                           r"choose from gflownet, genetic, gflownet\+genetic, offspring, screening"):
         load_config({"proposer": {"name": "sequence_offspring"}})  # it failed in round 1, after the screen was paid
+    with pytest.raises(ConfigError, match=r"prior_checkpoint is a pretrained SELFIES policy .* domain 'sequence'"):
+        load_config({"domain": SEQ, "proposer": {"prior_checkpoint": "configs/priors/moses-selfies-gru.pt"}})
     plugin = load_config({"domain": SEQ, "proposer": {"name": "tests.plugins.proposer_plugin:RewardScreen"}})
     assert plugin.proposer.name.endswith(":RewardScreen")  # a plug-in proposer is the user's call on any domain
     assert set(DOMAINS) >= {"molecule", "sequence"}
@@ -88,9 +90,12 @@ def test_sequence_parts(tmp_path):
     path.write_text("ACGT\n# a comment\nGGGG\nACGT\n")
     from_file = make_domain(load_config({"domain": {**SEQ, "initial_file": str(path)}}))
     assert from_file.initial_designs() == ["ACGT", "GGGG"] and from_file.initial_source == "file:start.txt"
-    path.write_text("ACGT\nACGU\n")
-    with pytest.raises(ValueError, match=r"sequence 2 \('ACGU'\): tokens 'U' are outside"):
+    path.write_text("\ufeffACGT\n\n# a comment\nACGU\n", encoding="utf-8")  # a byte-order mark, as Excel saves
+    with pytest.raises(ValueError, match=r"line 4 \('ACGU'\): tokens 'U' are outside"):  # the file's line
         from_file.initial_designs()
+    # variable length: distance over the longer sequence (positions both lack are no match)
+    short = make_domain(load_config({"domain": {**SEQ, "length": 10, "min_length": 2}}))
+    assert short.similarity(["ACGTAC", "AC"], ["CGTACG", "ACGTAC"]).ravel().tolist() == pytest.approx([0, 1, 0, 2 / 6])
 
 
 def test_each_domain_shows_its_best_designs():

@@ -49,6 +49,11 @@ def test_variable_length_children_respect_the_bounds():
     proposer = SequenceOffspringProposer(config)
     proposer.train(lambda d: torch.zeros(len(d)), 0, parents)
     assert proposer.children and all(3 <= len(c) <= 10 for c in proposer.children)
+    same = ["ACDEAC", "CADECA"] * 100  # every parent of length 6: crossovers still make new lengths
+    lengths = {len(c) for c in breed_sequences(same, config, np.random.default_rng(0))}
+    assert 6 in lengths and len(lengths) >= 4 and lengths <= set(range(3, 11))
+    fixed = SequenceOffspringConfig("ACDE", 6, seed=2)  # a fixed length: only length 6, as before
+    assert {len(c) for c in breed_sequences(same, fixed, np.random.default_rng(0))} == {6}
 
 
 def test_state_round_trip_repeats_the_children():
