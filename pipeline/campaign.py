@@ -118,7 +118,8 @@ class Campaign:
             if stored is not None and stored not in config.digests():  # legacy forms accepted
                 raise ConfigError(f"{self.run_dir} holds a campaign with a different config "
                                   f"(digest {stored} != {config.digest()}; only "
-                                  f"{' and '.join(config.EXTENDABLE)}, ray.* and *.device may change): "
+                                  f"{' and '.join(config.EXTENDABLE)}, ray.*, tracking.* and *.device may "
+                                  f"change): "
                                   f"use a new run_dir")
 
     @classmethod
@@ -219,7 +220,7 @@ class Campaign:
 
     def _start_tracking(self) -> None:
         try:
-            self.tracker = open_campaign_tracker(self.config, self.run_dir, self.ledger, __version__)
+            self.tracker = open_campaign_tracker(self.config, self.run_dir, self.ledger, __version__, self._log)
         except Exception as exc:  # noqa: BLE001 - any tracking failure: go on without it
             self._tracking_lost("connect", exc)
 
@@ -261,6 +262,7 @@ class Campaign:
         with self._locked():
             finished = self._finished() if self.ledger is not None else None
             if finished is not None and self.ledger.get_meta("finished"):  # nothing to do: say so
+                self._begin()  # keeps what may change on resume (where `sync` logs it, say)
                 rounds = self.ledger.rounds()
                 self.console.print(summary_table(rounds, f"sciloop campaign {self.config.name!r}: "
                                                          f"{self.ledger.oracle_calls()} oracle calls"))

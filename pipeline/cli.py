@@ -239,8 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("resume", help="continue the campaign in a run directory, or extend a finished one",
                        description="Continue the campaign in RUN_DIR. --rounds and --budget extend it; "
-                                   "where it runs (ray.*, proposer.device, surrogate.device) may change as "
-                                   "overrides; any other change needs a new run directory.")
+                                   "where it runs (ray.*, proposer.device, surrogate.device) and where it "
+                                   "is logged (tracking.*) may change as overrides; any other change needs "
+                                   "a new run directory.")
     p.add_argument("run_dir")
     p.add_argument("overrides", nargs="*", help="e.g. proposer.device=cpu surrogate.device=cpu ray.num_cpus=4")
     p.add_argument("--rounds", type=int, help="extend: rounds after the initial screen, in all")

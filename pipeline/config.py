@@ -247,18 +247,21 @@ class CampaignConfig(_Strict):
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).
 
-        Where the campaign runs (`ray`, the `device` of the learner and the surrogate) and where
-        its run directory lies (`run_dir`) are left out: a campaign started on a laptop may be
+        Where the campaign runs (`ray`, the `device` of the learner and the surrogate), where
+        its run directory lies (`run_dir`) and where it is logged (`tracking`: a laptop campaign
+        may move to a shared MLflow server) are left out: a campaign started on a laptop may be
         resumed on a cluster or a GPU machine (and back), or from another working directory. So
         are `budget` and `rounds` (`EXTENDABLE`): a finished campaign may be extended. Settings at
         their default are left out too, so a new setting (with a default that keeps the old
         behaviour) never changes the digest of an existing campaign.
         `legacy`: the digest older ledgers hold (every setting); `1` (or True): before `run_dir`
-        was left out; `2`: before `budget` and `rounds` were; `3`: before defaults were.
+        was left out; `2`: before `budget` and `rounds` were; `3`: before defaults were; `4`:
+        before `tracking` was (2026-12-07).
         """
         legacy = int(legacy)
-        if legacy == 0:
-            exclude: dict[str, Any] = {k: True for k in ("ray", "run_dir", *self.EXTENDABLE)}
+        if legacy in (0, 4):
+            where = ("ray", "run_dir", *self.EXTENDABLE, *(("tracking",) if legacy == 0 else ()))
+            exclude: dict[str, Any] = {k: True for k in where}
             exclude |= {section: {"device"} for section in ("proposer", "surrogate")}  # where, not what
             data = self.model_dump(mode="json", exclude=exclude, exclude_defaults=True)
             data = {k: v for k, v in data.items() if not (k in ("proposer", "surrogate") and v == {})}
@@ -270,7 +273,7 @@ class CampaignConfig(_Strict):
 
     def digests(self) -> tuple[str, ...]:
         """Every digest a ledger of this config may hold: the current one first, then older forms."""
-        return tuple(self.digest(legacy=g) for g in (0, 1, 2, 3))
+        return tuple(dict.fromkeys(self.digest(legacy=g) for g in (0, 4, 1, 2, 3)))
 
 
 class ConfigError(ValueError):

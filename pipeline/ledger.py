@@ -181,6 +181,12 @@ class Ledger:
             self._db.execute("UPDATE rounds SET stage = 'done', finished = ?, metrics = ? "
                              "WHERE round = ?", (time.time(), json.dumps(metrics), round_))
 
+    def forget_mlflow_runs(self) -> None:
+        """The campaign's tracking moved: no run of it is on the new server, no round logged there."""
+        with self._tx():
+            self._db.execute("UPDATE rounds SET mlflow_run_id = NULL, logged = 0")
+            self._db.execute("DELETE FROM meta WHERE k = 'mlflow_parent_run'")
+
     def mark_logged(self, round_: int) -> None:
         """The round is fully mirrored to MLflow (`sciloop sync` skips it)."""
         with self._tx():

@@ -44,7 +44,7 @@ class Scoring:
         if getattr(self.oracle, "asynchronous", False):
             # a hand-off cut short after its batch was exported and marked sent: its round awaits
             # the lab's labels as if the pause had been recorded (`sciloop label` takes them then)
-            for round_ in sorted({ledger.round_of(r.key) for r in flight} - {None}):
+            for round_ in sorted({r for row in flight if (r := ledger.round_of(row.key)) is not None}):
                 ledger.set_stage(round_, "awaiting_labels")
             return True
         if self.oracle.idempotent:

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,18 @@ class Tracker:
         if ms:
             self.client.log_batch(run_id, metrics=ms)
 
+    def holds(self, run_id: str) -> bool:
+        """Whether run `run_id` is in this server's experiment (False: the campaign was logged
+        to another server or experiment)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_run(run_id).info.experiment_id == self.experiment_id
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return False
+            raise
+
     def has_step(self, run_id: str, key: str, step: int) -> bool:
         """Whether metric `key` was logged at `step` (a round logged again adds nothing twice)."""
         return any(m.step == step for m in self.client.get_metric_history(run_id, key))
@@ -179,8 +192,13 @@ def quiet_store_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def open_campaign_tracker(config, run_dir: Path, ledger, version: str) -> Tracker:
+def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
+                          log: Callable[[str], None] | None = None) -> Tracker:
     """Connect to the campaign's tracking store and open (or reattach to) its parent run.
+
+    A campaign whose `tracking` moved (another server or experiment, which `resume` allows) is
+    logged afresh there: the ledger forgets the old run ids, and `sciloop sync` logs the rounds
+    finished before the move.
 
     The embedded store keeps artifacts in the run directory; a tracking server decides for
     itself (with `--artifacts-destination`, clients on other nodes upload through it).
@@ -191,6 +209,7 @@ def open_campaign_tracker(config, run_dir: Path, ledger, version: str) -> Tracke
         run_dir: the campaign's run directory.
         ledger: the campaign's `Ledger` (it keeps the parent run id).
         version: sciloop's version, as a tag.
+        log: told when the campaign moved.
     """
     cfg = config.tracking
     uri = cfg.uri or default_tracking_uri(run_dir)
@@ -210,7 +229,15 @@ def open_campaign_tracker(config, run_dir: Path, ledger, version: str) -> Tracke
     tags = {"sciloop.version": version, "sciloop.git_commit": git_commit(),
             "sciloop.config_hash": config.digest(), "sciloop.run_dir": str(run_dir),
             "sciloop.ray_address": ray.get_runtime_context().gcs_address if ray.is_initialized() else "none"}
+    parent = ledger.get_meta("mlflow_parent_run")
+    if parent is not None and not tracker.holds(parent):  # the campaign moved to another server or experiment
+        ledger.forget_mlflow_runs()  # log it afresh there; `sciloop sync` adds the rounds before
+        parent = None
+        if log is not None:
+            log(f"MLflow experiment {cfg.experiment!r} at {uri} has none of this campaign's runs (it was "
+                f"logged elsewhere): its rounds "
+                f"are logged there from now on; `sciloop sync {run_dir}` adds the earlier ones")
     run_id = tracker.start_campaign(config.name, config.model_dump(mode="json"), tags, config.to_yaml(),
-                                    run_id=ledger.get_meta("mlflow_parent_run"))
+                                    run_id=parent)
     ledger.set_meta("mlflow_parent_run", run_id)
     return tracker

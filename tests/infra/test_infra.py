@@ -95,6 +95,8 @@ def dockerfile_problems(text: str) -> list[str]:
             bad.append(f"package folder {pkg} not copied")
     if not re.search(r"^ENV RAY_AUTH_MODE=token\b", text, re.M):
         bad.append("Ray token auth not on (ENV RAY_AUTH_MODE=token)")
+    if not re.search(r"^ +RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL=minor\b", text, re.M):
+        bad.append("Ray would refuse a node whose Python patch differs (RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL)")
     if re.search(r"RAY_AUTH_MODE=disabled", text) or re.search(r"^(ENV|ARG)\b.*RAY_AUTH_TOKEN", text, re.M):
         bad.append("Ray auth disabled, or a token baked into the image")
     if re.search(r"^ENTRYPOINT", text, re.M):
@@ -233,6 +235,7 @@ def test_image_checker_catches_broken_dockerfiles():
     assert dockerfile_problems(good.replace("COPY oracles oracles\n", ""))
     assert dockerfile_problems(good.replace('CMD ["sciloop", "--help"]', 'ENTRYPOINT ["sciloop"]'))
     assert dockerfile_problems(good.replace("RAY_AUTH_MODE=token", "RAY_AUTH_MODE=disabled"))
+    assert dockerfile_problems(good.replace("RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL=minor", ""))
     assert dockerfile_problems(good.replace("ENV RAY_AUTH_MODE=token", "ENV RAY_AUTH_TOKEN=abc RAY_AUTH_MODE=token"))
     assert torch_pin_problems("RUN pip install botorch") and torch_pin_problems("RUN pip install -e .")
     assert torch_pin_problems("RUN pip install boto3 psycopg2-binary") == []

@@ -156,6 +156,10 @@ def test_digest_lets_budget_and_rounds_change_and_accepts_older_ledgers():
     base = load_config({})
     assert load_config({"rounds": 9, "budget": 2000}).digest() == base.digest()
     assert load_config({"seed": 1}).digest() != base.digest()
+    # where it is logged may move; a ledger written before `tracking` was left out still matches
+    logged = load_config({"tracking": {"uri": "http://mlflow:5000", "experiment": "x"}})
+    assert logged.digest() == base.digest() and logged.digest(legacy=4) in logged.digests()
+    assert logged.digest(legacy=4) != base.digest()
     # ledgers written before budget/rounds, run_dir or default settings were left out still match
     assert base.digests() == (base.digest(), *(base.digest(legacy=g) for g in (1, 2, 3)))
     assert len(set(base.digests())) == 4

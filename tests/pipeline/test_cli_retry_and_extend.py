@@ -83,11 +83,21 @@ def test_failed_starts_leave_the_run_directory_reusable_and_a_finished_campaign_
     # where it runs may change on resume (a GPU campaign goes on on a CPU machine); nothing else
     assert main(["resume", str(run_dir), "proposer.device=cpu", "surrogate.device=cpu"]) == 0
     assert "budget of 40 oracle calls is spent" in " ".join(capfd.readouterr().out.split())
+    # so may where it is logged (a laptop campaign moves to a shared server): logged afresh there
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    assert main(["resume", str(run_dir), f"tracking.uri={shared}"]) == 0  # finished: only remembered
+    assert main(["sync", str(run_dir)]) == 0  # the rounds finished before the move
+    capfd.readouterr()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(shared)
+    runs = client.search_runs([client.get_experiment_by_name(tiny["tracking"]["experiment"]).experiment_id])
+    assert sorted(r.info.run_name for r in runs) == [f"round-00{i}" for i in range(4)] + [tiny["name"]]
     assert main(["resume", str(run_dir), "proposer.steps=9"]) == 2
-    assert "only budget and rounds, ray.* and *.device may change" in capfd.readouterr().err
+    assert "only budget and rounds, ray.*, tracking.* and *.device may change" in capfd.readouterr().err
     tiny.update(seed=8, rounds=3, budget=40)
     assert main(["run", _write(tmp_path, tiny)]) == 2
-    assert "only budget and rounds, ray.* and *.device may change" in capfd.readouterr().err
+    assert "only budget and rounds, ray.*, tracking.* and *.device may change" in capfd.readouterr().err
 
 
 def test_an_oracle_that_breaks_its_contract_exits_4(tiny, tmp_path, ray_session, capfd, monkeypatch):
