@@ -221,7 +221,9 @@ class Campaign:
     def _start_tracking(self) -> None:
         try:
             self.tracker = open_campaign_tracker(self.config, self.run_dir, self.ledger, __version__, self._log)
-        except Exception as exc:  # noqa: BLE001 - any tracking failure: go on without it
+        except ConfigError:  # a server that refuses sciloop's user: fix it before anything is paid
+            raise
+        except Exception as exc:  # noqa: BLE001 - any other tracking failure: go on without it
             self._tracking_lost("connect", exc)
 
     def _tracking_lost(self, what: str, exc: BaseException) -> None:

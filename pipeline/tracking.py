@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from sciloop.pipeline.config import ConfigError
 
 PARENT_TAG = "mlflow.parentRunId"
 # The experiment tag from which MLflow's UI (3.x) picks its view of an experiment. Without it
@@ -105,8 +108,6 @@ class Tracker:
     def holds(self, run_id: str) -> bool:
         """Whether run `run_id` is in this server's experiment (False: the campaign was logged
         to another server or experiment)."""
-        from mlflow.exceptions import MlflowException
-
         try:
             return self.client.get_run(run_id).info.experiment_id == self.experiment_id
         except MlflowException as exc:
@@ -192,6 +193,14 @@ def quiet_store_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+_REFUSALS = {
+    "UNAUTHENTICATED": ("HTTP 401, no valid user: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD "
+                        "to a user of that server where sciloop runs"),
+    "PERMISSION_DENIED": ("HTTP 403: the user may not use the experiment, or the server's --allowed-hosts "
+                          "does not list the host:port of tracking.uri"),
+}
+
+
 def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
                           log: Callable[[str], None] | None = None) -> Tracker:
     """Connect to the campaign's tracking store and open (or reattach to) its parent run.
@@ -202,7 +211,8 @@ def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
 
     The embedded store keeps artifacts in the run directory; a tracking server decides for
     itself (with `--artifacts-destination`, clients on other nodes upload through it).
-    A server that does not answer its health check within seconds raises `ConnectionError`.
+    A server that does not answer its health check within seconds raises `ConnectionError`; one
+    that refuses sciloop's user or Host raises `ConfigError` (a campaign then stops before any call).
 
     Args:
         config: the `CampaignConfig`.
@@ -223,7 +233,13 @@ def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
         except OSError as exc:
             raise ConnectionError(f"MLflow tracking server {uri} does not answer ({exc})") from None
     local = (run_dir / "artifacts").as_uri() if cfg.uri is None else None
-    tracker = Tracker(uri, cfg.experiment, artifact_location=local)
+    try:  # the first request that needs a user (a server's /health answers everyone)
+        tracker = Tracker(uri, cfg.experiment, artifact_location=local)
+    except MlflowException as exc:
+        refused = _REFUSALS.get(str(exc.error_code))
+        if refused is None:
+            raise
+        raise ConfigError(f"MLflow tracking server {uri} refused sciloop ({refused}); nothing was logged") from None
     import ray
 
     tags = {"sciloop.version": version, "sciloop.git_commit": git_commit(),

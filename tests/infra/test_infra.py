@@ -506,6 +506,21 @@ def test_compose_mlflow_command_serves_remote_clients(tmp_path, monkeypatch):
         assert _status(f"{base}/api/2.0/mlflow/users/create", host, admin,
                        {"username": sciloop_user[0], "password": sciloop_user[1]}) == 200
 
+        # a campaign whose user the server refuses stops with one line, not an untracked run
+        # (sciloop's probe, /health, answers everyone)
+        from sciloop.pipeline.config import ConfigError, load_config
+        from sciloop.pipeline.ledger import Ledger
+        from sciloop.pipeline.tracking import open_campaign_tracker
+
+        campaign = load_config({"tracking": {"uri": base}})
+        ledger = Ledger(tmp_path / "ledger.sqlite")
+        for user in (None, (sciloop_user[0], "wrong")):
+            for var, value in zip(("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"), user or (None, None)):
+                monkeypatch.delenv(var, raising=False) if value is None else monkeypatch.setenv(var, value)
+            with pytest.raises(ConfigError, match=r"refused sciloop \(HTTP 401.*MLFLOW_TRACKING_USERNAME"):
+                open_campaign_tracker(campaign, tmp_path, ledger, "test")
+        assert ledger.get_meta("mlflow_parent_run") is None
+
         # what the head pod gets from the Secret sciloop-mlflow-client
         monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", sciloop_user[0])
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", sciloop_user[1])
@@ -516,6 +531,8 @@ def test_compose_mlflow_command_serves_remote_clients(tmp_path, monkeypatch):
         client.log_artifact(run.info.run_id, str(tmp_path / "note.txt"))
         stored = list((tmp_path / "artifacts").rglob("note.txt"))
         assert [p.read_text() for p in stored] == ["proxied"]
+        tracker = open_campaign_tracker(campaign, tmp_path, ledger, "test")  # sciloop's user: let in
+        assert tracker.parent_id == ledger.get_meta("mlflow_parent_run")
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
