@@ -373,9 +373,14 @@ class Ledger:
         """The value of every paid call, in arrival order (`calls()`): None for a failed one."""
         return [value for _, value in self.calls()]
 
-    def oracle_calls(self) -> int:
-        """Oracle calls paid for: first submissions plus re-sends (the budget spent)."""
-        return self._db.execute("SELECT COUNT(*) FROM events WHERE kind IN ('submitted', 'resubmitted')"
+    def oracle_calls(self, through_round: int | None = None) -> int:
+        """Oracle calls paid for: first submissions plus re-sends (the budget spent); with
+        `through_round`, only for designs selected up to that round."""
+        if through_round is None:
+            return self._db.execute("SELECT COUNT(*) FROM events WHERE kind IN ('submitted', 'resubmitted')"
+                                    ).fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM events e JOIN designs d USING (key) WHERE "
+                                "e.kind IN ('submitted', 'resubmitted') AND d.round <= ?", (through_round,)
                                 ).fetchone()[0]
 
     def counts(self) -> dict[str, int]:

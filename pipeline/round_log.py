@@ -36,12 +36,13 @@ def round_metrics(ledger: Ledger, round_: int, rows: list[DesignRow], failures: 
                   domain: Domain) -> dict[str, float]:
     """Oracle calls, best and top-k means, diversity, novelty and modes (in the domain's
     similarity), and the surrogate's prospective accuracy on the new batch (its predictions were
-    stored before the labels)."""
-    labels = ledger.labels()
+    stored before the labels). As of the round's end: labels and calls of later rounds (a round
+    that `Campaign.tell` finishes after later ones were proposed) are not counted."""
+    labels = [l for l in ledger.labels() if l.round <= round_]
     values = [l.value for l in labels]
     batch = {l.key: l.value for l in labels if l.round == round_}
     m: dict[str, float] = dict(
-        round=round_, oracle_calls=ledger.oracle_calls(), labels=len(values),
+        round=round_, oracle_calls=ledger.oracle_calls(through_round=round_), labels=len(values),
         new_labels=len(batch), failures=failures, best=max(values, default=math.nan),
         top1_mean=top_k_mean(values, 1, math.nan), top10_mean=top_k_mean(values, 10, math.nan),
         top100_mean=top_k_mean(values, 100, math.nan),

@@ -151,6 +151,9 @@ def test_ask_tell(ray_session, tmp_path, tiny):
     assert ledger.has_label(designs[2])
     assert [r["stage"] for r in ledger.rounds()] == ["done", "done", "done"]  # round 1 was left 'selected'
     assert ledger.rounds()[1]["metrics"]["new_labels"] == 4 and ledger.rounds()[1]["metrics"]["failures"] == 1
+    # each round's metrics as of its own end, though round 1 was finished with round 2
+    assert [(r["metrics"]["oracle_calls"], r["metrics"]["labels"]) for r in ledger.rounds()] == [
+        (16, 16), (21, 20), (25, 24)]
 
 
 def faulty(smiles: list[str]) -> list[float]:
