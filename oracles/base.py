@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 #: A score: one number, or a vector for a multi-objective oracle.
 Value = float | tuple[float, ...]
@@ -211,7 +211,7 @@ class FunctionOracle:
 
     def evaluate(self, batch: list[str]) -> list[OracleResult]:
         """Score `batch`, raising the function's exceptions and `ResultCountError`."""
-        values = list(self.fn(list(batch)))
+        values = as_list(self.fn(list(batch)))
         if len(values) != len(batch):
             raise ResultCountError(self.name, len(values), len(batch))
         return [OracleResult.from_value(v).expecting(self.num_objectives) for v in values]
@@ -223,6 +223,17 @@ class FunctionOracle:
             return [OracleResult.failure(f"returned {exc.got} values for {exc.expected} designs")] * len(batch)
         except Exception as exc:  # the user's code: report, never crash the campaign
             return [OracleResult.failure(f"{type(exc).__name__}: {exc}")] * len(batch)
+
+
+def as_list(returned: Any) -> list[Any]:
+    """An oracle's return value as its list of per-design results.
+
+    Raises:
+        TypeError: a dict (`{design: score}`), whose keys a list would take for the scores.
+    """
+    if isinstance(returned, Mapping):
+        raise TypeError("returned a dict: return a list of values in the order of the designs given")
+    return list(returned)
 
 
 def declared(oracle: Any, attr: str, default: Any) -> Any:

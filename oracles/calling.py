@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sciloop.oracles.base import OracleResult, ResultCountError, declared
+from sciloop.oracles.base import OracleResult, ResultCountError, as_list, declared
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def call_chunk(oracle: Any, chunk: list[str], node: str = "") -> ChunkOutcome:
     transient = tuple(declared(oracle, "transient_errors", ()))
     n = len(chunk)
     try:
-        raw = list(fn(list(chunk)))
+        raw = as_list(fn(list(chunk)))
     except ResultCountError as exc:
         return ChunkOutcome([], started, time.time() - started, node, exc)
     except Exception as exc:  # the user's code: report, never crash the worker

@@ -1,19 +1,25 @@
 """An external program as an oracle: candidates to a file, the command run, results read back.
 
-The command is a template with `{input}` (a file with one design per line) and, optionally,
-`{output}` (where the program writes its results; without it, its standard output is read).
+The command is a template with `{input}` (a file with one design per line, also given on the
+program's standard input) and, optionally, `{output}` (where the program writes its results;
+without it, its standard output is read); other braces are left as they are (`awk '{print}'`).
+It runs in the working directory sciloop was started from (where the node has that folder; else
+a fresh temporary one), so `python dock.py {input}` finds `dock.py` as in a shell.
 Results are one value per line in input order (`output_format="lines"`; several numbers on a
-line, separated by commas or spaces, make a multi-objective score), or a CSV with a header
-naming the design and value columns (`output_format="csv"`; several `value_columns` make a
-multi-objective score). A non-zero exit fails the
-whole call with the exit status and the end of stderr; a line that does not parse, a design
-missing from a CSV, or a missing line fails that design alone.
+line, separated by commas or spaces, make a multi-objective score; an empty line or a failure
+token fails that design), or a CSV with a header naming the design and value columns
+(`output_format="csv"`; several `value_columns` make a multi-objective score). A non-zero exit
+fails the whole call with the exit status and the end of stderr. Lines are matched to designs by
+position, so output with more or fewer lines than designs fails the whole call (a skipped line
+would give every later design its neighbour's score): a program that may skip designs writes a
+CSV, where a design missing fails alone.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 import shlex
@@ -24,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sciloop.oracles.base import OracleResult, RetryPolicy
+from sciloop.oracles.base import DEFAULT_TIMEOUT_S, OracleResult, RetryPolicy
 
 
 @dataclass
@@ -38,11 +44,14 @@ class CommandOracle:
         design_column: the CSV column naming the design.
         value_columns: the CSV value column(s); several make a multi-objective score.
         command_timeout_s: kill the program (its whole process group) after this many
-            seconds; None: 95% of `timeout_s`, so the program is stopped before the runner
-            gives up on the worker (a killed worker would leave the program running).
+            seconds; None: 95% of `timeout_s` (of an hour when that is None), so the program is
+            stopped before the runner gives up on the worker (a killed worker would leave the
+            program running); `math.inf`: no limit.
         env: extra environment variables for the program.
-        cwd: the program's working directory (default: a fresh temporary folder per call).
-        failure_tokens: output values that mean "failed" (reported as such, not as malformed).
+        cwd: the program's working directory (default: the one sciloop was started from where
+            it exists, else a fresh temporary folder per call).
+        failure_tokens: output values that mean "failed" (reported as such, not as malformed;
+            any case).
         num_objectives: when set, a design whose score has another length fails.
 
     Example:
@@ -67,30 +76,38 @@ class CommandOracle:
     idempotent: bool = False
     cost: float = 1.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    started_in: str = field(default_factory=os.getcwd, repr=False)  # where the oracle was built
 
     def _argv(self, inp: Path, out: Path) -> list[str]:
         parts = shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
-        return [p.format(input=str(inp), output=str(out)) for p in parts]
+        return [p.replace("{input}", str(inp)).replace("{output}", str(out)) for p in parts]
 
     def _limit(self) -> float | None:
-        if self.command_timeout_s is not None:
-            return self.command_timeout_s
-        return None if self.timeout_s is None else 0.95 * self.timeout_s
+        limit = self.command_timeout_s
+        if limit is None:
+            limit = 0.95 * (DEFAULT_TIMEOUT_S if self.timeout_s is None else self.timeout_s)
+        return limit if math.isfinite(limit) else None
+
+    def _cwd(self, tmp: str) -> str:
+        if self.cwd is not None:
+            return self.cwd
+        return self.started_in if Path(self.started_in).is_dir() else tmp
 
     def score(self, batch: list[str]) -> list[OracleResult]:
         with tempfile.TemporaryDirectory(prefix="sciloop-cmd-") as tmp:
             inp, out = Path(tmp) / "input.txt", Path(tmp) / "output.txt"
             inp.write_text("".join(f"{d}\n" for d in batch))
             argv = self._argv(inp, out)
-            proc = subprocess.Popen(argv, cwd=self.cwd or tmp, env=os.environ | self.env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    start_new_session=True)
-            try:
-                stdout, stderr = proc.communicate(timeout=self._limit())
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
-                return [OracleResult.failure("timeout (command killed)")] * len(batch)
+            with inp.open() as stdin:
+                proc = subprocess.Popen(argv, cwd=self._cwd(tmp), env=os.environ | self.env, stdin=stdin,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        start_new_session=True)
+                try:
+                    stdout, stderr = proc.communicate(timeout=self._limit())
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.communicate()
+                    return [OracleResult.failure("timeout (command killed)")] * len(batch)
             if proc.returncode != 0:
                 tail = " | ".join(stderr.strip().splitlines()[-3:])[:300]
                 reason = f"command exited with status {proc.returncode}" + (f": {tail}" if tail else "")
@@ -105,7 +122,7 @@ class CommandOracle:
 
     def _value(self, token: str) -> OracleResult:
         token = token.strip()
-        if token.lower() in self.failure_tokens:
+        if token.lower() in {t.lower() for t in self.failure_tokens}:
             return OracleResult.failure(f"command reported failure: {token!r}")
         try:
             return OracleResult.from_value(float(token))
@@ -123,13 +140,16 @@ class CommandOracle:
 
     def _parse_lines(self, text: str, batch: list[str]) -> list[OracleResult]:
         lines = text.splitlines()
-        if len(lines) > len(batch):
-            return [OracleResult.failure(f"malformed output: {len(lines)} lines for {len(batch)} designs")] * len(batch)
-        return [self._line(lines[i]) if i < len(lines) else OracleResult.failure("malformed output: no line")
-                for i in range(len(batch))]
+        while len(lines) > len(batch) and not lines[-1].strip():  # a trailing empty line
+            lines.pop()
+        if len(lines) != len(batch):  # which design a line belongs to is unknown: none is scored
+            return [OracleResult.failure(f"malformed output: {len(lines)} lines for {len(batch)} designs "
+                                         f"(one line per design, in input order; a program that may skip "
+                                         f"designs writes output_format csv)")] * len(batch)
+        return [self._line(line) for line in lines]
 
     def _parse_csv(self, text: str, batch: list[str]) -> list[OracleResult]:
-        rows = list(csv.DictReader(io.StringIO(text)))
+        rows = [{(k or "").strip(): v for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))]
         header = set(rows[0]) if rows else set()
         missing_cols = [c for c in (self.design_column, *self.value_columns) if c not in header]
         if missing_cols:

@@ -40,6 +40,10 @@ def test_score_only_objects_and_raw_values():
     assert res[1].reason.startswith("not a number: 'x'")  # text is not a number, whatever it spells
     assert res[2].value == (1.0, 2.0) and res[3].transient  # a vector score; a transient failure
     assert call_chunk(Raw(), ["a", "b", "c", "d", "e"]).count_error.expected == 5
+    # {design: score}: a list would take the designs for the scores ("not a number: 'a'")
+    by_design = call_chunk(FunctionOracle(lambda xs: {x: 1.0 for x in xs}), ["a", "b"]).results
+    assert all(r.reason == "TypeError: returned a dict: return a list of values in the order of the designs given"
+               for r in by_design)
 
 
 def test_host_runs_setup_and_teardown():

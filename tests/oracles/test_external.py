@@ -1,5 +1,6 @@
 """The external-command oracle, alone and on a real local Ray."""
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,27 @@ def test_too_many_lines_and_command_timeout(tmp_path):
     t = time.monotonic()
     slow = CommandOracle([PY, "-c", "import time; time.sleep(30)"], command_timeout_s=1).score(["a"])
     assert slow[0].reason == "timeout (command killed)" and time.monotonic() - t < 10
+
+
+def test_output_lines_are_never_matched_to_the_wrong_design():
+    """Regression: a program that skipped one design gave every later design its neighbour's score."""
+    skipped = CommandOracle([PY, "-c", "print(1); print(2)"]).score(["a", "b", "c"])
+    assert all("2 lines for 3 designs" in r.reason and "csv" in r.reason for r in skipped)
+    trailing = CommandOracle([PY, "-c", "print(1); print('FAIL'); print()"], failure_tokens=("FAIL",))
+    assert [r.value for r in trailing.score(["a", "b"])] == [1.0, None]  # an empty last line is no design's
+    assert trailing.score(["a", "b"])[1].reason == "command reported failure: 'FAIL'"
+
+
+def test_commands_as_a_user_writes_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(SCRIPT.parent)  # a script beside where sciloop was started: found, as in a shell
+    assert [r.value for r in CommandOracle(f"{PY} {SCRIPT.name} {{input}}").score(["C", "CC"])] == [1.0, 2.0]
+    braces = [PY, "-c", "import sys; w = {'x': 1}; [print(len(l.strip()) + w['x']) for l in open(sys.argv[1])]",
+              "{input}"]  # code with braces of its own (an awk program, a dict)
+    assert [r.value for r in CommandOracle(braces).score(["C", "CC"])] == [2.0, 3.0]
+    stdin = CommandOracle([PY, "-c", "import sys; [print(len(l.strip())) for l in sys.stdin]"], timeout_s=math.inf)
+    assert [r.value for r in stdin.score(["CCC"])] == [3.0]  # no {input}: the designs on stdin; no time limit
+    csv = CommandOracle([PY, "-c", "print('design, value'); print('C, 7')"], output_format="csv")
+    assert csv.score(["C"])[0].value == 7.0  # a header written with spaces
 
 
 def test_command_oracle_on_ray(ray_session):
