@@ -9,7 +9,8 @@ Results are one value per line in input order (`output_format="lines"`; several 
 line, separated by commas or spaces, make a multi-objective score; an empty line or a failure
 token fails that design), or a CSV with a header naming the design and value columns
 (`output_format="csv"`; several `value_columns` make a multi-objective score). A non-zero exit
-fails the whole call with the exit status and the end of stderr. Lines are matched to designs by
+fails the whole call with the exit status and the end of stderr (a CSV keeps the values of the
+designs it names, as far as it was written: each was paid for). Lines are matched to designs by
 position, so output with more or fewer lines than designs fails the whole call (a skipped line
 would give every later design its neighbour's score): a program that may skip designs writes a
 CSV, where a design missing fails alone.
@@ -108,15 +109,23 @@ class CommandOracle:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.communicate()
                     return [OracleResult.failure("timeout (command killed)")] * len(batch)
+            uses_file = any("{output}" in p for p in
+                            (shlex.split(self.command) if isinstance(self.command, str) else self.command))
+            text = (out.read_text() if out.exists() else None) if uses_file else stdout
             if proc.returncode != 0:
                 tail = " | ".join(stderr.strip().splitlines()[-3:])[:300]
                 reason = f"command exited with status {proc.returncode}" + (f": {tail}" if tail else "")
+                kept = self._results(text, batch) if self.output_format == "csv" and text else []
+                if any(r.ok for r in kept):  # the designs it named before it failed keep their values
+                    return [OracleResult.failure(reason) if r.reason == self._MISSING else r for r in kept]
                 return [OracleResult.failure(reason)] * len(batch)
-            uses_file = any("{output}" in p for p in
-                            (shlex.split(self.command) if isinstance(self.command, str) else self.command))
-            if uses_file and not out.exists():
+            if text is None:
                 return [OracleResult.failure("command wrote no output file")] * len(batch)
-            text = out.read_text() if uses_file else stdout
+        return self._results(text, batch)
+
+    _MISSING = "malformed output: design missing"
+
+    def _results(self, text: str, batch: list[str]) -> list[OracleResult]:
         parsed = self._parse_csv(text, batch) if self.output_format == "csv" else self._parse_lines(text, batch)
         return [r.expecting(self.num_objectives) for r in parsed]
 
@@ -164,4 +173,4 @@ class CommandOracle:
             bad = next((p for p in parts if not p.ok), None)
             by_design[design] = bad or (parts[0] if len(parts) == 1 else
                                          OracleResult(tuple(p.value for p in parts)))  # type: ignore[misc]
-        return [by_design.get(d, OracleResult.failure("malformed output: design missing")) for d in batch]
+        return [by_design.get(d, OracleResult.failure(self._MISSING)) for d in batch]

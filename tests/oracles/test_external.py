@@ -49,6 +49,15 @@ def test_output_lines_are_never_matched_to_the_wrong_design():
     assert trailing.score(["a", "b"])[1].reason == "command reported failure: 'FAIL'"
 
 
+def test_a_csv_keeps_the_values_written_before_the_program_failed():
+    crash = "import sys; print('design,value'); print('C,1'); print('CC,fail'); sys.exit('licence lost')"
+    res = CommandOracle([PY, "-c", crash], output_format="csv").score(["C", "CC", "CCC"])
+    assert res[0].value == 1.0 and res[1].reason == "command reported failure: 'fail'"
+    assert res[2].reason == "command exited with status 1: licence lost"  # paid: the one it never reached
+    header_only = CommandOracle([PY, "-c", "print('design,value'); exit(2)"], output_format="csv").score(["C"])
+    assert header_only[0].reason == "command exited with status 2"
+
+
 def test_commands_as_a_user_writes_them(tmp_path, monkeypatch):
     monkeypatch.chdir(SCRIPT.parent)  # a script beside where sciloop was started: found, as in a shell
     assert [r.value for r in CommandOracle(f"{PY} {SCRIPT.name} {{input}}").score(["C", "CC"])] == [1.0, 2.0]
