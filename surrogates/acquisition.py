@@ -378,7 +378,8 @@ def make_log_reward(
         if not valid:
             return out
         u = utility(torch.cat(rows))
-        if reference is not None:
+        if reference is not None:  # a NaN utility ranks last (searchsorted puts it above everything)
+            u = u.nan_to_num(nan=-math.inf)
             larger = reference.numel() - torch.searchsorted(reference, u, right=True)
             rank = 1.0 + larger.to(torch.float64)
             u = -torch.log(rank)

@@ -52,8 +52,10 @@ class VarianceMap:
     rows: int = 0
 
     def stretch(self, std: Tensor) -> Tensor:
-        """The factor ``lambda = sqrt(a + b / s^2)`` applied to member deviations."""
-        s2 = std.pow(2).clamp_min(torch.finfo(std.dtype).tiny)
+        """The factor ``lambda = sqrt(a + b / s^2)`` applied to member deviations; `s^2` is held
+        above 1e-24, so members that agree to 12 digits get a finite factor (b / tiny overflowed to
+        inf, and inf times their zero deviations made NaN predictions)."""
+        s2 = std.pow(2).clamp_min(1e-24)
         return (self.a + self.b / s2).sqrt()
 
     def apply(self, values: Tensor) -> Tensor:

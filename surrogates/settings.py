@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class AcquisitionConfig(BaseModel):
@@ -154,3 +154,12 @@ class EnsembleConfig(BaseModel):
         from .members import check_member
 
         return check_member(name)
+
+    @model_validator(mode="after")
+    def _warm_needs_the_bootstrap(self) -> "EnsembleConfig":
+        # without it, the held-out split is drawn afresh each round: a warm member would be
+        # validated and calibrated on rows it trained on last round (a spread too small)
+        if self.warm_max_steps is not None and not self.bootstrap:
+            raise ValueError("warm_max_steps needs bootstrap (its out-of-bag rows stay unseen across "
+                             "refits; a held-out split would be drawn afresh each round)")
+        return self

@@ -52,6 +52,8 @@ def test_variance_map_keeps_the_mean_and_sets_the_variance():
     out = vmap.apply(values)
     torch.testing.assert_close(out.mean(0), values.mean(0))
     torch.testing.assert_close(out.var(0), 2.0 * values.var(0) + 0.5)
+    agree = torch.full((3, 4), 0.7, dtype=torch.float64)  # members that agree exactly: no NaN
+    assert torch.isfinite(VarianceMap(a=1.0, b=5.0, rows=10).apply(agree)).all()
 
 
 def test_out_of_bag_statistics_use_only_unseen_members():

@@ -43,3 +43,13 @@ def test_warm_needs_warm_max_steps(logp_data):
     smiles, labels = logp_data
     with pytest.raises(ValueError, match="warm_max_steps"):
         EnsembleSurrogate(MorganFeaturizer(), SMALL).fit(smiles[:50], labels[:50], warm=True)
+
+
+def test_warm_refits_need_the_bootstrap():
+    """Without it the held-out split is drawn afresh each round, so a warm member was validated
+    and calibrated on rows it had trained on (a review's toy: val_mse below the noise floor)."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="warm_max_steps needs bootstrap"):
+        SMALL.model_copy(update={"bootstrap": False}).model_validate(
+            SMALL.model_dump() | {"bootstrap": False, "warm_max_steps": 50})
