@@ -432,7 +432,8 @@ class Campaign:
             try:
                 self._check_resources()
                 ledger = self._begin()
-                ledger.set_meta("ask_tell", True)  # `status` then says its rounds await `tell`, not `resume`
+                if not ledger.get_meta("ask_tell", False):  # `status` then says its rounds await `tell`
+                    ledger.set_meta("ask_tell", True)
                 left = self.config.total_budget - ledger.oracle_calls() - len(ledger.pending())
                 if n > left:
                     raise ConfigError(f"propose({n}): the budget of {self.config.total_budget} oracle "
