@@ -81,13 +81,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     ask_tell = ledger.get_meta("ask_tell", False)
     for r in ledger.rounds():
         if r["stage"] == "selected" and ask_tell:  # `resume` would send them to the config's oracle
-            console.print(f"round {r['round']}: its designs were proposed by `Campaign.propose` and await "
-                          f"`Campaign.tell` (or `sciloop label {args.run_dir} results.csv`)")
+            say = (f"round {r['round']}: its designs were proposed by `Campaign.propose` and await "
+                   f"`Campaign.tell` (or `sciloop label {args.run_dir} results.csv`)")
+        elif r["stage"] == "awaiting_labels":  # `resume` first would only pause again
+            batch = Path(args.run_dir) / "handoff" / f"batch-{r['round']:03d}.csv"
+            say = (f"round {r['round']} awaits the lab's results for {batch}: `sciloop label {args.run_dir} "
+                   f"results.csv`, then `sciloop resume {args.run_dir}`")
         elif r["stage"] != "done":
-            console.print(f"round {r['round']} stopped at stage {r['stage']!r} (MLflow shows its run as "
-                          f"RUNNING until `sciloop resume {args.run_dir}` finishes it)")
-    console.print(f"events: {ledger.counts()}; pending (never sent): {len(ledger.pending())}; "
-                  f"in flight: {len(ledger.in_flight())}; unknown (sciloop label): {len(ledger.unknown())}")
+            say = (f"round {r['round']} stopped at stage {r['stage']!r} (MLflow shows its run as "
+                   f"RUNNING until `sciloop resume {args.run_dir}` finishes it)")
+        else:
+            continue
+        console.print(say, markup=False)
+    console.print(f"designs now: {len(ledger.labels())} labelled, {len(ledger.failed())} failed, "
+                  f"{len(ledger.unknown())} unknown (`sciloop label` takes their values), "
+                  f"{len(ledger.in_flight())} in flight, {len(ledger.pending())} selected and never sent", markup=False)
     return 0
 
 
@@ -162,7 +170,7 @@ def cmd_best(args: argparse.Namespace) -> int:
 
     ledger = Ledger.of_run_dir(args.run_dir)
     Console().print(best_table(ledger.labels(), args.n, ledger.vectors(),
-                               f"{Path(args.run_dir).resolve().name}: best {args.n} of "
+                               f"{Path(args.run_dir).resolve().name}: best {min(args.n, len(ledger.labels()))} of "
                                f"{len(ledger.labels())} labelled designs"))  # the run's name: a path would wrap
     return 0
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 
 from sciloop.pipeline.auc import top_k_mean
@@ -102,13 +103,15 @@ def summary_table(rounds: list[dict[str, Any]], title: str, screening: Screening
     number of calls beside the campaign, with the campaign's gain over it."""
     finished = [r for r in rounds if r.get("metrics")]
     seconds = sum(r["metrics"].get("seconds_total", 0.0) for r in finished)
-    caption = ("round 0: the initial screen of the library. spearman: the surrogate's rank correlation "
-               "on each new batch, predicted before its labels were seen. secs: wall time of the round")
+    caption = ("round 0: the initial screen of the library. Each row as of the round's end (a later "
+               "`sciloop label` correction is not in it). calls: in all so far; labels, fails: the round's "
+               "own. spearman: the surrogate's rank correlation on each new batch, predicted before its "
+               "labels were seen. secs: wall time of the round")
     if screening is not None:
         caption += (f". screening: {screening.samples} seeded random samples of the library "
                     f"{screening.library!r}, {screening.calls} designs each, scored in this process after "
                     f"the campaign (a baseline, not counted in the budget); gain: sciloop minus screening")
-    table = Table(title=f"{title}, {_duration(seconds)} in rounds", caption=caption)
+    table = Table(title=escape(f"{title}, {_duration(seconds)} in rounds"), caption=caption)
     for col in ("round", "calls", "labels", "fails", "best", "top-10", "spearman", "secs"):
         table.add_column(col, justify="right")
 
@@ -185,11 +188,11 @@ def best_table(labels: Sequence[Any], n: int, vectors: dict[str, list[float]], t
     """
     ranked = sorted(labels, key=lambda l: -l.value)[:n]
     width = max((len(vectors[l.key]) for l in ranked if l.key in vectors), default=0)
-    table = Table(title=title, caption="round 0 is the initial screen")
+    table = Table(title=escape(title), caption="round 0 is the initial screen")
     for col in ("#", "value", *(f"v{i + 1}" for i in range(width)), "round"):
         table.add_column(col, justify="right")
     table.add_column("design (its ledger key)", overflow="fold")  # SMILES or a sequence
     for i, l in enumerate(ranked, 1):
         vec = [format(v, ".3f") for v in vectors.get(l.key, [])] + ["-"] * width
-        table.add_row(str(i), format(l.value, ".3f"), *vec[:width], str(l.round), l.key)
+        table.add_row(str(i), format(l.value, ".3f"), *vec[:width], str(l.round), escape(l.key))  # [nH] is no style
     return table

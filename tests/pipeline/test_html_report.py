@@ -47,6 +47,22 @@ def test_best_prints_the_top_designs_from_the_ledger(tmp_path, capsys):
     assert out.index("c1ccccc1O") < out.index("CCN")
     rows = [line for line in out.splitlines() if "0.750" in line or "0.500" in line]
     assert len(rows) == 2 and "0.250" not in out
+    assert main(["best", str(run_dir)]) == 0
+    assert "run: best 3 of 3 labelled designs" in capsys.readouterr().out  # not "best 10 of 3"
+
+
+def test_best_prints_bracket_atoms_as_they_are(tmp_path, capsys):
+    """Regression: rich read [nH] and [n+] as style tags and dropped them: pyrrole printed as c1ccc1."""
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.start_round(0)
+    designs = ["c1cc[nH]c1", "C[n+]1ccccc1"]
+    ledger.add_designs(0, [DesignRow(s, s, "library") for s in designs])
+    ledger.mark_submitted(designs)
+    for s in designs:
+        ledger.record_result(s, 0.5, None, "n")
+    assert main(["best", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "c1cc[nH]c1" in out and "C[n+]1ccccc1" in out
 
 
 def test_a_sequence_report_shows_sequences_as_text(tmp_path):

@@ -229,7 +229,7 @@ def test_label_refuses_designs_in_flight_from_a_stopped_run(tmp_path):
 
 
 def test_a_lab_hand_off_cut_short_after_marking_its_batch_sent_awaits_the_labs_labels(ray_session, tmp_path,
-                                                                                      tiny):
+                                                                                      tiny, capsys):
     run = tmp_path / "run"
     tiny |= {"run_dir": str(run), "oracle": {"target": "lab"}}
     Campaign.from_config(tiny, console=QUIET).run()  # exports the screen and pauses for the lab
@@ -240,6 +240,11 @@ def test_a_lab_hand_off_cut_short_after_marking_its_batch_sent_awaits_the_labs_l
     assert import_labels(run, tmp_path / "r.csv").labeled == []  # in flight from a stopped run: resume first
     Campaign.from_config(tiny, console=QUIET).run()  # resume: nothing is exported or paid again
     assert ledger.rounds()[0]["stage"] == "awaiting_labels" and ledger.oracle_calls() == len(sent)
+    capsys.readouterr()
+    assert main(["status", str(run)]) == 0  # label first: `resume` before it would only pause again
+    out = "".join(capsys.readouterr().out.split())  # the console wraps long paths
+    assert "round0awaitsthelab'sresultsfor" in out and "handoff/batch-000.csv" in out
+    assert "`scilooplabel" in out and f"{len(sent)}inflight" in out
     assert sorted(import_labels(run, tmp_path / "r.csv").labeled) == sorted(sent)  # the loop is broken
 
 
