@@ -79,9 +79,11 @@ class CommandOracle:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     started_in: str = field(default_factory=os.getcwd, repr=False)  # where the oracle was built
 
+    def _parts(self) -> list[str]:
+        return shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
+
     def _argv(self, inp: Path, out: Path) -> list[str]:
-        parts = shlex.split(self.command) if isinstance(self.command, str) else list(self.command)
-        return [p.replace("{input}", str(inp)).replace("{output}", str(out)) for p in parts]
+        return [p.replace("{input}", str(inp)).replace("{output}", str(out)) for p in self._parts()]
 
     def _limit(self) -> float | None:
         limit = self.command_timeout_s
@@ -109,8 +111,7 @@ class CommandOracle:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.communicate()
                     return [OracleResult.failure("timeout (command killed)")] * len(batch)
-            uses_file = any("{output}" in p for p in
-                            (shlex.split(self.command) if isinstance(self.command, str) else self.command))
+            uses_file = any("{output}" in p for p in self._parts())
             text = (out.read_text() if out.exists() else None) if uses_file else stdout
             if proc.returncode != 0:
                 tail = " | ".join(stderr.strip().splitlines()[-3:])[:300]

@@ -169,9 +169,10 @@ def cmd_best(args: argparse.Namespace) -> int:
     from sciloop.pipeline.report import best_table
 
     ledger = Ledger.of_run_dir(args.run_dir)
-    Console().print(best_table(ledger.labels(), args.n, ledger.vectors(),
-                               f"{Path(args.run_dir).resolve().name}: best {min(args.n, len(ledger.labels()))} of "
-                               f"{len(ledger.labels())} labelled designs"))  # the run's name: a path would wrap
+    labels = ledger.labels()
+    Console().print(best_table(labels, args.n, ledger.vectors(),
+                               f"{Path(args.run_dir).resolve().name}: best {min(args.n, len(labels))} of "
+                               f"{len(labels)} labelled designs"))  # the run's name: a path would wrap
     return 0
 
 
