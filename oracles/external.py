@@ -13,7 +13,8 @@ fails the whole call with the exit status and the end of stderr (a CSV keeps the
 designs it names, as far as it was written: each was paid for). Lines are matched to designs by
 position, so output with more or fewer lines than designs fails the whole call (a skipped line
 would give every later design its neighbour's score): a program that may skip designs writes a
-CSV, where a design missing fails alone.
+CSV, where a design missing fails alone. A program that cannot be found on a worker stops the
+campaign at that worker's set-up, before any design is charged.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -95,6 +97,21 @@ class CommandOracle:
         if self.cwd is not None:
             return self.cwd
         return self.started_in if Path(self.started_in).is_dir() else tmp
+
+    def setup(self) -> None:
+        """Check, on the worker, that the program exists and may be run (a typo or a program
+        not installed there would otherwise fail, and be charged, batch after batch)."""
+        program = self._parts()[0] if self._parts() else ""
+        with tempfile.TemporaryDirectory(prefix="sciloop-cmd-") as tmp:
+            cwd = self._cwd(tmp)
+            if os.sep in program:  # a path: relative to where the program runs, as in a shell
+                path = Path(cwd, program)
+                found = str(path) if path.is_file() and os.access(path, os.X_OK) else None
+            else:
+                found = shutil.which(program, path=(os.environ | self.env).get("PATH"))
+        if found is None:
+            raise FileNotFoundError(f"command {program!r} not found or not executable on this worker "
+                                    f"(working directory {cwd}); nothing was scored")
 
     def score(self, batch: list[str]) -> list[OracleResult]:
         with tempfile.TemporaryDirectory(prefix="sciloop-cmd-") as tmp:

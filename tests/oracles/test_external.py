@@ -5,6 +5,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from sciloop.oracles.base import OracleSetupError
 from sciloop.oracles.external import CommandOracle
 from sciloop.oracles.runner import OracleRunner
 
@@ -68,6 +71,29 @@ def test_commands_as_a_user_writes_them(tmp_path, monkeypatch):
     assert [r.value for r in stdin.score(["CCC"])] == [3.0]  # no {input}: the designs on stdin; no time limit
     csv = CommandOracle([PY, "-c", "print('design, value'); print('C, 7')"], output_format="csv")
     assert csv.score(["C"])[0].value == 7.0  # a header written with spaces
+
+
+def test_setup_finds_the_program_as_a_shell_would(tmp_path, monkeypatch):
+    monkeypatch.chdir(SCRIPT.parent)
+    CommandOracle(f"{PY} {SCRIPT.name} {{input}}").setup()  # an absolute path
+    CommandOracle("python3 -c 'print(1)'").setup()  # on PATH
+    script = tmp_path / "dock.sh"
+    script.write_text("#!/bin/sh\ncat\n")
+    with pytest.raises(FileNotFoundError, match="'./dock.sh' not found or not executable"):
+        CommandOracle("./dock.sh {input}", cwd=str(tmp_path)).setup()  # not executable
+    script.chmod(0o755)
+    CommandOracle("./dock.sh {input}", cwd=str(tmp_path)).setup()  # relative to where it runs
+    with pytest.raises(FileNotFoundError, match="'python3' not found"):
+        CommandOracle("python3 {input}", env={"PATH": str(tmp_path)}).setup()  # the program's own PATH
+
+
+def test_a_missing_program_stops_the_run_before_any_design_is_charged(ray_session):
+    submitted, results = [], []
+    oracle = CommandOracle("no-such-docking-program {input}", num_cpus=0.5, batch_size=2)
+    with pytest.raises(OracleSetupError, match="'no-such-docking-program' not found"):
+        OracleRunner(oracle, max_workers=1).run(["C", "CC", "CCC"], submitted.extend,
+                                                lambda *a: results.append(a))
+    assert submitted == [] and results == []
 
 
 def test_command_oracle_on_ray(ray_session):
