@@ -32,6 +32,12 @@ class OracleConfig(_Strict):
     batch_size: int | None = Field(None, ge=1, description="designs per oracle call")
     idempotent: bool | None = Field(None, description="safe to call again for the same design (None: the oracle's own)")
     resources: dict[str, float] = Field(default_factory=dict, description="custom Ray resources per call")
+    num_workers: int | None = Field(None, ge=1, description=(
+        "the most oracle calls at once, e.g. licences (None: the oracle's own, else as many as the "
+        "cluster's resources fit)"))
+    setup_timeout_s: float = Field(600.0, gt=0, description=(
+        "stop the campaign when no oracle worker is set up (actor started, the oracle's setup() "
+        "done) after this many seconds"))
     max_consecutive_failures: int | None = Field(
         20, ge=1, description="stop the campaign after this many failures in a row")
     weights: list[float] | None = Field(None, description=(
@@ -239,6 +245,7 @@ class CampaignConfig(_Strict):
 
     #: fields added after ledgers of the legacy digest forms were written (left out of those forms)
     ADDED_SINCE_LEGACY: ClassVar[dict[str, set[str]]] = {
+        "oracle": {"num_workers", "setup_timeout_s"},
         "proposer": {"objective", "subtb_lambda", "munchausen_alpha", "offspring_children",
                      "offspring_mutate_fraction", "offspring_immigrant_fraction", "device"},
         "acquisition": {"pi_tau", "ei_tau", "mc_samples"},

@@ -115,7 +115,7 @@ def resolve_oracle(cfg: OracleConfig) -> tuple[Oracle, ModuleType | None]:
             setattr(oracle, attr, default)
     if oracle.timeout_s is None and not getattr(oracle, "asynchronous", False):
         oracle.timeout_s = DEFAULT_TIMEOUT_S  # a hung oracle must not hang the campaign
-    for attr in ("num_cpus", "num_gpus", "timeout_s", "batch_size", "idempotent"):
+    for attr in ("num_cpus", "num_gpus", "timeout_s", "batch_size", "idempotent", "num_workers"):
         value = getattr(cfg, attr)
         if value is not None:
             setattr(oracle, attr, value)

@@ -67,7 +67,9 @@ class Scoring:
         spent. Results the ledger could not take are written to `unrecorded-results.csv`.
         """
         by_key = {r.design: r.key for r in rows}
-        runner = OracleRunner(self.oracle, max_consecutive_failures=self.config.oracle.max_consecutive_failures)
+        oc = self.config.oracle
+        runner = OracleRunner(self.oracle, max_consecutive_failures=oc.max_consecutive_failures,
+                              setup_timeout_s=oc.setup_timeout_s)
         mark = ledger.mark_resubmitted if resend else ledger.mark_submitted
         unsent = len(rows)  # designs of this batch not yet paid for: already promised to the budget
         with self._progress() as progress:
