@@ -49,6 +49,7 @@ class ScreenedOffspring:
         self.config = config
         self.rng = np.random.default_rng(config.seed)
         self.children: dict[str, float] = {}  # child -> log-reward, from the last `train`
+        self._drawn = 0  # children of this round already returned by `sample`
 
     def screen(self, bred: Iterable[str], offline: Sequence[str], log_reward_fn: LogRewardFn) -> dict[str, float]:
         """Keeps the new, distinct children (none of `offline`), in order, with their log-rewards.
@@ -59,13 +60,16 @@ class ScreenedOffspring:
         known = set(offline)
         designs = list(dict.fromkeys(c for c in bred if c not in known))
         log_r = log_reward_fn(designs).double().tolist() if designs else []
-        self.children = dict(zip(designs, log_r))
+        self.children, self._drawn = dict(zip(designs, log_r)), 0
         return {"children": float(len(designs)),
                 "mean_log_reward": float(np.mean(log_r)) if log_r else float("nan")}
 
     def sample(self, n: int) -> list[str]:
-        """The `n` children of the last `train` with the highest log-reward."""
-        return sorted(self.children, key=self.children.__getitem__, reverse=True)[:n]
+        """The `n` children of the last `train` with the highest log-reward; a second draw of the same
+        round gives the next `n` (the campaign draws again when children were labelled already)."""
+        ranked = sorted(self.children, key=self.children.__getitem__, reverse=True)
+        picked, self._drawn = ranked[self._drawn:self._drawn + n], self._drawn + n
+        return picked
 
     def state_dict(self) -> dict[str, Any]:
         return {"config": vars(self.config).copy(), "rng": self.rng.bit_generator.state}

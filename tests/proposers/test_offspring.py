@@ -34,6 +34,17 @@ def test_children_are_new_valid_molecules_and_sampled_best_first():
     assert [proposer.children[d] for d in best] == sorted(proposer.children.values(), reverse=True)[:5]
 
 
+def test_a_second_draw_of_a_round_gives_the_next_children():
+    proposer = OffspringProposer(OffspringConfig(children=200, seed=1))
+    proposer.train(lambda designs: torch.tensor([float(len(d)) for d in designs]), steps=0, offline=LABELLED)
+    ranked = sorted(proposer.children, key=proposer.children.__getitem__, reverse=True)
+    # the campaign draws again when the first draw held designs labelled already
+    assert proposer.sample(5) + proposer.sample(5) == ranked[:10]
+    assert len(proposer.sample(10 ** 6)) == len(ranked) - 10 and proposer.sample(3) == []
+    proposer.train(lambda designs: torch.zeros(len(designs)), steps=0, offline=LABELLED)
+    assert len(proposer.sample(5)) == 5  # a new round starts from its best again
+
+
 def test_state_round_trip_repeats_the_children():
     a = OffspringProposer(OffspringConfig(children=50, seed=3))
     b = OffspringProposer()
