@@ -37,6 +37,13 @@ def round_acquisition(config: CampaignConfig, round_: int) -> AcquisitionConfig:
     return config.acquisition.model_copy(update={"seed": config.seed * 1000 + round_})
 
 
+def refits_warm(config: CampaignConfig) -> bool:
+    """Whether each round refits the last round's surrogate (`surrogate.warm_max_steps`; MLP and
+    GNN members fitted in this process) instead of a fresh one."""
+    sc = config.surrogate
+    return sc.warm_max_steps is not None and sc.member in ("mlp", "gnn") and sc.placement == "driver"
+
+
 def fit_surrogate(config: CampaignConfig, featurizer: Featurizer, designs: Sequence[str], y: Sequence[float],
                   round_: int, previous: Any = None) -> tuple[Any, dict[str, float], dict[str, Any] | None]:
     """Fits the round's surrogate in this process, or in a Ray task (`surrogate.placement: ray`).
@@ -50,8 +57,7 @@ def fit_surrogate(config: CampaignConfig, featurizer: Featurizer, designs: Seque
     """
     sc = config.surrogate
     ecfg = ensemble_config(config, round_)
-    warm = sc.warm_max_steps is not None and sc.member in ("mlp", "gnn") and sc.placement == "driver"
-    if warm and previous is not None:
+    if refits_warm(config) and previous is not None:
         previous.config = ecfg  # this round's seed
         return previous, previous.fit(designs, y, warm=True), None
     surrogate = make_surrogate(featurizer, ecfg)

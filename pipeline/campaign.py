@@ -443,6 +443,7 @@ class Campaign:
                 if rounds and rounds[-1]["stage"] != "done" and not ledger.designs(round_ - 1):
                     round_ -= 1  # a proposal that failed before selecting anything: again
                 ledger.start_round(round_)
+                _seed_everything(self.config.seed * 1000 + round_)  # as `run` seeds its rounds
                 rows = (self.proposal.initial_batch(ledger, n) if round_ == 0
                         else self.proposal.propose(ledger, round_, n, {}, RoundContext()))
                 self.checkpoints.prune(round_ - 1)  # this round's and the previous round's stay

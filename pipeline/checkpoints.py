@@ -54,9 +54,16 @@ class Checkpoints:
                  if (r := round_of(p)) is not None and r < before]
         return max(found)[1] if found else None
 
+    def load(self, kind: str, before: int) -> dict[str, Any] | None:
+        """The state in the newest `kind` checkpoint before round `before` (`latest`), or None.
+        Tensors and plain containers only: a checkpoint runs no code."""
+        path = self.latest(kind, before)
+        return None if path is None else torch.load(path, map_location="cpu", weights_only=True)
+
     def prune(self, upto: int) -> None:
         """Keep one copy of the models: the newest round's (at most `upto`) proposer and
-        surrogate checkpoints; delete older rounds' (resume needs only the newest proposer).
+        surrogate checkpoints; delete older rounds' (resume needs only the newest of each: the
+        proposer's state, and the surrogate a warm refit continues from).
 
         Called once a round is finished, so a round that crashes still restarts from the
         previous round's checkpoint. Checkpoints of later rounds are kept.

@@ -18,10 +18,9 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
 from rich.progress import Progress
 
-from sciloop.pipeline.builders import fit_surrogate, round_acquisition
+from sciloop.pipeline.builders import ensemble_config, fit_surrogate, refits_warm, round_acquisition
 from sciloop.pipeline.checkpoints import Checkpoints
 from sciloop.pipeline.config import CampaignConfig, ConfigError
 from sciloop.pipeline.domains import Domain, select_diverse
@@ -29,6 +28,7 @@ from sciloop.pipeline.ledger import DesignRow, Label, Ledger, RunDirError
 from sciloop.pipeline.proposer_registry import make_proposer, proposer_entry
 from sciloop.pipeline.round_log import RoundContext
 from sciloop.surrogates.acquisition import acquisition_values, make_log_reward
+from sciloop.surrogates.members import make_surrogate
 
 if TYPE_CHECKING:
     from sciloop.proposers.gflownet import GFlowNetProposer
@@ -143,6 +143,8 @@ class Proposal:
                 f"Correct failures with `sciloop label {self.run_dir} results.csv` (a failure may be "
                 f"corrected to a label), then `sciloop resume {self.run_dir}`")
         designs, y = [l.key for l in labels], [l.value for l in labels]
+        if self.surrogate is None and refits_warm(self.config):
+            self.surrogate = self._last_surrogate(round_)  # resumed: warm from where it stopped
         surrogate, stats, where = fit_surrogate(self.config, self.featurizer, designs, y, round_, self.surrogate)
         self.surrogate = surrogate
         if where is not None:
@@ -150,11 +152,21 @@ class Proposal:
         return surrogate, designs, y, {f"surrogate_{k}": float(v) for k, v in stats.items()}
 
     def _make_proposer(self, round_: int) -> Any:
-        checkpoint = self.checkpoints.latest("proposer", round_)  # resume: the last round's weights and draws
-        proposer = make_proposer(self.config, self.library, self._pretrain if checkpoint is None else None)
-        if checkpoint is not None:  # tensors and plain containers only: a checkpoint runs no code
-            proposer.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+        state = self.checkpoints.load("proposer", round_)  # resume: the last round's weights and draws
+        proposer = make_proposer(self.config, self.library, self._pretrain if state is None else None)
+        if state is not None:
+            proposer.load_state_dict(state)
         return proposer
+
+    def _last_surrogate(self, round_: int) -> Any:
+        """The previous round's surrogate from its checkpoint (None: there is none), so a resumed
+        campaign refits warm from the same weights as one that never stopped."""
+        state = self.checkpoints.load("surrogate", round_)
+        if state is None:
+            return None
+        surrogate = make_surrogate(self.featurizer, ensemble_config(self.config, round_))
+        surrogate.load_state_dict(state)
+        return surrogate
 
     def _pretrain(self, proposer: GFlowNetProposer, steps: int) -> None:
         with self._progress(counted=False) as progress:  # pretrain() reports no steps

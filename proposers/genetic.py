@@ -96,10 +96,11 @@ class GeneticProposer:
         return [designs[i] for i in np.argsort(-keys)[:n]]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"config": self.config, "calls": self.calls, "rng": self.rng.bit_generator.state}
+        """Plain values only (a campaign loads checkpoints with `weights_only`)."""
+        return {"config": vars(self.config).copy(), "calls": self.calls, "rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.config, self.calls = state["config"], state["calls"]
+        self.config, self.calls = GeneticConfig(**state["config"]), state["calls"]
         self.rng.bit_generator.state = state["rng"]
 
 

@@ -156,6 +156,27 @@ def test_ask_tell(ray_session, tmp_path, tiny):
         (16, 16), (21, 20), (25, 24)]
 
 
+def test_a_campaign_picked_up_by_a_new_process_proposes_what_it_would_have(ray_session, tmp_path, tiny):
+    """Ask/tell from a fresh `Campaign` (a new process, or `resume`) gives the designs the same
+    campaign gives without the break: the warm surrogate is refitted from its checkpoint and the
+    round's random streams are seeded (dropout draws from torch's global one)."""
+    config = tiny | {"surrogate": {"members": 3, "hidden": 32, "epochs": 20, "warm_max_steps": 10, "dropout": 0.2},
+                     "proposer": {"name": "offspring", "offspring_children": 200, "replay_top": 100000}}
+    value = lambda batch: {d: float(len(d)) for d in batch}  # noqa: E731
+
+    def first_rounds(run_dir):
+        campaign = Campaign.from_config(config, run_dir=str(run_dir), console=Console(quiet=True))
+        campaign.tell(value(campaign.propose(16)))
+        campaign.tell(value(campaign.propose(8)))
+        return campaign
+
+    unbroken = first_rounds(tmp_path / "a").propose(8)
+    first_rounds(tmp_path / "b")
+    torch.manual_seed(12345)  # whatever the new process's global state
+    picked_up = Campaign.from_config(config, run_dir=str(tmp_path / "b"), console=Console(quiet=True)).propose(8)
+    assert picked_up == unbroken
+
+
 def faulty(smiles: list[str]) -> list[float]:
     """Raises on chlorine, NaN for bromine, kills its worker on sulfur; logs what it is paid for."""
     with open(CALL_LOG, "a") as fh:

@@ -1,8 +1,13 @@
 """The run directory's checkpoints (`pipeline.checkpoints`): durable writes, one copy, resume's pick."""
 
+import pytest
 import torch
 
 from sciloop.pipeline.checkpoints import Checkpoints
+from sciloop.pipeline.config import load_config
+from sciloop.pipeline.proposer_registry import PROPOSERS, make_proposer
+
+LIBRARY = ["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCOC", "CCCl", "OCCO", "NCCN"]
 
 
 def test_write_prune_latest_and_final(tmp_path):
@@ -19,3 +24,19 @@ def test_write_prune_latest_and_final(tmp_path):
     assert store.latest("proposer", 2) is None  # round 2 crashed again: nothing older is left
     (store.folder / "proposer-round-010.pt").write_bytes(b"")
     assert store.latest("proposer", 100).name == "proposer-round-010.pt"  # by round number, not name order
+
+
+MOLECULE_PROPOSERS = sorted(n for n, e in PROPOSERS.items() if e.domains is None or "molecule" in e.domains)
+
+
+@pytest.mark.parametrize("name", MOLECULE_PROPOSERS)
+def test_every_proposer_state_loads_as_resume_loads_it(tmp_path, name):
+    """Resume reads a checkpoint with `weights_only` (it runs no code): every proposer's state
+    must be tensors and plain containers."""
+    config = load_config({"proposer": {"name": name, "hidden": 16, "max_len": 20, "num_actors": 0,
+                                       "pretrain_steps": 0}})
+    store = Checkpoints(tmp_path / "checkpoints")
+    store.write("proposer", 1, make_proposer(config, LIBRARY, None).state_dict())
+    again = make_proposer(config, LIBRARY, None)
+    again.load_state_dict(store.load("proposer", 2))
+    assert store.load("proposer", 1) is None
