@@ -426,8 +426,10 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
     """Runs every method on every objective and seed (screening first: its final top-10 is the
     target of `calls_to_screening_top10`) and writes one result file per run.
 
-    Each seed draws its own corpus (`load_library(corpus_name, seed=seed)`; "zinc250k" is used
-    whole, as PMO used it), the one its sciloop campaign starts from. With `missing_only`, a
+    Each seed draws its own corpus for the baselines (`load_library(corpus_name, seed=seed)`;
+    "zinc250k" is used whole, as PMO used it); sciloop's campaign screens and draws immigrant
+    parents from its config's `initial.library_size` (20,000) molecules of the same corpus, a
+    uniform sample seeded by the campaign's seed. With `missing_only`, a
     method, objective and seed that already has a result at this budget on this corpus (sciloop:
     with this config, `config_id(overrides, config)`) is skipped, so an interrupted sweep resumes
     and a run on another corpus is not taken for this one.

@@ -82,10 +82,13 @@ def test_a_column_never_mixes_corpora_and_prefers_pmos():
                 "auc_top10": 0.5, "wall_s": 1.0, "machine": "m", "config_id": "", "corpus": corpus}
 
     results = [run("screening", 0, "2026-01-01", "zinc250k"), run("screening", 1, "2026-01-02", "moses"),
-               run("graph_ga", 0, "2026-01-01", "moses"), run("graph_ga", 1, "2026-01-02", "moses")]
+               run("graph_ga", 0, "2026-01-01", "moses"), run("graph_ga", 1, "2026-01-02", "moses"),
+               run("mol_ga", 0, "2026-01-01", "nci"), run("mol_ga", 1, "2026-01-02", "moses")]
     kept = {(r["method"], r["seed"], r["corpus"]) for r in bench_table.current(results)}
-    # screening has a ZINC250k run: its MOSES run (newer, another seed) is left out; Graph GA has none
-    assert kept == {("screening", 0, "zinc250k"), ("graph_ga", 0, "moses"), ("graph_ga", 1, "moses")}
+    # screening has a ZINC250k run: its MOSES run (newer, another seed) is left out; Graph GA has
+    # none; Mol GA neither, and its two seeds ran on two corpora: the newest run's counts
+    assert kept == {("screening", 0, "zinc250k"), ("graph_ga", 0, "moses"), ("graph_ga", 1, "moses"),
+                    ("mol_ga", 1, "moses")}
 
 
 def test_cli_table(capsys):
@@ -163,7 +166,8 @@ def test_table_sums_per_seed_and_over_seed_means():
     assert "| **sum, 8 evaluation** | 4.27 |" in pmo
     assert "| sum, 16 stable, per seed | s0 8.00, s1 9.60, s2 (8/16) |" in pmo
     assert "| sum, 8 evaluation, per seed | s0 4.00, s1 4.80, s2 4.00 |" in pmo
-    assert "| #Circles, mean per run (16 stable) | 3.0 (40 runs) |" in pmo and "read every 100 calls" in pmo
+    assert "| #Circles, sum over 16 stable | 48 |" in pmo and "read every 100 calls" in pmo  # 16 x 3
+    assert "| #Circles, 16 stable, per seed | s0 48, s1 48, s2 (8/16) |" in pmo
     assert "read every 10 calls" in pmo_1k and "| qed (tuning) | 0.900 +- 0.000 (1) |" in pmo_1k
 
 
