@@ -88,11 +88,9 @@ def import_labels(run_dir: str | Path, csv_path: str | Path) -> LabelImport:
             assert key is not None
             values = result.values
             value = None if values is None else oracle.scalarise(values)  # may refuse: before any write
-            if key in never_sent:
-                ledger.mark_submitted([key])
-                never_sent.discard(key)
-            ledger.record_result(key, value, result.reason, "label",
-                                 values if values and len(values) > 1 else None)
+            ledger.record_result(key, value, result.reason, "label", values if values and len(values) > 1 else None,
+                                 submitted=key in never_sent)  # never sent: charged with its value, at once
+            never_sent.discard(key)
             correctable.discard(key)
             failed.discard(key)
             (out.labeled if result.ok else out.failed).append(key)

@@ -283,19 +283,23 @@ class Ledger:
                                  [(k, reason, now) for k in keys])
 
     def record_result(self, key: str, value: float | None, reason: str | None, node: str,
-                      vector: Sequence[float] | None = None) -> None:
+                      vector: Sequence[float] | None = None, submitted: bool = False) -> None:
         """A label (`value`; with a multi-objective oracle, `value` is the scalarised score the
-        surrogate learns and `vector` every objective) or a failure (`value` None, `reason`)."""
+        surrogate learns and `vector` every objective) or a failure (`value` None, `reason`).
+        `submitted`: the design was never sent (a label from elsewhere): its `submitted` event is
+        written in the same transaction, so a crash cannot leave it in flight without its value."""
         kind = "labeled" if value is not None else "failed"
         with self._tx():
+            if submitted:
+                self._db.execute("INSERT INTO events(key, kind, t) VALUES (?, 'submitted', ?)", (key, time.time()))
             inserted = self._db.execute(
                 "INSERT INTO events(key, kind, value, reason, node, t, vector) SELECT ?, ?, ?, ?, ?, ?, ? "
                 "WHERE NOT EXISTS (SELECT 1 FROM events WHERE key = ? AND kind = 'labeled')",
                 (key, kind, value, reason, node, time.time(),
                  json.dumps(list(vector)) if vector is not None else None, key)).rowcount
-        if not inserted:
-            raise RunDirError(f"design {key!r} already has a label in {self.path}: a label is never "
-                              f"replaced (only a failure may be corrected to a label)")
+            if not inserted:
+                raise RunDirError(f"design {key!r} already has a label in {self.path}: a label is never "
+                                  f"replaced (only a failure may be corrected to a label)")
 
     def has_label(self, key: str) -> bool:
         return self._db.execute("SELECT 1 FROM events WHERE key = ? AND kind = 'labeled'", (key,)

@@ -355,6 +355,24 @@ def test_a_crashed_proposal_round_starts_from_the_previous_checkpoint(tmp_path):
     assert ledger._db.execute("SELECT COUNT(*) FROM candidates WHERE round = 2").fetchone()[0] == 2
 
 
+def test_a_label_for_a_design_never_sent_is_charged_with_its_value_or_not_at_all(tmp_path):
+    run = tmp_path / "run"
+    Campaign.from_config({"run_dir": str(run), "oracle": {"target": "lab"}}, console=QUIET)._begin()
+    ledger = Ledger(run / "ledger.sqlite")
+    ledger.start_round(0)
+    ledger.add_designs(0, [DesignRow("CCO", "CCO", "library")])
+    # the value's write fails mid-import (a full disk): the design must not be left charged and in
+    # flight without its value (the next import refused it as stranded; resume paid for it again)
+    ledger._db.execute("CREATE TRIGGER full BEFORE INSERT ON events WHEN NEW.kind = 'labeled' "
+                       "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    (tmp_path / "r.csv").write_text("design,value\nCCO,0.5\n")
+    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        import_labels(run, tmp_path / "r.csv")
+    assert [r.key for r in ledger.pending()] == ["CCO"] and not ledger.in_flight() and ledger.oracle_calls() == 0
+    ledger._db.execute("DROP TRIGGER full")
+    assert import_labels(run, tmp_path / "r.csv").labeled == ["CCO"] and ledger.oracle_calls() == 1
+
+
 # -- 11. label imports several objectives and scalarises them as the campaign does --------
 def test_label_is_multi_objective(tmp_path):
     run = tmp_path / "run"
