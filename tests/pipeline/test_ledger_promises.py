@@ -60,6 +60,15 @@ class Flaky:
 QUIET = Console(quiet=True)
 
 
+def _selected(run: Path, oracle: dict, keys: list[str]) -> Ledger:
+    """A run directory whose round 0 selected `keys` and sent none of them yet."""
+    Campaign.from_config({"run_dir": str(run), "oracle": oracle}, console=QUIET)._begin()
+    ledger = Ledger(run / "ledger.sqlite")
+    ledger.start_round(0)
+    ledger.add_designs(0, [DesignRow(k, k, "library") for k in keys])
+    return ledger
+
+
 def _canon(s: str) -> str:
     return Chem.MolToSmiles(Chem.MolFromSmiles(s))
 
@@ -217,10 +226,7 @@ def test_ledgers_with_duplicate_labels_are_migrated_keeping_the_oracles(tmp_path
 
 def test_label_refuses_designs_in_flight_from_a_stopped_run(tmp_path):
     run = tmp_path / "run"
-    Campaign.from_config({"run_dir": str(run), "oracle": {"target": "qed"}}, console=QUIET)._begin()
-    ledger = Ledger(run / "ledger.sqlite")
-    ledger.start_round(0)
-    ledger.add_designs(0, [DesignRow("CCO", "CCO", "library")])
+    ledger = _selected(run, {"target": "qed"}, ["CCO"])
     ledger.mark_submitted(["CCO"])  # in flight when the campaign was killed
     (tmp_path / "r.csv").write_text("design,value\nCCO,1.0\n")
     done = import_labels(run, tmp_path / "r.csv")
@@ -250,11 +256,7 @@ def test_a_lab_hand_off_cut_short_after_marking_its_batch_sent_awaits_the_labs_l
 
 def test_label_reads_a_spreadsheets_csv_and_charges_no_design_for_a_refused_row(tmp_path, capsys):
     run = tmp_path / "run"
-    Campaign.from_config({"run_dir": str(run), "oracle": {"target": "lab", "weights": [1.0, 0.5]}},
-                         console=QUIET)._begin()
-    ledger = Ledger(run / "ledger.sqlite")
-    ledger.start_round(0)
-    ledger.add_designs(0, [DesignRow("CCO", "CCO", "library"), DesignRow("CCN", "CCN", "library")])
+    ledger = _selected(run, {"target": "lab", "weights": [1.0, 0.5]}, ["CCO", "CCN"])
     # "CSV UTF-8" from a spreadsheet starts with a byte-order mark; a hand-written header has spaces
     (tmp_path / "r.csv").write_text("\ufeffdesign, value_1, value_2\nCCO,0.2,0.4\nC1CC,0.1,0.1\n", encoding="utf-8")
     done = import_labels(run, tmp_path / "r.csv")
@@ -357,10 +359,7 @@ def test_a_crashed_proposal_round_starts_from_the_previous_checkpoint(tmp_path):
 
 def test_a_label_for_a_design_never_sent_is_charged_with_its_value_or_not_at_all(tmp_path):
     run = tmp_path / "run"
-    Campaign.from_config({"run_dir": str(run), "oracle": {"target": "lab"}}, console=QUIET)._begin()
-    ledger = Ledger(run / "ledger.sqlite")
-    ledger.start_round(0)
-    ledger.add_designs(0, [DesignRow("CCO", "CCO", "library")])
+    ledger = _selected(run, {"target": "lab"}, ["CCO"])
     # the value's write fails mid-import (a full disk): the design must not be left charged and in
     # flight without its value (the next import refused it as stranded; resume paid for it again)
     ledger._db.execute("CREATE TRIGGER full BEFORE INSERT ON events WHEN NEW.kind = 'labeled' "
@@ -376,12 +375,8 @@ def test_a_label_for_a_design_never_sent_is_charged_with_its_value_or_not_at_all
 # -- 11. label imports several objectives and scalarises them as the campaign does --------
 def test_label_is_multi_objective(tmp_path):
     run = tmp_path / "run"
-    config = {"run_dir": str(run), "oracle": {"target": "lab", "kwargs": {"value_columns": ["yield", "purity"]},
-                                              "weights": [1.0, 0.5]}}
-    Campaign.from_config(config, console=QUIET)._begin()
-    ledger = Ledger(run / "ledger.sqlite")
-    ledger.start_round(0)
-    ledger.add_designs(0, [DesignRow("CCO", "CCO", "library")])
+    ledger = _selected(run, {"target": "lab", "kwargs": {"value_columns": ["yield", "purity"]}, "weights": [1.0, 0.5]},
+                       ["CCO"])
     ledger.mark_submitted(["CCO"])
     ledger.set_stage(0, "awaiting_labels")
     (tmp_path / "r.csv").write_text("design,yield,purity\nCCO,0.2,0.4\n")
