@@ -99,6 +99,19 @@ class ActorPool:
             ray.wait(list(self._starting), num_returns=1, timeout=timeout)
         self._collect_started(0)
 
+    def answers(self, actor: Any, timeout: float) -> bool:
+        """Whether an idle actor still answers within `timeout` seconds. One that died while idle
+        (out of memory, a lost node, its process exiting) is dropped, and replaced by `idle()`."""
+        try:
+            ray.get(actor.node.remote(), timeout=timeout)
+            return True
+        except ray.exceptions.GetTimeoutError:  # alive but slow (a busy node): asked again later
+            return False
+        except ray.exceptions.RayError:
+            self._idle.remove(actor)
+            ray.kill(actor, no_restart=True)
+            return False
+
     def submit(self, actor: Any, chunk: list[str]) -> ray.ObjectRef:
         """Start a call on an idle actor; it runs at once."""
         self._idle.remove(actor)

@@ -15,7 +15,10 @@ every path:
   calls in flight are still collected and offered to `on_result`; results whose `on_result`
   raised are kept in `report.undelivered`; the first callback exception is raised at the end.
 - A call fails as "timeout" after `timeout_s` from its dispatch (`DEFAULT_TIMEOUT_S` when not
-  declared); it counts as paid and is never sent again.
+  declared) unless its result is there when the runner looks (it may have come while an earlier
+  result was being recorded: paid, so kept); a timed-out call counts as paid and is never sent again.
+- An idle worker must still answer before a chunk is committed to it (one that died while idle,
+  of memory or with its node, is replaced), so a chunk is charged only where it can run.
 
 Errors that stop the campaign (`ResultCountError`, `ConsecutiveFailureError`,
 `OracleSetupError`) are raised likewise after the calls in flight have been collected and
@@ -240,10 +243,13 @@ class _Run:
             job = self._next_due()
             if job is None:
                 break
+            actor = idle.pop(0)
+            if not self.pool.answers(actor, self.runner.poll_s):  # died while idle, or slow: not charged
+                continue
             self.queue.remove(job)
             designs = self._commit(job)
             if designs:
-                self._send(idle.pop(0), job, designs)
+                self._send(actor, job, designs)
         if self.pool.setup_error and self.stop is None:
             self.stop = OracleSetupError(
                 f"oracle {self.runner.name!r}: setup failed: {self.pool.setup_error}")
@@ -314,7 +320,9 @@ class _Run:
         self.waiting_since = time.monotonic()
         deadline = min(c.started for c in self.inflight.values()) + self.timeout
         wait_s = max(0.0, min(self.runner.poll_s, deadline - time.monotonic()))
-        ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=wait_s)
+        ready, rest = ray.wait(list(self.inflight), num_returns=1, timeout=wait_s)
+        if ready and rest:  # every call finished by now, not only the first
+            ready += ray.wait(rest, num_returns=len(rest), timeout=0, fetch_local=False)[0]
         for ref in ready:
             self._take(ref)
 
@@ -358,14 +366,21 @@ class _Run:
         self.stop = self.stop or err
 
     def _expire(self) -> None:
-        """Fail the calls past their timeout and kill their actors; never re-sent (maybe paid)."""
+        """Fail the calls past their timeout and kill their actors; never re-sent (maybe paid). A
+        call whose result is there after all is taken (it came while others were recorded)."""
         now = time.monotonic()
-        for ref, call in list(self.inflight.items()):
-            if now - call.started > self.timeout:
-                del self.inflight[ref]
-                self.pool.kill(call.actor)
-                for design in call.job.designs:
-                    self._deliver(design, OracleResult.failure("timeout"), "")
+        late = [ref for ref, call in self.inflight.items() if now - call.started > self.timeout]
+        if not late:
+            return
+        answered = set(ray.wait(late, num_returns=len(late), timeout=0, fetch_local=False)[0])
+        for ref in late:
+            if ref in answered:
+                self._take(ref)
+                continue
+            call = self.inflight.pop(ref)
+            self.pool.kill(call.actor)
+            for design in call.job.designs:
+                self._deliver(design, OracleResult.failure("timeout"), "")
 
     # -- reporting -----------------------------------------------------------------------
     def _deliver(self, design: str, result: OracleResult, node: str) -> None:

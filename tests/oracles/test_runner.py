@@ -111,3 +111,55 @@ def test_submit_is_written_only_once_a_worker_is_ready(ray_session, tmp_path):
     assert len(submitted_at) == len(called) == 2
     assert max(ready) < min(submitted_at)  # the worker was ready before anything was committed
     assert all(s < c for s, c in zip(submitted_at, called))  # the oracle ran after the commit
+
+
+def _two_seconds(xs):
+    time.sleep(2.0)
+    return [1.0] * len(xs)
+
+
+def test_a_result_that_came_while_another_was_recorded_is_kept_not_timed_out(ray_session):
+    """Two calls overlap; recording the first (a slow ledger write) outlasts the second's time
+    limit, though the second answered within it. Its value is there, paid: it is taken, not
+    failed as a timeout."""
+    results = []
+
+    def slow_record(design, result, node):
+        results.append((design, result))
+        if len(results) == 1:
+            time.sleep(6.0)
+
+    runner = OracleRunner(FunctionOracle(_two_seconds, num_cpus=0.5, timeout_s=3.0, batch_size=1), max_workers=2)
+    runner.run(["A", "B"], lambda chunk: None, slow_record)
+    assert sorted((d, r.value, r.reason) for d, r in results) == [("A", 1.0, None), ("B", 1.0, None)]
+
+
+class DiesWhenIdle:
+    """Scores, then its worker process exits a moment later (an out-of-memory kill while idle, say).
+    Every design it is handed is written to a side file first: what the oracle really saw."""
+
+    name, num_cpus, batch_size, idempotent, timeout_s = "dies-when-idle", 0.5, 1, False, 60.0
+
+    def __init__(self, side):
+        self.side = side
+
+    def score(self, xs):
+        import threading
+
+        with open(self.side, "a") as fh:
+            fh.writelines(f"{x}\n" for x in xs)
+        threading.Thread(target=lambda: (time.sleep(0.3), os._exit(1)), daemon=True).start()
+        return [1.0] * len(xs)
+
+
+def test_a_worker_that_died_while_idle_is_replaced_before_anything_is_charged_to_it(ray_session, tmp_path):
+    side = tmp_path / "seen.txt"
+    submitted, results = [], {}
+
+    def on_result(design, result, node):
+        results[design] = result
+        time.sleep(1.5)  # the ledger write; meanwhile the idle worker dies
+
+    OracleRunner(DiesWhenIdle(str(side)), max_workers=1).run(["A", "B"], submitted.extend, on_result)
+    assert submitted == side.read_text().splitlines() == ["A", "B"]  # charged = what the oracle saw
+    assert results["B"].value == 1.0
