@@ -47,10 +47,19 @@ class Scoring:
             for round_ in sorted({r for row in flight if (r := ledger.round_of(row.key)) is not None}):
                 ledger.set_stage(round_, "awaiting_labels")
             return True
-        if self.oracle.idempotent:
-            self._log(f"re-sending {len(flight)} designs left in flight by the last run "
-                      f"(the oracle is idempotent)")
-            self.score(ledger, flight, "re-send in-flight designs", resend=True)
+        if self.oracle.idempotent:  # sent again, each a paid call, as far as the budget goes
+            left = self.config.total_budget - ledger.oracle_calls() - len(ledger.pending())  # selected: owed
+            resend, over = flight[:max(left, 0)], flight[max(left, 0):]
+            if over:
+                ledger.mark_unknown([r.key for r in over], "in flight when the campaign stopped; not sent "
+                                                           "again: the budget is spent")
+                self._log(f"[yellow]warning:[/yellow] {len(over)} designs in flight when the last run "
+                          f"stopped are not sent again: the budget is spent. Supply their values with "
+                          f"`sciloop label {self.run_dir} results.csv`, or extend it with --budget")
+            if resend:
+                self._log(f"re-sending {len(resend)} designs left in flight by the last run "
+                          f"(the oracle is idempotent)")
+                self.score(ledger, resend, "re-send in-flight designs", resend=True)
         else:
             ledger.mark_unknown([r.key for r in flight],
                                 "in flight when the campaign stopped; the oracle is not idempotent")
@@ -129,8 +138,10 @@ class Scoring:
             ledger.mark_unknown([by_key.get(d, d) for d, _, _ in undelivered],
                                 "paid; its result is in unrecorded-results.csv")
             then = ""
-        except Exception:  # noqa: BLE001 - the ledger is what failed: resume marks them unknown
-            then = f"`sciloop resume {self.run_dir}` (it marks them unknown), then "
+        except Exception:  # noqa: BLE001 - the ledger is what failed: resume settles them
+            then = (f"`sciloop resume {self.run_dir}` (it sends them to the oracle again, which is idempotent: "
+                    f"paid twice; the CSV keeps the first values), then " if self.oracle.idempotent else
+                    f"`sciloop resume {self.run_dir}` (it marks them unknown), then ")
         self._log(f"[red]error:[/red] {len(rows)} paid results could not be recorded in the ledger; "
                   f"they are {where}. Once the cause is fixed, import them with {then}"
                   f"`sciloop label {self.run_dir} <csv>`")

@@ -7,7 +7,7 @@ import pytest
 from ray import cloudpickle
 from rich.progress import Progress
 
-from sciloop.oracles.base import OracleResult, OracleSetupError
+from sciloop.oracles.base import FunctionOracle, OracleResult, OracleSetupError
 from sciloop.pipeline.config import OracleConfig, load_config
 from sciloop.pipeline.ledger import DesignRow, Ledger
 from sciloop.pipeline.plugins import resolve_oracle
@@ -45,3 +45,27 @@ def test_oracle_setup_timeout_stops_before_anything_is_charged(ray_session, tmp_
         scoring.score(ledger, ledger.pending(), "round 0")
     assert time.monotonic() - started < 45  # the setting's 3 s, not the default 600 s
     assert ledger.oracle_calls() == 0
+
+
+def _length(batch):
+    return [float(len(s)) for s in batch]
+
+
+def test_resending_after_a_crash_stays_within_the_budget(ray_session, tmp_path):
+    """An idempotent oracle's designs left in flight by a crash are sent again, each a paid call,
+    only as far as the budget goes after the designs already selected (they are owed); the rest
+    await `sciloop label`."""
+    config = load_config({"oracle": {"target": "qed"}, "budget": 7, "initial": {"size": 2}, "batch_size": 2,
+                          "run_dir": str(tmp_path)})
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ledger.start_round(0)
+    ledger.add_designs(0, [DesignRow(s, s, "library") for s in ("CCO", "CCN", "CCC", "CCCl", "CCBr")])
+    ledger.mark_submitted(["CCO", "CCN", "CCC", "CCCl"])  # then the process died; CCBr still to send
+    oracle = FunctionOracle(_length, idempotent=True, num_cpus=0.5, batch_size=2)
+    scoring = Scoring(config, oracle, tmp_path, lambda **kw: Progress(disable=True), lambda line: None)
+    assert scoring.settle_in_flight(ledger) is False
+    assert ledger.oracle_calls() == 4 + 2  # two re-sends: the seventh call is CCBr's
+    assert len(ledger.labels()) == 2 and len(ledger.unknown()) == 2
+    reasons = {r for (r,) in ledger._db.execute("SELECT reason FROM events WHERE kind = 'unknown'")}
+    assert reasons == {"in flight when the campaign stopped; not sent again: the budget is spent"}
+    assert [r.key for r in ledger.pending()] == ["CCBr"]
