@@ -339,11 +339,13 @@ class GFlowNetProposer:
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any], corpus: Sequence[str] = ()) -> GFlowNetProposer:
-        """Rebuilds a proposer (environment included) from a self-contained checkpoint."""
+        """Rebuilds a proposer (environment included) from a self-contained checkpoint: of
+        molecules (SELFIES) or of sequences (whose environment state names a `min_len`)."""
         from .selfies_env import SelfiesEnv
+        from .sequence_env import SequenceEnv
 
-        proposer = cls(SelfiesEnv.from_state_dict(state["env"]),
-                       GFlowNetConfig(**state["config"]), corpus)
+        env_cls = SequenceEnv if "min_len" in state["env"] else SelfiesEnv
+        proposer = cls(env_cls.from_state_dict(state["env"]), GFlowNetConfig(**state["config"]), corpus)
         proposer.load_state_dict(state)
         return proposer
 

@@ -97,6 +97,11 @@ class SequenceEnv(DiscreteEnv):
         """The alphabet and length limits: enough to rebuild the environment."""
         return {"alphabet": list(self.alphabet), "max_len": self.max_len, "min_len": self.min_len}
 
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> SequenceEnv:
+        """Rebuilds an environment saved with `state_dict`."""
+        return cls(state["alphabet"], max_len=state["max_len"], min_len=state["min_len"])
+
     def states_of(self, rows: Sequence[Sequence[int]]) -> torch.Tensor:
         """States of token-index lists (each of `<= max_len` tokens), padded."""
         out = self.initial(len(rows))

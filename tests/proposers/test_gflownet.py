@@ -90,6 +90,16 @@ def test_checkpoint_resumes_exactly(corpus):
         GFlowNetProposer.from_corpus(["CCO"], small_config()).load_state_dict(state)
 
 
+def test_a_sequence_proposer_is_rebuilt_from_its_checkpoint():
+    from sciloop.proposers.sequence_env import SequenceEnv
+
+    proposer = GFlowNetProposer(SequenceEnv("ACGT", max_len=6, min_len=2), small_config(max_len=6))
+    proposer.train(lambda designs: torch.tensor([float(d.count("A")) for d in designs]), steps=1)
+    restored = GFlowNetProposer.from_state_dict(proposer.state_dict())
+    assert restored.env.state_dict() == proposer.env.state_dict()
+    assert restored.sample(10) == proposer.sample(10)
+
+
 def test_train_restores_torch_threads(corpus):
     threads = torch.get_num_threads()
     GFlowNetProposer.from_corpus(corpus, small_config()).train(nitrogen_log_reward, steps=1)
