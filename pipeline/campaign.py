@@ -243,6 +243,14 @@ class Campaign:
             self._tracking_lost(what, exc)
             return None
 
+    def _end_runs(self, run_ids: list[str | None], status: str = "FINISHED") -> None:
+        """End `run_ids` and the campaign's run in MLflow, as far as tracking lasts (a failure
+        switches it off, and the campaign goes on: it must not raise here)."""
+        parent = self.tracker.parent_id if self.tracker is not None else None
+        for run_id in filter(None, [*run_ids, parent]):
+            if self.tracker is not None:
+                self._mirror("end run", self.tracker.end_run, run_id, status)
+
     def _progress(self, counted: bool = True) -> Progress:
         """A transient bar; `counted=False` for work of unknown length (no "0/?" column)."""
         columns = [TextColumn("[bold]{task.description}"), BarColumn(),
@@ -313,9 +321,7 @@ class Campaign:
                 try:
                     waiting = not self._round(round_, remaining)
                 except BaseException:  # the ledger keeps what happened; the UI shows the failure
-                    if self.tracker is not None:
-                        for run_id in filter(None, (self._round_run_id(round_), self.tracker.parent_id)):
-                            self._mirror("end run", self.tracker.end_run, run_id, "FAILED")
+                    self._end_runs([self._round_run_id(round_)], "FAILED")
                     raise
             if waiting:
                 self._log(f"paused: {len(self.ledger.in_flight())} designs await their labels. "
@@ -323,7 +329,7 @@ class Campaign:
                                  f"then `sciloop resume {self.run_dir}`")
             elif self.tracker is not None:
                 self._mirror("log final models", self._log_final_models)
-                self._mirror("end run", self.tracker.end_run, self.tracker.parent_id)
+                self._end_runs([])
             if not waiting:
                 self.ledger.set_meta("finished", True)  # `sciloop sync` may then end the parent run
             rounds = self.ledger.rounds()

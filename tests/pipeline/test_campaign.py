@@ -177,6 +177,21 @@ def test_a_campaign_picked_up_by_a_new_process_proposes_what_it_would_have(ray_s
     assert picked_up == unbroken
 
 
+def test_tracking_lost_at_the_very_end_does_not_stop_the_campaign(ray_session, tmp_path, monkeypatch, tiny):
+    """The server goes away while the final models are logged: one warning, and the campaign
+    still finishes (ending its MLflow run used the tracker the failure had just switched off)."""
+    def server_gone(self):
+        raise ConnectionError("tracking server went away")
+
+    monkeypatch.setattr(Campaign, "_log_final_models", server_gone)
+    console = Console(record=True, width=200)
+    rounds = Campaign.from_config(tiny | {"rounds": 1}, run_dir=str(tmp_path / "run"), console=console).run()
+    assert [r["stage"] for r in rounds] == ["done", "done"]
+    text = console.export_text()
+    assert text.count("MLflow unavailable (log final models: ConnectionError") == 1 and "sciloop sync" in text
+    assert Ledger(tmp_path / "run" / "ledger.sqlite").get_meta("finished") is True
+
+
 def faulty(smiles: list[str]) -> list[float]:
     """Raises on chlorine, NaN for bromine, kills its worker on sulfur; logs what it is paid for."""
     with open(CALL_LOG, "a") as fh:
