@@ -225,6 +225,8 @@ class Campaign:
             raise
         except Exception as exc:  # noqa: BLE001 - any other tracking failure: go on without it
             self._tracking_lost("connect", exc)
+            return
+        self._mirror("reopen the campaign's run", self.tracker.reopen)
 
     def _tracking_lost(self, what: str, exc: BaseException) -> None:
         """Warn once and go on without MLflow: the ledger keeps everything for `sciloop sync`."""

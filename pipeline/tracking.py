@@ -92,6 +92,12 @@ class Tracker:
         self.client.log_text(self.parent_id, config_yaml, "config.yaml")
         return self.parent_id
 
+    def reopen(self) -> None:
+        """Mark the campaign's run as running again (a resumed campaign's run was left FAILED by a
+        crash or FINISHED before an extension)."""
+        if self.parent_id is not None and self.client.get_run(self.parent_id).info.status != "RUNNING":
+            self.client.update_run(self.parent_id, status="RUNNING")
+
     def start_round(self, round_: int, run_id: str | None = None) -> str:
         """Open (or reattach to) the nested run of one round."""
         if run_id is not None:
