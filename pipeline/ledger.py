@@ -345,9 +345,10 @@ class Ledger:
             "WHERE e.kind = 'labeled' ORDER BY d.rowid")  # selection order: repeatable
         return [Label(*row) for row in cur]
 
-    def calls(self) -> list[tuple[str, float | None]]:
+    def calls(self, through_round: int | None = None) -> list[tuple[str, float | None]]:
         """One `(key, value)` per paid call, in the order the outcomes arrived; the value is None
-        for a call that failed, was retried or whose outcome is unknown.
+        for a call that failed, was retried or whose outcome is unknown. With `through_round`,
+        only the calls for designs selected up to that round.
 
         An outcome recorded without a new call (`sciloop label` correcting a failure or an
         unknown) is no call: it fills in the value of the call it corrects, so the curve's
@@ -356,7 +357,10 @@ class Ledger:
         out: list[tuple[str, float | None]] = []
         open_calls: dict[str, int] = {}  # key -> its paid calls without an outcome yet
         last: dict[str, int] = {}  # key -> index in `out` of its latest call's outcome
-        for key, kind, value in self._db.execute("SELECT key, kind, value FROM events ORDER BY id"):
+        rows = (self._db.execute("SELECT key, kind, value FROM events ORDER BY id") if through_round is None else
+                self._db.execute("SELECT e.key, e.kind, e.value FROM events e JOIN designs d USING (key) "
+                                 "WHERE d.round <= ? ORDER BY e.id", (through_round,)))
+        for key, kind, value in rows:
             if kind == "submitted":
                 open_calls[key] = open_calls.get(key, 0) + 1
             elif kind == "resubmitted":  # the call before it ended without a value (a retry, a lost worker)
@@ -373,9 +377,9 @@ class Ledger:
                 out[last[key]] = (key, value)
         return out
 
-    def call_values(self) -> list[float | None]:
+    def call_values(self, through_round: int | None = None) -> list[float | None]:
         """The value of every paid call, in arrival order (`calls()`): None for a failed one."""
-        return [value for _, value in self.calls()]
+        return [value for _, value in self.calls(through_round)]
 
     def oracle_calls(self, through_round: int | None = None) -> int:
         """Oracle calls paid for: first submissions plus re-sends (the budget spent); with

@@ -90,14 +90,15 @@ def log_round(tracker: Tracker, ledger: Ledger, run_id: str, round_: int, metric
                               for stage in ("surrogate", "proposer", "oracle")})
     batch = ledger.batch(round_)
     tracker.log_table(run_id, batch, f"batch/round-{round_:03d}.json")
-    labels = ledger.labels()
+    labels = [l for l in ledger.labels() if l.round <= round_]  # as of the round (`sync` logs it later)
     picture = getattr(domain, "picture", None)  # the best designs as the domain shows them
     image = picture([l.key for l in labels], [l.value for l in labels]) if labels and picture else None
     if isinstance(image, Figure):
         _log_figure(tracker, run_id, image, f"top/round-{round_:03d}.png")
     elif image is not None:
         tracker.client.log_image(run_id, image, f"top/round-{round_:03d}.png")
-    _log_figure(tracker, run_id, curves_figure(ledger.call_values()), f"plots/curves-round-{round_:03d}.png")
+    _log_figure(tracker, run_id, curves_figure(ledger.call_values(through_round=round_)),
+                f"plots/curves-round-{round_:03d}.png")
     if ctx.pool_log_rewards:
         fig = histogram_figure(ctx.pool_log_rewards, ctx.picked_log_rewards, "log-reward")
         _log_figure(tracker, run_id, fig, f"plots/reward-round-{round_:03d}.png")

@@ -41,6 +41,11 @@ def test_the_call_curve_has_one_point_per_paid_call(tmp_path):
     ledger.record_result("F", 0.1, None, "label")
     assert ledger.oracle_calls() == len(ledger.call_values()) == 7
     assert ledger.calls() == [("A", 0.5), ("B", None), ("B", 0.7), ("C", 0.9), ("D", 0.4), ("E", 0.2), ("F", 0.1)]
+    ledger.start_round(1)
+    ledger.add_designs(1, [DesignRow("G", "G", "offspring")])
+    ledger.mark_submitted(["G"])
+    ledger.record_result("G", 0.8, None, "n")
+    assert ledger.call_values(through_round=0) == ledger.call_values()[:-1]  # as of round 0 (a `sync` later)
 
 
 def test_rounds_and_meta_survive_reopen(tmp_path):

@@ -3,6 +3,9 @@
 import json
 import warnings
 
+from sciloop.pipeline.domain import MoleculeDomain
+from sciloop.pipeline.ledger import DesignRow, Ledger
+from sciloop.pipeline.round_log import RoundContext, log_round
 from sciloop.pipeline.tracking import Tracker, default_tracking_uri
 
 
@@ -40,3 +43,30 @@ def test_a_resumed_campaigns_run_is_running_again(ray_session, tmp_path, tiny):
     client.set_terminated(parent, status="FAILED")  # as a crash leaves it
     Campaign.from_config(config, console=Console(quiet=True)).run()  # resumed: still awaiting the lab
     assert client.get_run(parent).info.status == "RUNNING"
+
+
+class PictureRecorder(MoleculeDomain):
+    """The molecule domain, noting which designs each round's picture shows."""
+
+    def __init__(self):
+        super().__init__()
+        self.shown: list[list[str]] = []
+
+    def picture(self, designs, scores, k=12):
+        self.shown.append(sorted(designs))
+        return super().picture(designs, scores, k)
+
+
+def test_a_round_logged_later_shows_that_round_not_the_campaign_since(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    for round_, keys in ((0, ["CCO", "CCN"]), (1, ["CCCl"])):
+        ledger.start_round(round_)
+        ledger.add_designs(round_, [DesignRow(k, k, "library") for k in keys])
+        ledger.mark_submitted(keys)
+        for k in keys:
+            ledger.record_result(k, float(len(k)), None, "n")
+    tracker = Tracker(default_tracking_uri(tmp_path), "later", (tmp_path / "artifacts").as_uri())
+    tracker.start_campaign("c", {"seed": 0}, {}, "seed: 0\n")
+    domain = PictureRecorder()
+    log_round(tracker, ledger, tracker.start_round(0), 0, {"best": 3.0}, RoundContext(), domain)  # `sync`, late
+    assert domain.shown == [["CCN", "CCO"]]
