@@ -140,9 +140,13 @@ class LogNEI(LogEI):
     """``qLogNoisyExpectedImprovement`` with ``X_baseline = train_X``; reward as ``LogEI``."""
 
     def build(self, model: Model, train_X: Tensor, train_y: Tensor) -> AcquisitionFunction:
-        return qLogNoisyExpectedImprovement(model, X_baseline=train_X, sampler=self.sampler(model, train_X),
-                                            prune_baseline=True, cache_root=False,
-                                            tau_relu=self.config.ei_tau * _std(train_y))
+        # pruning the baseline draws from torch's global stream with a sampler of its own: seeded
+        # here, or which baseline rows survive (and every value) would depend on unrelated draws
+        with torch.random.fork_rng():
+            torch.manual_seed(self.seed if self.seed is not None else 0)
+            return qLogNoisyExpectedImprovement(model, X_baseline=train_X, sampler=self.sampler(model, train_X),
+                                                prune_baseline=True, cache_root=False,
+                                                tau_relu=self.config.ei_tau * _std(train_y))
 
 
 class PI(AcquisitionEntry):
@@ -294,6 +298,19 @@ def _std(y: Tensor) -> float:
     return std if std > 1e-12 else 1.0
 
 
+def chunk_size(acqf: AcquisitionFunction, d: int, chunk: int = 1024) -> int:
+    """Designs per acquisition call such that the rows evaluated jointly with each (baseline and
+    pending rows; an exact GP's training rows, which GPyTorch joins to every design) stay within
+    `_MAX_ELEMENTS` features in all."""
+    extra = 0
+    for name in ("X_baseline", "X_pending"):
+        rows = getattr(acqf, name, None)
+        extra += 0 if rows is None else rows.shape[-2]
+    train = getattr(getattr(acqf, "model", None), "train_inputs", None)
+    extra += train[0].shape[-2] if train else 0
+    return max(1, min(chunk, _MAX_ELEMENTS // ((1 + extra) * max(d, 1))))
+
+
 @torch.no_grad()
 def acquisition_values(acqf: AcquisitionFunction, X: Tensor, chunk: int = 1024) -> Tensor:
     """Score each design alone (``q = 1``).
@@ -308,11 +325,7 @@ def acquisition_values(acqf: AcquisitionFunction, X: Tensor, chunk: int = 1024) 
         A `n` tensor of acquisition values.
     """
     n, d = X.shape
-    extra = 0
-    for name in ("X_baseline", "X_pending"):
-        rows = getattr(acqf, name, None)
-        extra += 0 if rows is None else rows.shape[-2]
-    chunk = max(1, min(chunk, _MAX_ELEMENTS // ((1 + extra) * max(d, 1))))
+    chunk = chunk_size(acqf, d, chunk)
     parts = [acqf(X[i:i + chunk].unsqueeze(-2)) for i in range(0, n, chunk)]
     return torch.cat(parts) if parts else X.new_zeros(0)
 

@@ -2,7 +2,9 @@
 
 `acquisition_golden.json` was recorded (`python tests/surrogates/test_acquisition_golden.py
 record`) on the commit before the registry (e56ec1a): every built-in name and reward kind, on a
-fixed ensemble (no training) and on an unfitted Tanimoto GP, so the values are exact.
+fixed ensemble (no training) and on an unfitted Tanimoto GP, so the values are exact. The GP's
+`lognei` entries were recorded again on 2026-12-07, when the pruning of its baseline was seeded
+(it drew from torch's global stream; every other entry stayed exactly as recorded).
 """
 
 import functools

@@ -15,6 +15,7 @@ from sciloop.surrogates import (
     make_log_reward,
     select_batch_greedy_q,
 )
+from sciloop.surrogates.acquisition import _MAX_ELEMENTS, chunk_size
 from sciloop.surrogates.members import make_surrogate
 from sciloop.surrogates.gp import TanimotoGPSurrogate, TanimotoKernel
 
@@ -123,3 +124,39 @@ def test_make_surrogate_picks_the_kind():
     with pytest.raises(ValueError, match="make_surrogate"):
         EnsembleSurrogate(MorganFeaturizer(), EnsembleConfig(member="gp")).fit(["CCO", "CCN"],
                                                                                 [1.0, 2.0])
+
+
+def test_gp_acquisition_chunks_count_the_training_rows(gp, logp_data):
+    surrogate, _ = gp
+    smiles, labels = logp_data
+    train_X, y = surrogate.features(smiles[:300]), torch.tensor(labels[:300])
+    acqf = make_acquisition(AcquisitionConfig(name="ucb", seed=0), surrogate.model, train_X, y)
+    # GPyTorch joins the 300 training rows to every design: a 1,024-design chunk was 5 GB of features
+    assert chunk_size(acqf, train_X.shape[1]) * (1 + 300) * train_X.shape[1] <= _MAX_ELEMENTS
+
+
+def test_lognei_on_a_gp_is_repeatable_whatever_torchs_global_stream():
+    """qLogNEI prunes its baseline with a sampler of its own, drawn from torch's global stream:
+    with 40 near-equal best labels, which rows survived (and so every value) changed with it."""
+    from botorch.models.transforms.outcome import Standardize
+    from gpytorch.kernels import ScaleKernel
+
+    from sciloop.surrogates.gp import TanimotoGP
+
+    g = torch.Generator().manual_seed(0)
+
+    def fingerprints(m):
+        X = torch.zeros(m, 256, dtype=torch.float64)
+        counts = torch.rand(m, 20, dtype=torch.float64, generator=g) + 0.5
+        return X.scatter_(1, torch.randint(256, (m, 20), generator=g), counts)
+
+    X = fingerprints(150)
+    y = (torch.arange(150) < 40).double() + 0.3 * torch.randn(150, dtype=torch.float64, generator=g)
+    model = TanimotoGP(X, y.reshape(-1, 1), covar_module=ScaleKernel(TanimotoKernel()),
+                       outcome_transform=Standardize(m=1)).eval()
+    pool, values = fingerprints(200), []
+    for global_seed in (1, 2, 3):
+        torch.manual_seed(global_seed)
+        values.append(acquisition_values(make_acquisition(AcquisitionConfig(name="lognei", seed=7), model, X, y), pool))
+    torch.testing.assert_close(values[0], values[1])
+    torch.testing.assert_close(values[0], values[2])
