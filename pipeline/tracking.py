@@ -207,6 +207,27 @@ _REFUSALS = {
 }
 
 
+def follow_moved_run_dir(run_dir: Path, experiment: str) -> None:
+    """Point the embedded store at the artifacts of `run_dir` where it was moved or copied from
+    elsewhere: MLflow fixes an experiment's and each run's artifact folder as absolute URIs when
+    they are made (and has no call to change them), so a moved campaign's figures and checkpoint
+    links went to the old folder, made again if gone, or into the original campaign's."""
+    import sqlite3
+
+    db, here = run_dir / "mlflow.db", (run_dir / "artifacts").as_uri()
+    if not db.exists():
+        return
+    with sqlite3.connect(db) as con:
+        row = con.execute("SELECT artifact_location FROM experiments WHERE name = ?", (experiment,)).fetchone()
+        if row is None or row[0] == here:
+            return
+        old = row[0]
+        con.execute("UPDATE experiments SET artifact_location = ? WHERE name = ?", (here, experiment))
+        con.execute("UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) WHERE substr(artifact_uri, 1, ?) = ?",
+                    (here, len(old) + 1, len(old), old))
+    con.close()
+
+
 def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
                           log: Callable[[str], None] | None = None) -> Tracker:
     """Connect to the campaign's tracking store and open (or reattach to) its parent run.
@@ -230,6 +251,8 @@ def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
     cfg = config.tracking
     uri = cfg.uri or default_tracking_uri(run_dir)
     quiet_store_logs()
+    if cfg.uri is None:
+        follow_moved_run_dir(run_dir, cfg.experiment)
     if uri.startswith(("http://", "https://")):
         # fail in seconds, not after minutes of the client's retries
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")

@@ -70,3 +70,22 @@ def test_a_round_logged_later_shows_that_round_not_the_campaign_since(tmp_path):
     domain = PictureRecorder()
     log_round(tracker, ledger, tracker.start_round(0), 0, {"best": 3.0}, RoundContext(), domain)  # `sync`, late
     assert domain.shown == [["CCN", "CCO"]]
+
+
+def test_a_moved_run_directory_keeps_its_artifacts_with_it(ray_session, tmp_path, tiny):
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+    from rich.console import Console
+
+    from sciloop.pipeline.campaign import Campaign
+
+    Campaign.from_config(tiny | {"rounds": 1}, run_dir=str(tmp_path / "a"), console=Console(quiet=True)).run()
+    shutil.move(tmp_path / "a", tmp_path / "b")  # to a cluster's volume, say
+    Campaign.resume(tmp_path / "b", ["rounds=2"], console=Console(quiet=True)).run()
+    assert not (tmp_path / "a").exists()  # nothing written to where it was
+    client = MlflowClient(default_tracking_uri(tmp_path / "b"))
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert len(runs) == 4 and all(r.info.artifact_uri.startswith((tmp_path / "b").as_uri()) for r in runs)
+    round_2 = next(r for r in runs if r.data.tags.get("sciloop.round") == "2")
+    assert (tmp_path / "b" / "artifacts").exists() and client.list_artifacts(round_2.info.run_id, "plots")
