@@ -371,16 +371,18 @@ class Campaign:
         metrics: dict[str, float] = {}
         ctx = RoundContext()
         rows = self.ledger.designs(round_)
-        if rows:  # resumed after selection: score what is left, select nothing new
+        if rows:  # resumed after selection (a lab's round, a crash): score what is left, select nothing new
             pending_keys = {r.key for r in self.ledger.pending()}
             to_score = [r for r in rows if r.key in pending_keys]
+            metrics = next(r["metrics"] for r in self.ledger.rounds() if r["round"] == round_)  # its proposal's
+            ctx = self.proposal.context_of(self.ledger, round_)
         else:
             rows = (self.proposal.initial_batch(self.ledger, min(self.config.initial.size, remaining)) if round_ == 0
                     else self.proposal.propose(self.ledger, round_, min(self.config.batch_size, remaining),
                                                metrics, ctx))
             self.ledger.add_designs(round_, rows)
             to_score = rows
-        self.ledger.set_stage(round_, "selected")
+        self.ledger.set_stage(round_, "selected", metrics=metrics)
         t_score = time.monotonic()
         if getattr(self.oracle, "asynchronous", False) and to_score:  # a lab: hand off and pause
             path = self.oracle.export(self.run_dir, round_, [r.design for r in to_score])
@@ -452,11 +454,12 @@ class Campaign:
                     round_ -= 1  # a proposal that failed before selecting anything: again
                 ledger.start_round(round_)
                 _seed_everything(self.config.seed * 1000 + round_)  # as `run` seeds its rounds
+                metrics: dict[str, float] = {}
                 rows = (self.proposal.initial_batch(ledger, n) if round_ == 0
-                        else self.proposal.propose(ledger, round_, n, {}, RoundContext()))
+                        else self.proposal.propose(ledger, round_, n, metrics, RoundContext()))
                 self.checkpoints.prune(round_ - 1)  # this round's and the previous round's stay
                 ledger.add_designs(round_, rows)
-                ledger.set_stage(round_, "selected")
+                ledger.set_stage(round_, "selected", metrics=metrics)  # `tell` finishes the round with them
                 return [r.design for r in rows]
             finally:
                 self._stop_ray()

@@ -60,6 +60,10 @@ class Checkpoints:
         path = self.latest(kind, before)
         return None if path is None else torch.load(path, map_location="cpu", weights_only=True)
 
+    def of_round(self, round_: int) -> list[Path]:
+        """The checkpoints a round wrote that are still on disk."""
+        return sorted(p for p in self.folder.glob(f"*-round-{round_:03d}.pt"))
+
     def prune(self, upto: int) -> None:
         """Keep one copy of the models: the newest round's (at most `upto`) proposer and
         surrogate checkpoints; delete older rounds' (resume needs only the newest of each: the

@@ -171,15 +171,22 @@ class Ledger:
                              (round_, stage, time.time()))
             self._db.execute("UPDATE rounds SET stage = ? WHERE round = ?", (stage, round_))
 
-    def set_stage(self, round_: int, stage: str, mlflow_run_id: str | None = None) -> None:
+    def set_stage(self, round_: int, stage: str, mlflow_run_id: str | None = None,
+                  metrics: dict[str, float] | None = None) -> None:
+        """`metrics`: the round's so far (its proposal's), kept for its end: a round that pauses for
+        a lab or is finished by `tell` after its selection still reports them."""
         with self._tx():
-            self._db.execute("UPDATE rounds SET stage = ?, mlflow_run_id = COALESCE(?, mlflow_run_id) "
-                             "WHERE round = ?", (stage, mlflow_run_id, round_))
+            self._db.execute("UPDATE rounds SET stage = ?, mlflow_run_id = COALESCE(?, mlflow_run_id), "
+                             "metrics = COALESCE(?, metrics) WHERE round = ?",
+                             (stage, mlflow_run_id, None if metrics is None else json.dumps(metrics), round_))
 
     def finish_round(self, round_: int, metrics: dict[str, float]) -> None:
+        """The round is done: `metrics` over those stored at its selection (`set_stage`)."""
         with self._tx():
+            (stored,) = self._db.execute("SELECT metrics FROM rounds WHERE round = ?", (round_,)).fetchone()
+            merged = (json.loads(stored) if stored else {}) | metrics
             self._db.execute("UPDATE rounds SET stage = 'done', finished = ?, metrics = ? "
-                             "WHERE round = ?", (time.time(), json.dumps(metrics), round_))
+                             "WHERE round = ?", (time.time(), json.dumps(merged), round_))
 
     def forget_mlflow_runs(self) -> None:
         """The campaign's tracking moved: no run of it is on the new server, no round logged there."""

@@ -133,6 +133,13 @@ class Proposal:
                           acquisition=float(values[i]), mean=float(m), std=float(s))
                 for i, m, s in zip(picks, mean.tolist(), std.tolist())]
 
+    def context_of(self, ledger: Ledger, round_: int) -> RoundContext:
+        """What a round proposed in an earlier session leaves for its log: the labels it was fitted
+        on (those of earlier rounds) and its checkpoints (the pool's rewards are not kept)."""
+        labels = [l for l in ledger.labels() if l.round < round_]
+        return RoundContext(train_designs=[l.key for l in labels], train_y=[l.value for l in labels],
+                            checkpoints=self.checkpoints.of_round(round_))
+
     def _fit_surrogate(self, ledger: Ledger, round_: int,
                        labels: list[Label]) -> tuple[Any, list[str], list[float], dict[str, float]]:
         if len(labels) < 2:

@@ -80,7 +80,7 @@ def kill_after(method, stage_of):
 
 
 Ledger.start_round = kill_after(Ledger.start_round, lambda stage="started": stage)
-Ledger.set_stage = kill_after(Ledger.set_stage, lambda stage, mlflow_run_id=None: stage)
+Ledger.set_stage = kill_after(Ledger.set_stage, lambda stage, mlflow_run_id=None, metrics=None: stage)
 Ledger.finish_round = kill_after(Ledger.finish_round, lambda metrics: "done")
 sys.exit(main())
 """]

@@ -89,3 +89,29 @@ def test_a_moved_run_directory_keeps_its_artifacts_with_it(ray_session, tmp_path
     assert len(runs) == 4 and all(r.info.artifact_uri.startswith((tmp_path / "b").as_uri()) for r in runs)
     round_2 = next(r for r in runs if r.data.tags.get("sciloop.round") == "2")
     assert (tmp_path / "b" / "artifacts").exists() and client.list_artifacts(round_2.info.run_id, "plots")
+
+
+def test_a_round_that_waited_for_the_lab_keeps_its_proposal_in_the_ledger_and_mlflow(ray_session, tmp_path, tiny):
+    from mlflow.tracking import MlflowClient
+    from rich.console import Console
+
+    from sciloop.pipeline.campaign import Campaign
+    from sciloop.pipeline.labels import import_labels
+
+    run = tmp_path / "run"
+    config = tiny | {"run_dir": str(run), "rounds": 1, "oracle": {"target": "lab"},
+                     "proposer": {"name": "offspring", "offspring_children": 100, "replay_top": 100000}}
+    for _ in range(2):  # the screen, then round 1: each exported, paused, labelled by the lab, resumed
+        Campaign.from_config(config, console=Console(quiet=True)).run()
+        ledger = Ledger(run / "ledger.sqlite")
+        sent = [r.key for r in ledger.in_flight()]
+        (tmp_path / "lab.csv").write_text("design,value\n" + "".join(f"{k},{len(k) / 10}\n" for k in sent))
+        assert sorted(import_labels(run, tmp_path / "lab.csv").labeled) == sorted(sent)
+    Campaign.from_config(config, console=Console(quiet=True)).run()  # round 1 finishes in a third session
+    metrics = ledger.rounds()[1]["metrics"]
+    assert ledger.rounds()[1]["stage"] == "done" and metrics["pool_kept"] > 0 and "seconds_proposer" in metrics
+    client = MlflowClient(default_tracking_uri(run))
+    logged = client.get_run(ledger.rounds()[1]["mlflow_run_id"])
+    assert logged.data.metrics["pool_kept"] == metrics["pool_kept"]
+    assert [d.dataset.name for d in logged.inputs.dataset_inputs] == ["labels-round-001"]
+    assert "sciloop.checkpoints" in logged.data.tags
