@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import subprocess
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -107,7 +108,8 @@ class Tracker:
         return run.info.run_id
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int) -> None:
-        ms = [Metric(k, float(v), 0, step) for k, v in metrics.items() if v is not None and v == v]
+        now = int(time.time() * 1000)  # MLflow's wall-time axis (0 put every point in 1970)
+        ms = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None and v == v]
         if ms:
             self.client.log_batch(run_id, metrics=ms)
 

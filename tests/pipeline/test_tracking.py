@@ -68,8 +68,11 @@ def test_a_round_logged_later_shows_that_round_not_the_campaign_since(tmp_path):
     tracker = Tracker(default_tracking_uri(tmp_path), "later", (tmp_path / "artifacts").as_uri())
     tracker.start_campaign("c", {"seed": 0}, {}, "seed: 0\n")
     domain = PictureRecorder()
-    log_round(tracker, ledger, tracker.start_round(0), 0, {"best": 3.0}, RoundContext(), domain)  # `sync`, late
+    run_id = tracker.start_round(0)
+    log_round(tracker, ledger, run_id, 0, {"best": 3.0}, RoundContext(), domain)  # `sync`, late
     assert domain.shown == [["CCN", "CCO"]]
+    (best,) = tracker.client.get_metric_history(run_id, "best")
+    assert best.step == 0 and best.timestamp > 1.7e12  # when it was logged, not 1970
 
 
 def test_a_moved_run_directory_keeps_its_artifacts_with_it(ray_session, tmp_path, tiny):
