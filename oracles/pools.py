@@ -65,6 +65,7 @@ class ActorPool:
         self._starting: dict[ray.ObjectRef, Any] = {}  # setup ref -> actor
         self._idle: list[Any] = []
         self._busy: set[Any] = set()
+        self._pings: dict[Any, ray.ObjectRef] = {}  # idle actor -> its unanswered liveness ping
         self.setup_error: str | None = None
 
     def _spawn(self) -> None:
@@ -100,13 +101,16 @@ class ActorPool:
         self._collect_started(0)
 
     def answers(self, actor: Any, timeout: float) -> bool:
-        """Whether an idle actor still answers within `timeout` seconds. One that died while idle
-        (out of memory, a lost node, its process exiting) is dropped, and replaced by `idle()`."""
-        try:
-            ray.get(actor.node.remote(), timeout=timeout)
-            return True
-        except ray.exceptions.GetTimeoutError:  # alive but slow (a busy node): asked again later
+        """Whether an idle actor still answers (its ping, waited on for at most `timeout` seconds).
+        One that died while idle (out of memory, a lost node, its process exiting) is dropped, and
+        replaced by `idle()`; one that is slow to answer keeps its ping, and is asked again later."""
+        ping = self._pings.setdefault(actor, actor.node.remote())
+        if not ray.wait([ping], timeout=timeout)[0]:
             return False
+        del self._pings[actor]
+        try:
+            ray.get(ping)
+            return True
         except ray.exceptions.RayError:
             self._idle.remove(actor)
             ray.kill(actor, no_restart=True)
@@ -140,4 +144,4 @@ class ActorPool:
             ray.wait(refs, num_returns=len(refs), timeout=teardown_timeout)
         for actor in live + list(self._starting.values()):
             ray.kill(actor, no_restart=True)
-        self._idle, self._busy, self._starting = [], set(), {}
+        self._idle, self._busy, self._starting, self._pings = [], set(), {}, {}

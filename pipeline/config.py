@@ -159,19 +159,6 @@ class TrackingConfig(_Strict):
     uri: str | None = Field(None, description="MLflow tracking URI (None: sqlite store in the run directory)")
     experiment: str = "sciloop"
 
-    @model_validator(mode="after")
-    def _no_password_in_uri(self) -> "TrackingConfig":
-        """A user or password in the URI would be written to config.yaml, MLflow's params and
-        every warning (and urllib's health check cannot use it): MLflow reads them from the
-        environment instead. A model-level check, so the refusal does not echo the URI."""
-        from urllib.parse import urlsplit
-
-        if self.uri is not None and (urlsplit(self.uri).username or urlsplit(self.uri).password):
-            raise ValueError("tracking.uri carries a user or password, which would be stored in config.yaml "
-                             "and logged: give the URI without it and set MLFLOW_TRACKING_USERNAME and "
-                             "MLFLOW_TRACKING_PASSWORD in the environment (infra/README.md)")
-        return self
-
 
 class CampaignConfig(_Strict):
     """One active-learning campaign."""

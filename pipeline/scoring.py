@@ -48,7 +48,8 @@ class Scoring:
                 ledger.set_stage(round_, "awaiting_labels")
             return True
         if self.oracle.idempotent:  # sent again, each a paid call, as far as the budget goes
-            left = self.config.total_budget - ledger.oracle_calls() - len(ledger.pending())  # selected: owed
+            owed = len(ledger.pending())  # selected, not yet sent: their calls come first
+            left = self.config.total_budget - ledger.oracle_calls() - owed
             resend, over = flight[:max(left, 0)], flight[max(left, 0):]
             if over:
                 ledger.mark_unknown([r.key for r in over], "in flight when the campaign stopped; not sent "
@@ -59,7 +60,7 @@ class Scoring:
             if resend:
                 self._log(f"re-sending {len(resend)} designs left in flight by the last run "
                           f"(the oracle is idempotent)")
-                self.score(ledger, resend, "re-send in-flight designs", resend=True)
+                self.score(ledger, resend, "re-send in-flight designs", resend=True, owed=owed)
         else:
             ledger.mark_unknown([r.key for r in flight],
                                 "in flight when the campaign stopped; the oracle is not idempotent")
@@ -68,12 +69,14 @@ class Scoring:
                       f"Supply their values with: sciloop label {self.run_dir} results.csv")
         return False
 
-    def score(self, ledger: Ledger, rows: list[DesignRow], description: str, resend: bool = False) -> int:
+    def score(self, ledger: Ledger, rows: list[DesignRow], description: str, resend: bool = False,
+              owed: int = 0) -> int:
         """Send rows to the oracle on Ray; the ledger records every paid call and each result.
 
         A call again (a transient-error retry, or a re-send of an idempotent oracle's lost call)
         is a `resubmitted` row counted against the budget, and is refused once the budget is
-        spent. Results the ledger could not take are written to `unrecorded-results.csv`.
+        spent, `owed` calls (designs selected outside `rows`, still to be sent) included. Results
+        the ledger could not take are written to `unrecorded-results.csv`.
         """
         by_key = {r.design: r.key for r in rows}
         oc = self.config.oracle
@@ -90,7 +93,7 @@ class Scoring:
                 unsent -= len(chunk)
 
             def on_retry(design: str, result: OracleResult, attempt: int) -> bool:
-                if ledger.oracle_calls() + unsent >= self.config.total_budget:
+                if ledger.oracle_calls() + unsent + owed >= self.config.total_budget:
                     return False
                 ledger.mark_resent(by_key[design], f"attempt {attempt + 1} after: {result.reason}")
                 return True

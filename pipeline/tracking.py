@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import time
 import urllib.request
+from urllib.parse import urlsplit
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,10 @@ def follow_moved_run_dir(run_dir: Path, experiment: str) -> None:
     if not db.exists():
         return
     with sqlite3.connect(db) as con:
-        row = con.execute("SELECT artifact_location FROM experiments WHERE name = ?", (experiment,)).fetchone()
+        try:
+            row = con.execute("SELECT artifact_location FROM experiments WHERE name = ?", (experiment,)).fetchone()
+        except sqlite3.OperationalError:  # no tables yet (a store whose creation was cut short)
+            row = None
         if row is None or row[0] == here:
             return
         old = row[0]
@@ -251,6 +255,11 @@ def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
         log: told when the campaign moved.
     """
     cfg = config.tracking
+    if cfg.uri is not None and (urlsplit(cfg.uri).username or urlsplit(cfg.uri).password):
+        # it would go to MLflow's params and every warning, and urllib's health check cannot use it
+        raise ConfigError(f"tracking.uri carries a user or password: give the server without it (`sciloop "
+                          f"resume {run_dir} tracking.uri=...` for a campaign that has one) and set "
+                          f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in the environment")
     uri = cfg.uri or default_tracking_uri(run_dir)
     quiet_store_logs()
     if cfg.uri is None:

@@ -142,7 +142,7 @@ class LogNEI(LogEI):
     def build(self, model: Model, train_X: Tensor, train_y: Tensor) -> AcquisitionFunction:
         # pruning the baseline draws from torch's global stream with a sampler of its own: seeded
         # here, or which baseline rows survive (and every value) would depend on unrelated draws
-        with torch.random.fork_rng():
+        with torch.random.fork_rng(devices=[]):  # the CPU stream only (no CUDA context on a GPU machine)
             torch.manual_seed(self.seed if self.seed is not None else 0)
             return qLogNoisyExpectedImprovement(model, X_baseline=train_X, sampler=self.sampler(model, train_X),
                                                 prune_baseline=True, cache_root=False,

@@ -113,8 +113,8 @@ def test_submit_is_written_only_once_a_worker_is_ready(ray_session, tmp_path):
     assert all(s < c for s, c in zip(submitted_at, called))  # the oracle ran after the commit
 
 
-def _two_seconds(xs):
-    time.sleep(2.0)
+def _a_while(xs):
+    time.sleep(1.5)
     return [1.0] * len(xs)
 
 
@@ -129,14 +129,15 @@ def test_a_result_that_came_while_another_was_recorded_is_kept_not_timed_out(ray
         if len(results) == 1:
             time.sleep(6.0)
 
-    runner = OracleRunner(FunctionOracle(_two_seconds, num_cpus=0.5, timeout_s=3.0, batch_size=1), max_workers=2)
+    runner = OracleRunner(FunctionOracle(_a_while, num_cpus=0.5, timeout_s=4.0, batch_size=1), max_workers=2)
     runner.run(["A", "B"], lambda chunk: None, slow_record)
     assert sorted((d, r.value, r.reason) for d, r in results) == [("A", 1.0, None), ("B", 1.0, None)]
 
 
 class DiesWhenIdle:
-    """Scores, then its worker process exits a moment later (an out-of-memory kill while idle, say).
-    Every design it is handed is written to a side file first: what the oracle really saw."""
+    """Scores, then, after its first call, its worker process exits a moment later (an out-of-memory
+    kill while idle, say). Every design it is handed is written to a side file first: what the
+    oracle really saw."""
 
     name, num_cpus, batch_size, idempotent, timeout_s = "dies-when-idle", 0.5, 1, False, 60.0
 
@@ -148,7 +149,8 @@ class DiesWhenIdle:
 
         with open(self.side, "a") as fh:
             fh.writelines(f"{x}\n" for x in xs)
-        threading.Thread(target=lambda: (time.sleep(0.3), os._exit(1)), daemon=True).start()
+        if len(open(self.side).read().splitlines()) == 1:  # its replacement lives on
+            threading.Thread(target=lambda: (time.sleep(0.3), os._exit(1)), daemon=True).start()
         return [1.0] * len(xs)
 
 

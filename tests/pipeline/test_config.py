@@ -84,10 +84,3 @@ def test_where_the_learner_and_surrogate_run_is_not_part_of_the_digest():
     moved = load_config({}, ["proposer.steps=7", "proposer.device=cuda", "surrogate.device=cuda:0"])
     assert moved.digest() == base.digest() != load_config({}).digest()
 
-
-@pytest.mark.parametrize("uri", ["http://alice:s3cret@mlflow:5000", "https://alice@mlflow.example.org"])
-def test_a_password_in_the_tracking_uri_is_refused_without_repeating_it(uri):
-    with pytest.raises(ConfigError, match="MLFLOW_TRACKING_USERNAME") as err:
-        load_config({}, [f"tracking.uri={uri}"])
-    assert "alice" not in str(err.value) and "s3cret" not in str(err.value)
-    assert load_config({}, ["tracking.uri=http://mlflow:5000"]).tracking.uri == "http://mlflow:5000"

@@ -7,7 +7,7 @@ import pytest
 from ray import cloudpickle
 from rich.progress import Progress
 
-from sciloop.oracles.base import FunctionOracle, OracleResult, OracleSetupError
+from sciloop.oracles.base import OracleResult, OracleSetupError
 from sciloop.pipeline.config import OracleConfig, load_config
 from sciloop.pipeline.ledger import DesignRow, Ledger
 from sciloop.pipeline.plugins import resolve_oracle
@@ -47,8 +47,16 @@ def test_oracle_setup_timeout_stops_before_anything_is_charged(ray_session, tmp_
     assert ledger.oracle_calls() == 0
 
 
-def _length(batch):
-    return [float(len(s)) for s in batch]
+class BusyOnCCO:
+    """Idempotent; scores by length, but `CCO` always meets a busy licence server (transient)."""
+
+    name, num_cpus, num_gpus, timeout_s, batch_size, idempotent = "busy-on-cco", 0.5, 0.0, 60.0, 1, True
+    transient_errors = (TimeoutError,)
+
+    def score(self, batch):
+        if "CCO" in batch:
+            raise TimeoutError("licence server busy")
+        return [OracleResult.from_value(float(len(s))) for s in batch]
 
 
 def test_resending_after_a_crash_stays_within_the_budget(ray_session, tmp_path):
@@ -61,11 +69,12 @@ def test_resending_after_a_crash_stays_within_the_budget(ray_session, tmp_path):
     ledger.start_round(0)
     ledger.add_designs(0, [DesignRow(s, s, "library") for s in ("CCO", "CCN", "CCC", "CCCl", "CCBr")])
     ledger.mark_submitted(["CCO", "CCN", "CCC", "CCCl"])  # then the process died; CCBr still to send
-    oracle = FunctionOracle(_length, idempotent=True, num_cpus=0.5, batch_size=2)
-    scoring = Scoring(config, oracle, tmp_path, lambda **kw: Progress(disable=True), lambda line: None)
+    scoring = Scoring(config, BusyOnCCO(), tmp_path, lambda **kw: Progress(disable=True), lambda line: None)
     assert scoring.settle_in_flight(ledger) is False
-    assert ledger.oracle_calls() == 4 + 2  # two re-sends: the seventh call is CCBr's
-    assert len(ledger.labels()) == 2 and len(ledger.unknown()) == 2
+    # two re-sends (CCO, CCN); CCO's transient failure is not retried: the seventh call is CCBr's
+    assert ledger.oracle_calls() == 4 + 2
+    assert [l.key for l in ledger.labels()] == ["CCN"] and [d for d, _ in ledger.failures()] == ["CCO"]
+    assert len(ledger.unknown()) == 2
     reasons = {r for (r,) in ledger._db.execute("SELECT reason FROM events WHERE kind = 'unknown'")}
     assert reasons == {"in flight when the campaign stopped; not sent again: the budget is spent"}
     assert [r.key for r in ledger.pending()] == ["CCBr"]

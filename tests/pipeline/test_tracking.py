@@ -3,6 +3,8 @@
 import json
 import warnings
 
+import pytest
+
 from sciloop.pipeline.domain import MoleculeDomain
 from sciloop.pipeline.ledger import DesignRow, Ledger
 from sciloop.pipeline.round_log import RoundContext, log_round
@@ -118,3 +120,16 @@ def test_a_round_that_waited_for_the_lab_keeps_its_proposal_in_the_ledger_and_ml
     assert logged.data.metrics["pool_kept"] == metrics["pool_kept"]
     assert [d.dataset.name for d in logged.inputs.dataset_inputs] == ["labels-round-001"]
     assert "sciloop.checkpoints" in logged.data.tags
+
+
+@pytest.mark.parametrize("uri", ["http://alice:s3cret@mlflow:5000", "https://alice@mlflow.example.org"])
+def test_a_password_in_the_tracking_uri_is_refused_without_repeating_it(tmp_path, uri):
+    """Refused where the campaign connects (before anything is logged or paid), not where a config is
+    read: `status`, `label` and `resume RUN tracking.uri=...` still work in a run directory that has one."""
+    from sciloop.pipeline.config import ConfigError, load_config
+    from sciloop.pipeline.tracking import open_campaign_tracker
+
+    config = load_config({}, [f"tracking.uri={uri}"])
+    with pytest.raises(ConfigError, match="MLFLOW_TRACKING_USERNAME") as err:
+        open_campaign_tracker(config, tmp_path, Ledger(tmp_path / "ledger.sqlite"), "test")
+    assert "alice" not in str(err.value) and "s3cret" not in str(err.value)
