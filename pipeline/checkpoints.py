@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -54,11 +55,15 @@ class Checkpoints:
                  if (r := round_of(p)) is not None and r < before]
         return max(found)[1] if found else None
 
-    def load(self, kind: str, before: int) -> dict[str, Any] | None:
+    def load(self, kind: str, before: int, allowed: Sequence[type] = ()) -> dict[str, Any] | None:
         """The state in the newest `kind` checkpoint before round `before` (`latest`), or None.
-        Tensors and plain containers only: a checkpoint runs no code."""
+        Tensors and plain containers only, and the plain dataclasses in `allowed` (which older
+        checkpoints hold): a checkpoint runs no code."""
         path = self.latest(kind, before)
-        return None if path is None else torch.load(path, map_location="cpu", weights_only=True)
+        if path is None:
+            return None
+        with torch.serialization.safe_globals(list(allowed)):
+            return torch.load(path, map_location="cpu", weights_only=True)
 
     def of_round(self, round_: int) -> list[Path]:
         """The checkpoints a round wrote that are still on disk."""

@@ -248,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("resume", help="continue the campaign in a run directory, or extend a finished one",
                        description="Continue the campaign in RUN_DIR. --rounds and --budget extend it; "
-                                   "where it runs (ray.*, proposer.device, surrogate.device) and where it "
+                                   "where it runs (ray.*, proposer.device, surrogate.device, "
+                                   "oracle.num_workers, oracle.setup_timeout_s) and where it "
                                    "is logged (tracking.*) may change as overrides; any other change needs "
                                    "a new run directory.")
     p.add_argument("run_dir")

@@ -254,7 +254,8 @@ class CampaignConfig(_Strict):
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).
 
-        Where the campaign runs (`ray`, the `device` of the learner and the surrogate), where
+        Where the campaign runs (`ray`, the `device` of the learner and the surrogate, how many
+        oracle calls at once and how long a worker's set-up may take), where
         its run directory lies (`run_dir`) and where it is logged (`tracking`: a laptop campaign
         may move to a shared MLflow server) are left out: a campaign started on a laptop may be
         resumed on a cluster or a GPU machine (and back), or from another working directory. So
@@ -270,8 +271,9 @@ class CampaignConfig(_Strict):
             where = ("ray", "run_dir", *self.EXTENDABLE, *(("tracking",) if legacy == 0 else ()))
             exclude: dict[str, Any] = {k: True for k in where}
             exclude |= {section: {"device"} for section in ("proposer", "surrogate")}  # where, not what
+            exclude["oracle"] = {"num_workers", "setup_timeout_s"}  # how many calls at once, how patiently
             data = self.model_dump(mode="json", exclude=exclude, exclude_defaults=True)
-            data = {k: v for k, v in data.items() if not (k in ("proposer", "surrogate") and v == {})}
+            data = {k: v for k, v in data.items() if not (k in ("proposer", "surrogate", "oracle") and v == {})}
         else:
             skip = {1: ("ray",), 2: ("ray", "run_dir"), 3: ("ray", "run_dir", *self.EXTENDABLE)}[legacy]
             exclude = {k: True for k in skip} | {k: set(v) for k, v in self.ADDED_SINCE_LEGACY.items()}

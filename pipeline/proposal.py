@@ -27,6 +27,7 @@ from sciloop.pipeline.domains import Domain, select_diverse
 from sciloop.pipeline.ledger import DesignRow, Label, Ledger, RunDirError
 from sciloop.pipeline.proposer_registry import make_proposer, proposer_entry
 from sciloop.pipeline.round_log import RoundContext
+from sciloop.proposers.genetic import GeneticConfig
 from sciloop.surrogates.acquisition import acquisition_values, make_log_reward
 from sciloop.surrogates.members import make_surrogate
 
@@ -159,7 +160,9 @@ class Proposal:
         return surrogate, designs, y, {f"surrogate_{k}": float(v) for k, v in stats.items()}
 
     def _make_proposer(self, round_: int) -> Any:
-        state = self.checkpoints.load("proposer", round_)  # resume: the last round's weights and draws
+        # resume: the last round's weights and draws (genetic proposers' settings were a dataclass
+        # in checkpoints written before 2026-12-07)
+        state = self.checkpoints.load("proposer", round_, allowed=[GeneticConfig])
         proposer = make_proposer(self.config, self.library, self._pretrain if state is None else None)
         if state is not None:
             proposer.load_state_dict(state)

@@ -100,7 +100,9 @@ class GeneticProposer:
         return {"config": vars(self.config).copy(), "calls": self.calls, "rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.config, self.calls = GeneticConfig(**state["config"]), state["calls"]
+        config = state["config"]  # a dataclass in checkpoints written before 2026-12-07
+        self.config = config if isinstance(config, GeneticConfig) else GeneticConfig(**config)
+        self.calls = state["calls"]
         self.rng.bit_generator.state = state["rng"]
 
 

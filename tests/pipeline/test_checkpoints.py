@@ -40,3 +40,21 @@ def test_every_proposer_state_loads_as_resume_loads_it(tmp_path, name):
     again = make_proposer(config, LIBRARY, None)
     again.load_state_dict(store.load("proposer", 2))
     assert store.load("proposer", 1) is None
+
+
+def test_a_genetic_checkpoint_of_the_previous_version_still_resumes(tmp_path):
+    """Written before 2026-12-07, a genetic proposer's state held its settings as a dataclass."""
+    from dataclasses import replace
+
+    from sciloop.proposers.genetic import GeneticConfig
+
+    config = load_config({"proposer": {"name": "genetic"}})
+    proposer = make_proposer(config, LIBRARY, None)
+    old = proposer.state_dict() | {"config": replace(proposer.config, population_size=7)}
+    store = Checkpoints(tmp_path / "checkpoints")
+    store.write("proposer", 1, old)
+    with pytest.raises(Exception, match="Weights only load failed"):
+        store.load("proposer", 2)  # what resume hit
+    again = make_proposer(config, LIBRARY, None)
+    again.load_state_dict(store.load("proposer", 2, allowed=[GeneticConfig]))
+    assert again.config.population_size == 7

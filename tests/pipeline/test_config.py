@@ -84,3 +84,9 @@ def test_where_the_learner_and_surrogate_run_is_not_part_of_the_digest():
     moved = load_config({}, ["proposer.steps=7", "proposer.device=cuda", "surrogate.device=cuda:0"])
     assert moved.digest() == base.digest() != load_config({}).digest()
 
+
+
+def test_how_many_oracle_calls_at_once_may_change_on_resume():
+    base = load_config({})
+    moved = load_config({}, ["oracle.num_workers=3", "oracle.setup_timeout_s=30"])  # fewer licences today
+    assert moved.digests() == base.digests() and load_config({}, ["oracle.batch_size=3"]).digest() != base.digest()
