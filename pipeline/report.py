@@ -101,7 +101,7 @@ def summary_table(rounds: list[dict[str, Any]], title: str, screening: Screening
     """One row per finished round: oracle calls, best, top-10 mean, prospective Spearman; the
     time in rounds; and, given `screening`, random screening of the same library at the same
     number of calls beside the campaign, with the campaign's gain over it."""
-    finished = [r for r in rounds if r.get("metrics")]
+    finished = [r for r in rounds if r.get("stage", "done") == "done" and r.get("metrics")]
     seconds = sum(r["metrics"].get("seconds_total", 0.0) for r in finished)
     caption = ("round 0: the initial screen of the library. Each row as of the round's end (a later "
                "`sciloop label` correction is not in it). calls: in all so far; labels, fails: the round's "

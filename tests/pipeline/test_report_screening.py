@@ -69,3 +69,16 @@ def test_only_builtin_molecular_objectives_are_screened_in_the_driver():
     assert cheap_builtin("molecule", "celecoxib_rediscovery") and cheap_builtin("molecule", "qed")
     assert not cheap_builtin("molecule", "my_module:score") and not cheap_builtin("molecule", "lab")
     assert not cheap_builtin("sequence", "ehrlich")
+
+
+def test_the_gain_is_the_last_finished_rounds_not_one_waiting_for_its_labels():
+    """A round stores its proposal's metrics at selection (so a lab's round keeps them): until it is
+    done, its best is not known, and the gain over screening is the last finished round's."""
+    from sciloop.pipeline.report import Screening
+
+    rounds = [{"round": 0, "stage": "done", "metrics": {"oracle_calls": 10, "best": 1.0, "top10_mean": 0.5}},
+              {"round": 1, "stage": "awaiting_labels", "metrics": {"pool_kept": 30.0, "seconds_proposer": 5.0}}]
+    console = Console(record=True, width=120)
+    console.print(summary_table(rounds, "t", Screening("nci", 10, 5, best=0.25, top10=0.25, seconds=1.0)))
+    gain = next(line for line in console.export_text().splitlines() if "gain" in line)
+    assert "+0.750" in gain and "+0.250" in gain
