@@ -210,6 +210,15 @@ _REFUSALS = {
 }
 
 
+def _beside_sqlite_store(uri: str) -> str | None:
+    """Where a new experiment of a local SQLite store (`sqlite:///path/mlflow.db`) keeps artifacts:
+    `artifacts/` beside the database (MLflow's default is `./mlruns` of whatever directory the
+    campaign was started from). None for any other store (a server decides for itself)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "artifacts").as_uri()
+
+
 def follow_moved_run_dir(run_dir: Path, experiment: str) -> None:
     """Point the embedded store at the artifacts of `run_dir` where it was moved or copied from
     elsewhere: MLflow fixes an experiment's and each run's artifact folder as absolute URIs when
@@ -272,7 +281,7 @@ def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
             urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5)
         except OSError as exc:
             raise ConnectionError(f"MLflow tracking server {uri} does not answer ({exc})") from None
-    local = (run_dir / "artifacts").as_uri() if cfg.uri is None else None
+    local = (run_dir / "artifacts").as_uri() if cfg.uri is None else _beside_sqlite_store(cfg.uri)
     try:  # the first request that needs a user (a server's /health answers everyone)
         tracker = Tracker(uri, cfg.experiment, artifact_location=local)
     except MlflowException as exc:

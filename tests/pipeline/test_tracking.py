@@ -133,3 +133,16 @@ def test_a_password_in_the_tracking_uri_is_refused_without_repeating_it(tmp_path
     with pytest.raises(ConfigError, match="MLFLOW_TRACKING_USERNAME") as err:
         open_campaign_tracker(config, tmp_path, Ledger(tmp_path / "ledger.sqlite"), "test")
     assert "alice" not in str(err.value) and "s3cret" not in str(err.value)
+
+
+def test_a_shared_sqlite_store_keeps_artifacts_beside_it_not_in_the_working_directory(tmp_path, monkeypatch):
+    from sciloop.pipeline.config import load_config
+    from sciloop.pipeline.tracking import open_campaign_tracker
+
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "shared" / "mlflow.db"
+    store.parent.mkdir()
+    config = load_config({}, [f"tracking.uri=sqlite:///{store}"])
+    tracker = open_campaign_tracker(config, tmp_path / "run", Ledger(tmp_path / "ledger.sqlite"), "test")
+    tracker.log_table(tracker.parent_id, [{"a": 1}], "t.json")
+    assert (tmp_path / "shared" / "artifacts").is_dir() and not (tmp_path / "mlruns").exists()
