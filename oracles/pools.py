@@ -104,7 +104,9 @@ class ActorPool:
         """Whether an idle actor still answers (its ping, waited on for at most `timeout` seconds).
         One that died while idle (out of memory, a lost node, its process exiting) is dropped, and
         replaced by `idle()`; one that is slow to answer keeps its ping, and is asked again later."""
-        ping = self._pings.setdefault(actor, actor.node.remote())
+        ping = self._pings.get(actor)
+        if ping is None:  # not setdefault: its default would send a ping on every ask
+            ping = self._pings[actor] = actor.node.remote()
         if not ray.wait([ping], timeout=timeout)[0]:
             return False
         del self._pings[actor]

@@ -165,3 +165,34 @@ def test_a_worker_that_died_while_idle_is_replaced_before_anything_is_charged_to
     OracleRunner(DiesWhenIdle(str(side)), max_workers=1).run(["A", "B"], submitted.extend, on_result)
     assert submitted == side.read_text().splitlines() == ["A", "B"]  # charged = what the oracle saw
     assert results["B"].value == 1.0
+
+
+def test_a_slow_idle_worker_is_pinged_once_however_often_it_is_asked(ray_session):
+    """`answers` on an actor that is slow to answer keeps its one ping: asking again every poll
+    must not queue another ping each time (the actor runs them all before its next call)."""
+    import ray
+
+    from sciloop.oracles.pools import ActorPool, _RayHost
+
+    class CountsPings(_RayHost):
+        pings = 0
+
+        def node(self) -> str:
+            self.pings += 1
+            return super().node()
+
+        def busy(self, seconds: float) -> None:
+            time.sleep(seconds)
+
+        def count(self) -> int:
+            return self.pings
+
+    pool = ActorPool(FunctionOracle(len), 1)
+    pool._cls = ray.remote(CountsPings).options(num_cpus=0)
+    pool.wait_ready(60)
+    (actor,) = pool.idle()
+    actor.busy.remote(2.0)  # slow: the pings wait behind this
+    assert [pool.answers(actor, 0.05) for _ in range(5)] == [False] * 5
+    assert pool.answers(actor, 30)
+    assert ray.get(actor.count.remote()) == 2  # set-up's own call, and one ping
+    pool.close(10)
