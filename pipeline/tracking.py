@@ -210,6 +210,15 @@ _REFUSALS = {
 }
 
 
+def masked_uri(uri: str) -> str:
+    """`uri` with its password (if any) replaced by `***`, as it may be shown or logged."""
+    parts = urlsplit(uri)
+    if not parts.password:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+
+
 def _beside_sqlite_store(uri: str) -> str | None:
     """Where a new experiment of a local SQLite store (`sqlite:///path/mlflow.db`) keeps artifacts:
     `artifacts/` beside the database (MLflow's default is `./mlruns` of whatever directory the
@@ -229,18 +238,25 @@ def follow_moved_run_dir(run_dir: Path, experiment: str) -> None:
     db, here = run_dir / "mlflow.db", (run_dir / "artifacts").as_uri()
     if not db.exists():
         return
-    with sqlite3.connect(db) as con:
-        try:
-            row = con.execute("SELECT artifact_location FROM experiments WHERE name = ?", (experiment,)).fetchone()
-        except sqlite3.OperationalError:  # no tables yet (a store whose creation was cut short)
-            row = None
-        if row is None or row[0] == here:
-            return
-        old = row[0]
-        con.execute("UPDATE experiments SET artifact_location = ? WHERE name = ?", (here, experiment))
-        con.execute("UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) WHERE substr(artifact_uri, 1, ?) = ?",
-                    (here, len(old) + 1, len(old), old))
-    con.close()
+    con = sqlite3.connect(db)
+    try:
+        with con:  # one transaction
+            try:
+                row = con.execute("SELECT artifact_location FROM experiments WHERE name = ?", (experiment,)).fetchone()
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc):
+                    raise
+                row = None  # no tables yet (a store whose creation was cut short)
+            if row is None or row[0] == here:
+                return
+            old = row[0]
+            con.execute("UPDATE experiments SET artifact_location = ? WHERE name = ?", (here, experiment))
+            con.execute("UPDATE runs SET artifact_uri = ? || substr(artifact_uri, ?) "
+                        "WHERE substr(artifact_uri, 1, ?) = ?", (here, len(old) + 1, len(old), old))
+    except sqlite3.OperationalError as exc:  # locked: an MLflow UI or server writing to it
+        raise ConnectionError(f"the MLflow store {db} could not be updated ({exc})") from None
+    finally:
+        con.close()
 
 
 def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
@@ -264,8 +280,10 @@ def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
         log: told when the campaign moved.
     """
     cfg = config.tracking
-    if cfg.uri is not None and (urlsplit(cfg.uri).username or urlsplit(cfg.uri).password):
-        # it would go to MLflow's params and every warning, and urllib's health check cannot use it
+    parts = urlsplit(cfg.uri or "")
+    if parts.scheme in ("http", "https") and (parts.username or parts.password):
+        # it would go to every warning, and urllib's health check cannot use it (a database store,
+        # postgresql://user:pw@host/db, must carry its login: it is masked in what is logged)
         raise ConfigError(f"tracking.uri carries a user or password: give the server without it (`sciloop "
                           f"resume {run_dir} tracking.uri=...` for a campaign that has one) and set "
                           f"MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in the environment")
@@ -288,7 +306,8 @@ def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
         refused = _REFUSALS.get(str(exc.error_code))
         if refused is None:
             raise
-        raise ConfigError(f"MLflow tracking server {uri} refused sciloop ({refused}); nothing was logged") from None
+        raise ConfigError(f"MLflow tracking server {masked_uri(uri)} refused sciloop ({refused}); "
+                          f"nothing was logged") from None
     import ray
 
     tags = {"sciloop.version": version, "sciloop.git_commit": git_commit(),
@@ -299,10 +318,13 @@ def open_campaign_tracker(config, run_dir: Path, ledger, version: str,
         ledger.forget_mlflow_runs()  # log it afresh there; `sciloop sync` adds the rounds before
         parent = None
         if log is not None:
-            log(f"MLflow experiment {cfg.experiment!r} at {uri} has none of this campaign's runs (it was "
+            log(f"MLflow experiment {cfg.experiment!r} at {masked_uri(uri)} has none of this campaign's runs (it was "
                 f"logged elsewhere): its rounds "
                 f"are logged there from now on; `sciloop sync {run_dir}` adds the earlier ones")
-    run_id = tracker.start_campaign(config.name, config.model_dump(mode="json"), tags, config.to_yaml(),
-                                    run_id=parent)
+    params, config_yaml = config.model_dump(mode="json"), config.to_yaml()
+    if parts.password:  # a database store's login: not in the params or the config artifact
+        params["tracking"]["uri"] = masked = masked_uri(cfg.uri)
+        config_yaml = config_yaml.replace(cfg.uri, masked)
+    run_id = tracker.start_campaign(config.name, params, tags, config_yaml, run_id=parent)
     ledger.set_meta("mlflow_parent_run", run_id)
     return tracker

@@ -96,6 +96,29 @@ def test_a_moved_run_directory_keeps_its_artifacts_with_it(ray_session, tmp_path
     assert (tmp_path / "b" / "artifacts").exists() and client.list_artifacts(round_2.info.run_id, "plots")
 
 
+def test_a_moved_store_that_is_locked_is_a_connection_error_not_a_crash(tmp_path):
+    """A moved run directory whose store another process holds (an MLflow UI writing) is a
+    `ConnectionError` (a campaign goes on untracked, `sync` says to run it again), not sqlite's
+    own error; once free, the store is pointed at the new folder."""
+    import shutil
+    import sqlite3
+
+    from sciloop.pipeline.tracking import Tracker, follow_moved_run_dir
+
+    Tracker(default_tracking_uri(tmp_path / "a"), "tiny", artifact_location=(tmp_path / "a" / "artifacts").as_uri())
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    other = sqlite3.connect(tmp_path / "b" / "mlflow.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(ConnectionError, match="could not be updated"):
+        follow_moved_run_dir(tmp_path / "b", "tiny")
+    other.execute("ROLLBACK")
+    other.close()
+    follow_moved_run_dir(tmp_path / "b", "tiny")
+    (where,) = sqlite3.connect(tmp_path / "b" / "mlflow.db").execute(
+        "SELECT artifact_location FROM experiments WHERE name = 'tiny'").fetchone()
+    assert where == (tmp_path / "b" / "artifacts").as_uri()
+
+
 def test_a_round_that_waited_for_the_lab_keeps_its_proposal_in_the_ledger_and_mlflow(ray_session, tmp_path, tiny):
     from mlflow.tracking import MlflowClient
     from rich.console import Console
@@ -133,6 +156,35 @@ def test_a_password_in_the_tracking_uri_is_refused_without_repeating_it(tmp_path
     with pytest.raises(ConfigError, match="MLFLOW_TRACKING_USERNAME") as err:
         open_campaign_tracker(config, tmp_path, Ledger(tmp_path / "ledger.sqlite"), "test")
     assert "alice" not in str(err.value) and "s3cret" not in str(err.value)
+
+
+def test_a_database_stores_login_is_accepted_and_masked_in_what_is_logged(tmp_path, monkeypatch):
+    """A database store (postgresql://user:pw@host/db) must carry its login in the URI: it is not
+    refused as a server's is, and the password stays out of the params and the config artifact.
+    The store underneath is a real MLflow sqlite store (no database server in the tests)."""
+    import sciloop.pipeline.tracking as tracking
+    from sciloop.pipeline.config import load_config
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    seen = []
+
+    class SqliteInstead(tracking.Tracker):
+        def __init__(self, uri, experiment, artifact_location=None):
+            seen.append(uri)
+            super().__init__(store, experiment, artifact_location=(tmp_path / "artifacts").as_uri())
+
+    monkeypatch.setattr(tracking, "Tracker", SqliteInstead)
+    uri = "postgresql://alice:s3cret@db.example.org:5432/mlflow"
+    config = load_config({}, [f"tracking.uri={uri}"])
+    tracker = tracking.open_campaign_tracker(config, tmp_path / "run", Ledger(tmp_path / "ledger.sqlite"), "test")
+    assert seen == [uri]  # MLflow is given the login
+    run = tracker.client.get_run(tracker.parent_id)
+    assert run.data.params["tracking.uri"] == "postgresql://alice:***@db.example.org:5432/mlflow"
+    from pathlib import Path
+
+    logged = Path(tracker.client.download_artifacts(tracker.parent_id, "config.yaml", str(tmp_path))).read_text()
+    assert "alice:***@db.example.org" in logged and "s3cret" not in logged
+    assert not any("s3cret" in v for v in run.data.params.values())
 
 
 def test_a_shared_sqlite_store_keeps_artifacts_beside_it_not_in_the_working_directory(tmp_path, monkeypatch):
