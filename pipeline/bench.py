@@ -156,16 +156,18 @@ def method_overrides(budget: int, overrides: Sequence[str] = ()) -> list[str]:
     return [*METHOD_OVERRIDES.get(budget, ()), *overrides]
 
 
-def config_id(overrides: Sequence[str] = (), config: Path = BENCH_CONFIG) -> str:
+def config_id(overrides: Sequence[str] = (), config: Path = BENCH_CONFIG, budget: int | None = None) -> str:
     """Identifies the sciloop method of a run: its config (configs/pmo.yaml), the prior it names,
-    the overrides."""
+    the overrides. `budget` (the run's, as the bench sets it) is not part of the id: the config is
+    checked at it (a GP surrogate, say, is valid at 1,000 calls and not at the config's 10,000)."""
     import hashlib
 
     from sciloop.pipeline.config import load_config
 
     digest = hashlib.sha256(config.read_bytes())
     digest.update("\n".join(overrides).encode())
-    prior = load_config(config, list(overrides)).proposer.prior_checkpoint
+    checked = list(overrides) if budget is None else [*overrides, f"budget={budget}"]
+    prior = load_config(config, checked).proposer.prior_checkpoint
     if prior:
         digest.update(Path(prior).read_bytes())
     return digest.hexdigest()[:12]
@@ -392,6 +394,7 @@ def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: st
     """Runs one method on one objective and seed; returns its summary (not yet written)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    method_id = config_id(overrides, config, budget) if method == "sciloop" else ""  # a bad config fails now
     t, load = time.monotonic(), os.getloadavg()[0]
     with CpuMeter() as cpu:  # Ray's workers and Mol GA's subprocess included
         if method == "screening":
@@ -405,8 +408,7 @@ def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: st
     result = summarise(objective, method, seed, budget, values, time.monotonic() - t, corpus_name,
                        stages, screening_top10, load, designs, cpu.seconds, config)
     result.cpu_scope = CPU_SCOPE
-    if method == "sciloop":
-        result.config_id = config_id(overrides, config)
+    result.config_id = method_id
     return result
 
 
@@ -441,7 +443,8 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
     overrides = method_overrides(budget, overrides)
     done: dict[tuple[str, int, str], dict[str, Any]] = {}
     if missing_only:
-        current = config_id(overrides, config) if "sciloop" in methods else ""  # reads the config and prior once
+        # the config and prior are read once
+        current = config_id(overrides, config, budget) if "sciloop" in methods else ""
         for r in sorted(load_results(results_dir), key=lambda r: r.get("started", "")):
             if (r.get("budget") == budget and r.get("corpus") == corpus_name
                     and (r["method"] != "sciloop" or r.get("config_id") == current)):

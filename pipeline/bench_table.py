@@ -54,7 +54,7 @@ def current(results: list[dict[str, Any]], sciloop_config: str | None = None,
     (`config`, its prior and `bench.METHOD_OVERRIDES`), one corpus per method (`PMO_CORPUS` where
     the method has runs on it, else the corpus of its newest run: a column never mixes corpora),
     and the newest run of each objective, method and seed."""
-    sciloop_config = sciloop_config or config_id(method_overrides(budget), config)
+    sciloop_config = sciloop_config or config_id(method_overrides(budget), config, budget)
     kept = sorted((r for r in results
                    if r["budget"] == budget and (r["method"] != "sciloop" or r.get("config_id") == sciloop_config)),
                   key=lambda r: r["started"])

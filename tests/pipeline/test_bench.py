@@ -64,6 +64,20 @@ def test_sciloop_method_runs_the_campaign(ray_session, tmp_path, monkeypatch):
     assert screened == []
 
 
+def test_the_config_id_checks_the_config_at_the_runs_budget_and_leaves_the_budget_out():
+    """A GP surrogate is valid at 1,000 calls, not at configs/pmo.yaml's 10,000: the id of such a
+    tuning run is computed (before the run: a config that fails is found before the calls are spent),
+    and the budget does not enter the id, so the frozen methods keep the ids their result files carry."""
+    from sciloop.pipeline.config import ConfigError
+
+    gp = bench.method_overrides(1000, ["surrogate.member=gp"])
+    with pytest.raises(ConfigError, match="gp_max_labels"):
+        bench.config_id(gp)
+    assert len(bench.config_id(gp, budget=1000)) == 12
+    assert bench.config_id(bench.method_overrides(10_000), budget=10_000) == "dffd205f7e96"
+    assert bench.config_id(bench.method_overrides(1000), budget=1000) == "f9151110deb1"
+
+
 def test_table_counts_the_newest_run_per_seed_and_only_the_current_sciloop_config():
     def run(method, seed, started, auc, config=""):
         return {"objective": "qed", "method": method, "seed": seed, "budget": 10_000, "started": started,
