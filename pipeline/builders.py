@@ -38,10 +38,10 @@ def round_acquisition(config: CampaignConfig, round_: int) -> AcquisitionConfig:
 
 
 def refits_warm(config: CampaignConfig) -> bool:
-    """Whether each round refits the last round's surrogate (`surrogate.warm_max_steps`; MLP and
-    GNN members fitted in this process) instead of a fresh one."""
+    """Whether each round refits the last round's surrogate (`surrogate.warm_max_steps`; MLP, GNN
+    and GP surrogates fitted in this process) instead of a fresh one."""
     sc = config.surrogate
-    return sc.warm_max_steps is not None and sc.member in ("mlp", "gnn") and sc.placement == "driver"
+    return sc.warm_max_steps is not None and sc.member in ("mlp", "gnn", "gp") and sc.placement == "driver"
 
 
 def fit_surrogate(config: CampaignConfig, featurizer: Featurizer, designs: Sequence[str], y: Sequence[float],

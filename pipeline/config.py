@@ -194,10 +194,11 @@ class CampaignConfig(_Strict):
             raise ValueError(f"budget ({self.budget}) leaves no room for one batch after the initial "
                              f"screen (initial.size {self.initial.size} + batch_size {self.batch_size}): "
                              f"raise budget or lower initial.size / batch_size")
-        if self.surrogate.member == "gp" and self.total_budget > self.surrogate.gp_max_labels:
+        if (self.surrogate.member == "gp" and not self.surrogate.gp_subsample
+                and self.total_budget > self.surrogate.gp_max_labels):
             raise ValueError(f"surrogate.member=gp fits at most surrogate.gp_max_labels "
                              f"({self.surrogate.gp_max_labels}) labels but the budget is {self.total_budget}: "
-                             f"use member=mlp for large campaigns")
+                             f"use member=mlp or surrogate.gp_subsample=true for large campaigns")
         return self
 
     @model_validator(mode="after")

@@ -11,7 +11,9 @@ kernel, Gaussian noise, ``Standardize`` outcome transform; hyper-parameters by
 ``fit_gpytorch_mll``) behind the interface of ``EnsembleSurrogate``: ``fit``, ``model``,
 ``features``, ``predict``, ``state_dict``/``load_state_dict``. The exact GP costs
 ``O(n^3)``: it refuses more than ``EnsembleConfig.gp_max_labels`` labels unless
-``gp_subsample`` is set, then it fits on a seeded random subset of that size.
+``gp_subsample`` is set, then it fits on that many: the best half of the labels and a seeded
+random draw from the rest. A warm refit (``warm_max_steps``) starts from the last fit's
+hyper-parameters and takes a few L-BFGS iterations, so small rounds do not pay a full fit.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from typing import Any
 
 import gpytorch
 import torch
+from botorch.exceptions.warnings import OptimizationWarning
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms.outcome import Standardize
+from botorch.optim.fit import fit_gpytorch_mll_scipy
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
 from gpytorch.kernels import Kernel, ScaleKernel
@@ -40,6 +44,18 @@ from .settings import EnsembleConfig
 from .training import torch_threads
 
 __all__ = ["TanimotoGP", "TanimotoGPSurrogate", "TanimotoKernel"]
+
+
+def _subset(y: Tensor, size: int, seed: int) -> list[int]:
+    """`size` of the labelled rows for a capped GP: the best half (where the search is) and a
+    seeded uniform draw from the rest (so the GP still sees what scores poorly), in row order."""
+    best = torch.sort(-y, stable=True).indices[: size // 2]
+    rest = torch.ones(y.numel(), dtype=torch.bool)
+    rest[best] = False
+    others = rest.nonzero().reshape(-1)
+    g = torch.Generator().manual_seed(seed)
+    drawn = others[torch.randperm(others.numel(), generator=g)[: size - best.numel()]]
+    return sorted(torch.cat([best, drawn]).tolist())
 
 #: Version tag of ``TanimotoGPSurrogate.state_dict()`` checkpoints.
 STATE_FORMAT = "sciloop.surrogates.TanimotoGPSurrogate/1"
@@ -168,21 +184,26 @@ class TanimotoGPSurrogate:
         return TanimotoGP(X, Y, covar_module=ScaleKernel(TanimotoKernel()),
                           outcome_transform=Standardize(m=1))
 
-    def fit(self, designs: Sequence[str], y: Sequence[float]) -> dict[str, float]:
+    def fit(self, designs: Sequence[str], y: Sequence[float], warm: bool = False) -> dict[str, float]:
         """Fit the GP's hyper-parameters (mean, scale, noise) by marginal likelihood.
 
         Args:
             designs: ``n >= 2`` SMILES strings (all must featurize).
             y: ``n`` finite labels.
+            warm: start from the current fit's hyper-parameters and take at most
+                ``config.warm_max_steps`` L-BFGS iterations (a first fit starts afresh). The
+                outcome standardisation is always the new labels'.
 
         Returns:
             ``fit_seconds``, ``fit_cpu_seconds``, ``n_train`` (after any subsampling),
             ``train_rmse`` (posterior mean at the training designs), ``noise`` and
-            ``outputscale`` (standardised units).
+            ``outputscale`` (standardised units), ``warm`` (1: it started from the last fit)
+            and, for a warm refit, ``steps`` (its L-BFGS iterations).
 
         Raises:
-            ValueError: On mismatched, non-finite or too few labels, or more than
-                ``gp_max_labels`` labels without ``gp_subsample``.
+            ValueError: On mismatched, non-finite or too few labels, more than
+                ``gp_max_labels`` labels without ``gp_subsample``, or ``warm`` without
+                ``warm_max_steps``.
         """
         designs = list(designs)
         Y = torch.as_tensor(list(y), dtype=torch.float64).reshape(-1)
@@ -199,15 +220,27 @@ class TanimotoGPSurrogate:
                     f"{len(designs)} labels exceed gp_max_labels={cfg.gp_max_labels}: the exact "
                     f"GP costs O(n^3); set gp_subsample=True to fit on a random subset, or use "
                     f"member 'mlp'")
-            g = torch.Generator().manual_seed(int(cfg.seed))
-            keep = torch.randperm(len(designs), generator=g)[: cfg.gp_max_labels].tolist()
+            keep = _subset(Y, cfg.gp_max_labels, int(cfg.seed))
             designs, Y = [designs[i] for i in keep], Y[keep]
+        if warm and cfg.warm_max_steps is None:
+            raise ValueError("a warm refit needs warm_max_steps (the most L-BFGS iterations it takes)")
+        previous = self._model if warm else None
+        steps: dict[str, float] = {}
         start, start_cpu = time.perf_counter(), time.process_time()
         with torch_threads(cfg.num_threads):
             model = self._build(designs, Y.tolist())
+            mll = ExactMarginalLogLikelihood(model.likelihood, model)
             limit = max(gpytorch.settings.max_cholesky_size.value(), len(designs) + 1)
             with gpytorch.settings.max_cholesky_size(limit):
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+                if previous is None:
+                    fit_gpytorch_mll(mll)
+                else:  # the last fit's mean, scale and noise; no retries from the priors
+                    model.load_state_dict({k: v for k, v in previous.state_dict().items()
+                                           if not k.startswith(("outcome_transform", "train_"))}, strict=False)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", OptimizationWarning)  # the capped iterations
+                        result = fit_gpytorch_mll_scipy(mll.train(), options={"maxiter": cfg.warm_max_steps})
+                    steps = {"steps": float(result.step)}
             model.eval()
             self._model, self._designs, self._y = model, designs, Y.tolist()
             mean, _ = self.predict(designs)
@@ -218,6 +251,7 @@ class TanimotoGPSurrogate:
             "train_rmse": float((mean - Y).pow(2).mean().sqrt()),
             "noise": float(model.likelihood.noise.detach().reshape(-1)[0]),
             "outputscale": float(model.covar_module.outputscale.detach().reshape(-1)[0]),
+            "warm": float(previous is not None), **steps,
         }
 
     @torch.no_grad()

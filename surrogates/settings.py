@@ -104,12 +104,14 @@ class EnsembleConfig(BaseModel):
             identity.
         gp_max_labels: ``gp`` only: most labels the exact GP is fitted on (its cost grows as
             ``n^3``).
-        gp_subsample: ``gp`` only: above ``gp_max_labels``, fit on a random subset of that
-            many labels (seeded) instead of raising ``ValueError``.
+        gp_subsample: ``gp`` only: above ``gp_max_labels``, fit on that many labels (the best
+            half and a seeded random draw from the rest) instead of raising ``ValueError``.
         warm_max_steps: Warm refits: ``fit(..., warm=True)`` starts from the previous fit's
             weights and takes at most this many steps; every fit then draws each design's
             bootstrap weights from the design itself (``training.row_keys``), so a member's
-            out-of-bag rows stay unseen across refits. ``None``: every fit starts afresh.
+            out-of-bag rows stay unseen across refits; the GP starts from the previous
+            hyper-parameters and takes at most this many L-BFGS iterations. ``None``: every fit
+            starts afresh.
         device: Where the ensemble fits and predicts: ``"auto"`` (a CUDA device this process
             sees, else the CPU; in a Ray fit task, the GPU it declared, else the CPU), ``"cpu"``,
             ``"cuda[:N]"`` (``training.resolve_device``). Featurization, the acquisition and
@@ -139,9 +141,10 @@ class EnsembleConfig(BaseModel):
     num_threads: int | None = Field(None, ge=1, description="torch threads while fitting (None: torch's default)")
     calibrate: bool = Field(True, description="rescale the ensemble's spread on held-out rows after each fit")
     gp_max_labels: int = Field(3000, ge=10, description="gp: refuse more labels than this (cubic cost)")
-    gp_subsample: bool = Field(False, description="gp: above gp_max_labels fit on a seeded random subset")
+    gp_subsample: bool = Field(False, description=(
+        "gp: above gp_max_labels fit on the best half and a seeded random draw from the rest"))
     warm_max_steps: int | None = Field(None, ge=1, description=(
-        "refit each round from the previous round's weights with at most this many steps (mlp, gnn "
+        "refit each round from the previous round's weights with at most this many steps (mlp, gnn, gp "
         "in the driver; None: a fresh fit every round). Small rounds need it: a fresh fit at 10k "
         "labels costs ~10 s"))
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description=(

@@ -319,9 +319,10 @@ def test_gp_surrogate_and_genetic_proposer(ray_session, tmp_path, tiny):
     assert len(batch) == tiny["batch_size"] and all(row["std"] > 0 for row in batch)
 
 
-def test_offspring_proposer_with_warm_refits(ray_session, tmp_path, tiny):
+@pytest.mark.parametrize("member", ["mlp", "gp"])
+def test_offspring_proposer_with_warm_refits(ray_session, tmp_path, tiny, member):
     tiny["rounds"] = 2
-    tiny["surrogate"] |= {"warm_max_steps": 5}
+    tiny["surrogate"] |= {"warm_max_steps": 5, "member": member}
     tiny["proposer"] |= {"name": "offspring", "offspring_children": 60, "replay_top": 1000}
     rounds = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
     first, second = rounds[1]["metrics"], rounds[2]["metrics"]

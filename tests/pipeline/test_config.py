@@ -90,3 +90,10 @@ def test_how_many_oracle_calls_at_once_may_change_on_resume():
     base = load_config({})
     moved = load_config({}, ["oracle.num_workers=3", "oracle.setup_timeout_s=30"])  # fewer licences today
     assert moved.digests() == base.digests() and load_config({}, ["oracle.batch_size=3"]).digest() != base.digest()
+
+
+def test_a_gp_surrogate_past_its_label_cap_needs_gp_subsample():
+    with pytest.raises(ConfigError, match="gp_subsample=true"):
+        load_config({}, ["surrogate.member=gp", "budget=5000"])
+    config = load_config({}, ["surrogate.member=gp", "budget=5000", "surrogate.gp_subsample=true"])
+    assert config.surrogate.gp_subsample and config.total_budget > config.surrogate.gp_max_labels

@@ -105,8 +105,38 @@ def test_gp_label_cap_raises_or_subsamples(logp_data):
     with pytest.raises(ValueError, match="gp_subsample"):
         TanimotoGPSurrogate(MorganFeaturizer(), capped).fit(smiles[:41], labels[:41])
     capped.gp_subsample = True
-    stats = TanimotoGPSurrogate(MorganFeaturizer(), capped).fit(smiles[:60], labels[:60])
+    surrogate = TanimotoGPSurrogate(MorganFeaturizer(), capped)
+    stats = surrogate.fit(smiles[:60], labels[:60])
     assert stats["n_train"] == 40
+    best = sorted(labels[:60], reverse=True)[:20]  # the best half is always kept, the rest drawn
+    assert set(best) <= set(surrogate._y) and len(set(surrogate._y) - set(best)) == 20
+    again = TanimotoGPSurrogate(MorganFeaturizer(), capped)
+    again.fit(smiles[:60], labels[:60])
+    assert again._designs == surrogate._designs  # seeded
+    capped.seed = 1
+    again.fit(smiles[:60], labels[:60])
+    assert again._designs != surrogate._designs and set(best) <= set(again._y)
+
+
+def test_a_warm_gp_refit_starts_from_the_last_hyper_parameters(logp_data):
+    """A warm refit takes at most `warm_max_steps` L-BFGS iterations from the last fit's mean,
+    scale and noise (a cold fit of the same labels starts from GPyTorch's defaults and moves
+    far), and standardises the new labels afresh."""
+    smiles, labels = logp_data
+    config = EnsembleConfig(member="gp", num_threads=1, warm_max_steps=1)
+    surrogate = TanimotoGPSurrogate(MorganFeaturizer(), config)
+    first = surrogate.fit(smiles[:150], labels[:150])
+    shifted = [v + 100.0 for v in labels[:200]]  # only the standardisation can absorb this
+    warm = surrogate.fit(smiles[:200], shifted, warm=True)
+    cold = TanimotoGPSurrogate(MorganFeaturizer(), config.model_copy()).fit(smiles[:200], shifted)
+    assert warm["n_train"] == 200  # one step from the last fit stays near it; the cold fit moves away
+    assert abs(warm["outputscale"] - first["outputscale"]) < 0.5 * abs(cold["outputscale"] - first["outputscale"])
+    mean, _ = surrogate.predict(smiles[200:220])
+    assert (mean - 100.0 - torch.tensor(labels[200:220], dtype=torch.float64)).abs().mean() < 2.0
+    config.warm_max_steps = 20  # enough steps: the same optimum as the cold fit
+    surrogate.fit(smiles[:150], labels[:150])
+    converged = surrogate.fit(smiles[:200], shifted, warm=True)
+    assert converged["outputscale"] == pytest.approx(cold["outputscale"], rel=1e-3)
 
 
 def test_gp_state_dict_round_trip(gp, logp_data, tmp_path):
