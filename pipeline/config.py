@@ -145,7 +145,8 @@ class SelectionConfig(_Strict):
 
     min_distance: float = Field(0.2, ge=0, le=1, description=(
         "minimum distance between picks, 1 - the domain's similarity (molecules: Tanimoto on Morgan "
-        "fingerprints; sequences: normalised Hamming)"))
+        "fingerprints; sequences: normalised Hamming); a pool with too few far-apart designs fills the "
+        "batch with the best of the rest, counted as the round's selection_too_close"))
 
 
 class RayConfig(_Strict):

@@ -331,3 +331,18 @@ def test_offspring_proposer_with_warm_refits(ray_session, tmp_path, tiny, member
     ledger = Ledger(tmp_path / "run" / "ledger.sqlite")
     assert all(len(ledger.batch(r)) == tiny["batch_size"] for r in (1, 2))
     assert all(row["source"] == "offspring" for r in (1, 2) for row in ledger.batch(r))
+
+
+def test_picks_closer_than_min_distance_are_counted_not_hidden(ray_session, tmp_path, tiny):
+    """`select_diverse` fills a batch with close designs when too few far-apart ones exist: the
+    round says how many (a metric, and a line in the log), measured on the picks in pick order."""
+    from sciloop.pipeline.domains import make_domain
+
+    tiny |= {"rounds": 1, "selection": {"min_distance": 1.0}}  # any shared fingerprint bit is too close
+    tiny["proposer"] |= {"name": "offspring", "offspring_children": 60, "replay_top": 1000}  # related children
+    campaign = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True))
+    rounds = campaign.run()
+    batch = [row["design"] for row in Ledger(tmp_path / "run" / "ledger.sqlite").batch(1)]
+    domain = make_domain(campaign.config)
+    close = sum(float(domain.similarity([d], batch[:k]).max()) > 0 for k, d in enumerate(batch) if k)
+    assert rounds[1]["metrics"]["selection_too_close"] == close > 0
