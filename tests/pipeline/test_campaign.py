@@ -156,11 +156,14 @@ def test_ask_tell(ray_session, tmp_path, tiny):
         (16, 16), (21, 20), (25, 24)]
 
 
-def test_a_campaign_picked_up_by_a_new_process_proposes_what_it_would_have(ray_session, tmp_path, tiny):
+@pytest.mark.parametrize("surrogate", [
+    {"members": 3, "hidden": 32, "epochs": 20, "warm_max_steps": 10, "dropout": 0.2},
+    {"member": "gp", "warm_max_steps": 10}])
+def test_a_campaign_picked_up_by_a_new_process_proposes_what_it_would_have(ray_session, tmp_path, tiny, surrogate):
     """Ask/tell from a fresh `Campaign` (a new process, or `resume`) gives the designs the same
-    campaign gives without the break: the warm surrogate is refitted from its checkpoint and the
-    round's random streams are seeded (dropout draws from torch's global one)."""
-    config = tiny | {"surrogate": {"members": 3, "hidden": 32, "epochs": 20, "warm_max_steps": 10, "dropout": 0.2},
+    campaign gives without the break: the warm surrogate (MLP ensemble, GP) is refitted from its
+    checkpoint and the round's random streams are seeded (dropout draws from torch's global one)."""
+    config = tiny | {"surrogate": surrogate,
                      "proposer": {"name": "offspring", "offspring_children": 200, "replay_top": 100000}}
     value = lambda batch: {d: float(len(d)) for d in batch}  # noqa: E731
 
