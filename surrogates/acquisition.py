@@ -300,14 +300,17 @@ def _std(y: Tensor) -> float:
 
 def chunk_size(acqf: AcquisitionFunction, d: int, chunk: int = 1024) -> int:
     """Designs per acquisition call such that the rows evaluated jointly with each (baseline and
-    pending rows; an exact GP's training rows, which GPyTorch joins to every design) stay within
-    `_MAX_ELEMENTS` features in all."""
+    pending rows; an exact GP's training rows, which GPyTorch joins to every design unless the
+    model scores a lone design from its marginal, `marginal_q1`) stay within `_MAX_ELEMENTS`
+    features in all."""
     extra = 0
     for name in ("X_baseline", "X_pending"):
         rows = getattr(acqf, name, None)
         extra += 0 if rows is None else rows.shape[-2]
-    train = getattr(getattr(acqf, "model", None), "train_inputs", None)
-    extra += train[0].shape[-2] if train else 0
+    model = getattr(acqf, "model", None)
+    train = getattr(model, "train_inputs", None)
+    alone = extra == 0 and getattr(model, "marginal_q1", False)  # each design from its marginal (TanimotoGP)
+    extra += train[0].shape[-2] if train and not alone else 0
     return max(1, min(chunk, _MAX_ELEMENTS // ((1 + extra) * max(d, 1))))
 
 

@@ -4,7 +4,11 @@
 record`) on the commit before the registry (e56ec1a): every built-in name and reward kind, on a
 fixed ensemble (no training) and on an unfitted Tanimoto GP, so the values are exact. The GP's
 `lognei` entries were recorded again on 2026-12-07, when the pruning of its baseline was seeded
-(it drew from torch's global stream; every other entry stayed exactly as recorded).
+(it drew from torch's global stream; every other entry stayed exactly as recorded). The GP's
+`ucb`, `pi`, `mean` and `thompson` entries were recorded again the same day, when a lone design's
+posterior became its marginal, computed for all designs in one pass: values moved by ~1e-16
+(invisible at the float32 this test compares), which flips exact ties between a design and itself
+as a training design in the `rank` reward (two entries).
 """
 
 import functools
