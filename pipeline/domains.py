@@ -162,12 +162,14 @@ def make_domain(config: CampaignConfig) -> Domain:
     return domain_entry(config.domain.name).build(config)
 
 
-def select_diverse(domain: Domain, values: Any, pool: Sequence[str], q: int, min_distance: float) -> list[int]:
+def select_diverse(domain: Domain, values: Any, pool: Sequence[str], q: int, min_distance: float,
+                   relaxed: list[int] | None = None) -> list[int]:
     """Greedy top-`q` of `pool` by acquisition `values`, at least `min_distance` (1 - the domain's
-    similarity) from every earlier pick (`surrogates.selection.select_by_similarity`)."""
+    similarity) from every earlier pick (`surrogates.selection.select_by_similarity`, whose
+    `relaxed` receives the picks that had to break it)."""
     from sciloop.surrogates.selection import select_by_similarity
 
     def nearest(i: int, picked: list[int]) -> float:
         return float(domain.similarity([pool[i]], [pool[j] for j in picked]).max())
 
-    return select_by_similarity(values, len(pool), nearest, q, min_distance)
+    return select_by_similarity(values, len(pool), nearest, q, min_distance, relaxed)

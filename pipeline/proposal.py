@@ -124,15 +124,14 @@ class Proposal:
                               f"another proposer.name or a larger pool (proposer.pool_factor, now "
                               f"{pc.pool_factor}; proposer.offspring_children for the offspring proposers)")
         values = acquisition_values(log_reward.acquisition, surrogate.features(pool))  # the reward's own
-        min_distance = self.config.selection.min_distance
-        picks = select_diverse(self.domain, values, pool, n, min_distance=min_distance)
+        min_distance, relaxed = self.config.selection.min_distance, list[int]()
+        picks = select_diverse(self.domain, values, pool, n, min_distance, relaxed)
         if min_distance > 0:  # a pool short of far-apart designs fills the batch with close ones
-            close = sum(float(self.domain.similarity([pool[i]], [pool[j] for j in picks[:k]]).max()) > 1 - min_distance
-                        for k, i in enumerate(picks) if k)
-            metrics["selection_too_close"] = close
-            if close:
-                self._log(f"round {round_}: {close} of {len(picks)} picks are closer than selection.min_distance "
-                          f"{min_distance} to an earlier pick (too few far-apart designs in the pool of {len(pool)})")
+            metrics["selection_too_close"] = len(relaxed)
+            if relaxed:
+                self._log(f"round {round_}: {len(relaxed)} of {len(picks)} picks are closer than "
+                          f"selection.min_distance {min_distance} to an earlier pick (too few far-apart "
+                          f"designs in the pool of {len(pool)})")
         mean, std = surrogate.predict([pool[i] for i in picks])
         metrics["seconds_propose"] = time.monotonic() - t
         pool_log_rewards = log_reward(pool).tolist()

@@ -57,6 +57,7 @@ def _subset(y: Tensor, size: int, seed: int) -> list[int]:
     drawn = others[torch.randperm(others.numel(), generator=g)[: size - best.numel()]]
     return sorted(torch.cat([best, drawn]).tolist())
 
+
 #: Version tag of ``TanimotoGPSurrogate.state_dict()`` checkpoints.
 STATE_FORMAT = "sciloop.surrogates.TanimotoGPSurrogate/1"
 
@@ -247,7 +248,7 @@ class TanimotoGPSurrogate:
                     fit_gpytorch_mll(mll)
                 else:  # the last fit's mean, scale and noise; no retries from the priors
                     model.load_state_dict({k: v for k, v in previous.state_dict().items()
-                                           if not k.startswith(("outcome_transform", "train_"))}, strict=False)
+                                           if not k.startswith("outcome_transform")}, strict=False)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", OptimizationWarning)  # the capped iterations
                         result = fit_gpytorch_mll_scipy(mll.train(), options={"maxiter": cfg.warm_max_steps})

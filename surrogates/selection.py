@@ -71,6 +71,7 @@ def select_by_similarity(
     nearest: Callable[[int, list[int]], float],
     q: int,
     min_distance: float = 0.0,
+    relaxed: list[int] | None = None,
 ) -> list[int]:
     """Greedy top-``q`` by acquisition with a minimum distance ``1 - similarity`` between picks,
     in any metric (`select_batch` is its Tanimoto case; the rules are the same).
@@ -82,6 +83,8 @@ def select_by_similarity(
             (non-empty) picked candidates.
         q: Batch size.
         min_distance: Minimum distance in ``[0, 1]``; 0 disables the constraint.
+        relaxed: if given, receives the picks that break the constraint (the batch filled with
+            the best skipped candidates; each is closer than ``min_distance`` to an earlier pick).
 
     Returns:
         ``min(q, n)`` distinct pool indices, in the order they were picked.
@@ -105,6 +108,8 @@ def select_by_similarity(
         if len(picked) == q:
             break
         picked.append(i)
+        if relaxed is not None:
+            relaxed.append(i)
     return picked
 
 

@@ -33,3 +33,20 @@ def test_exhausted_constraint_fills_by_acquisition_order():
     fps = MorganFeaturizer().bit_fingerprints(["CCO"] * 4)
     picked = select_batch(torch.tensor([1.0, 4.0, 3.0, 2.0]), fps, q=3, min_distance=0.5)
     assert picked == [1, 2, 3]
+
+
+def test_relaxed_receives_the_picks_that_break_min_distance():
+    """Designs 0-2 are one family (similarity 0.9), 3 stands apart: with q = 3 the constraint
+    leaves 0 and 3, and the batch is filled with 1, the best skipped, which `relaxed` names."""
+    from sciloop.surrogates.selection import select_by_similarity
+
+    family = {0, 1, 2}
+
+    def nearest(i, picked):
+        return max(0.9 if (i in family and j in family) else 0.1 for j in picked)
+
+    relaxed = []
+    picks = select_by_similarity(torch.tensor([4.0, 3.0, 2.0, 1.0]), 4, nearest, 3, 0.5, relaxed)
+    assert picks == [0, 3, 1] and relaxed == [1]
+    assert select_by_similarity(torch.tensor([4.0, 3.0, 2.0, 1.0]), 4, nearest, 2, 0.5, relaxed) == [0, 3]
+    assert relaxed == [1]  # nothing more broke it
