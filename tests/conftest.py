@@ -1,6 +1,7 @@
 """Shared fixtures: one small local Ray cluster per test session."""
 
 import os
+import time
 import warnings
 
 import pytest
@@ -23,6 +24,61 @@ def ray_session():
     yield ray
     if owns:
         ray.shutdown()
+
+
+def _free_cpus(ray, until: float, timeout: float) -> float:
+    """The shared Ray's free CPUs, polled until they reach `until` or `timeout` seconds pass
+    (Ray returns a killed actor's CPUs a moment after the kill)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        cpus = ray.available_resources().get("CPU", 0.0)
+        if cpus >= until or time.monotonic() > deadline:
+            return cpus
+        time.sleep(0.1)
+
+
+class HeldCpus:
+    """CPUs a test's own actors hold on the shared Ray: what is free now, against what was free
+    when the test began (after waiting for every CPU to be free: an earlier test's actor that is
+    slow to go, or never goes, is not this test's, and is reported by `ray_cpus_released`)."""
+
+    def __init__(self, ray) -> None:
+        self.ray = ray
+        self.baseline = _free_cpus(ray, ray.cluster_resources().get("CPU", 0.0), 20.0)
+
+    def __call__(self, expected: float, timeout: float = 20.0) -> float:
+        """CPUs held now, polled for up to `timeout` seconds until they equal `expected`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            held = self.baseline - self.ray.available_resources().get("CPU", 0.0)
+            if held == expected or time.monotonic() > deadline:
+                return held
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def held_cpus(ray_session) -> HeldCpus:
+    """`held_cpus(expected)`: CPUs this test's actors hold on the shared Ray (see `HeldCpus`)."""
+    return HeldCpus(ray_session)
+
+
+_LEAK_ROWS: list[tuple[str, float, float]] = []
+
+
+@pytest.fixture(autouse=True)
+def ray_cpus_released(request):
+    """After a test on the shared Ray: every CPU is free again within 10 s, or the test and the
+    CPUs still held are listed at the end of the run (an actor a test left alive holds them from
+    every later test in its worker)."""
+    yield
+    if "ray_session" not in request.fixturenames:
+        return
+    ray = request.getfixturevalue("ray_session")
+    if ray.is_initialized():
+        total = ray.cluster_resources().get("CPU", 0.0)
+        free = _free_cpus(ray, total, 10.0)
+        if free < total:
+            _LEAK_ROWS.append((request.node.nodeid, total - free, total))
 
 
 _CRASH_ROWS: list[tuple[str, int, int, int, int]] = []
@@ -70,6 +126,12 @@ def fault_counts(case: str, paid: list[str], ledger) -> tuple[str, int, int, int
 
 def pytest_terminal_summary(terminalreporter):
     write = terminalreporter.write_line
+    if _LEAK_ROWS:
+        write("")
+        write("Ray CPUs still held 10 s after a test (an actor left alive: the first row's test, or one "
+              "it ran after in its worker): test | CPUs held | of")
+        for nodeid, held, total in _LEAK_ROWS:
+            write(f"  {nodeid} | {held:g} | {total:g}")
     if _CRASH_ROWS:
         write("")
         write("SIGKILL fault injection: kill point | labels lost | duplicate oracle calls | unknown | paid calls")

@@ -1,7 +1,6 @@
 """The generic Ray sampler pool: seeded parts, weights broadcast, placement, release."""
 
 import functools
-import time
 
 import pytest
 import torch
@@ -25,14 +24,6 @@ def same(a, b) -> bool:
             and torch.equal(a.lengths, b.lengths))
 
 
-def wait_for_cpus(ray, expected: float, timeout: float = 20.0) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        cpus = ray.available_resources().get("CPU", 0.0)
-        if cpus == expected or time.monotonic() > deadline:
-            return cpus
-
-
 def test_split_and_seeds():
     assert split(10, 3) == [4, 3, 3] and split(2, 4) == [1, 1, 0, 0]
     seeds = {part_seed(s, t, p) for s in range(3) for t in range(3) for p in range(3)}
@@ -52,7 +43,7 @@ def test_in_process_pool_needs_no_ray():
     assert where.seed == part_seed(4, 2, 0)
 
 
-def test_actors_repeat_with_same_seeds_and_match_in_process(ray_session):
+def test_actors_repeat_with_same_seeds_and_match_in_process(ray_session, held_cpus):
     env, make_policy, weights = small_world()
     runs = []
     for _ in range(2):
@@ -60,8 +51,8 @@ def test_actors_repeat_with_same_seeds_and_match_in_process(ray_session):
             runs.append((pool.sample(weights, 21, epsilon=0.1, step=3),
                          pool.sample(weights, 21, epsilon=0.1, step=4)))
             placement = pool.last_placement
-            assert wait_for_cpus(ray_session, 1.0) == 1.0  # 2 x 0.5 CPU held
-        assert wait_for_cpus(ray_session, 2.0) == 2.0  # released on exit
+            assert held_cpus(1.0) == 1.0  # 2 x 0.5 CPU held
+        assert held_cpus(0.0) == 0.0  # released on exit
     (a3, a4), (b3, b4) = runs
     assert len(a3) == 21 and same(a3, b3) and same(a4, b4) and not same(a3, a4)
 
