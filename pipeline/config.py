@@ -147,10 +147,6 @@ class SelectionConfig(_Strict):
         "minimum distance between picks, 1 - the domain's similarity (molecules: Tanimoto on Morgan "
         "fingerprints; sequences: normalised Hamming); a pool with too few far-apart designs fills the "
         "batch with the best of the rest, counted as the round's selection_too_close"))
-    random_fraction: float = Field(0.0, ge=0, le=1, description=(
-        "share of the batch drawn uniformly at random from the pool once the acquisition has picked the "
-        "rest: designs the surrogate would not pick, each round (a GA evaluates all its children: with the "
-        "offspring proposer, 1 and a pool of every child is a genetic algorithm's generation)"))
 
 
 class RayConfig(_Strict):
@@ -255,8 +251,7 @@ class CampaignConfig(_Strict):
         "proposer": {"objective", "subtb_lambda", "munchausen_alpha", "offspring_children",
                      "offspring_mutate_fraction", "offspring_immigrant_fraction", "device"},
         "acquisition": {"pi_tau", "ei_tau", "mc_samples"},
-        "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps", "device"},
-        "selection": {"random_fraction"}}
+        "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps", "device"}}
 
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).

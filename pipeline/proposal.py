@@ -18,7 +18,6 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from rich.progress import Progress
 
 from sciloop.pipeline.builders import ensemble_config, fit_surrogate, refits_warm, round_acquisition
@@ -37,14 +36,6 @@ if TYPE_CHECKING:
 
 #: A transient progress bar; `counted=False` for work of unknown length.
 ProgressFactory = Callable[..., Progress]
-
-
-def random_picks(pool_size: int, picked: Sequence[int], k: int, seed: int) -> list[int]:
-    """`k` pool indices drawn uniformly without replacement from those not `picked` (fewer when
-    the pool runs out), from a generator seeded by `seed`: the same round draws the same."""
-    rest = sorted(set(range(pool_size)) - set(picked))
-    chosen = np.random.default_rng(seed).choice(len(rest), size=min(k, len(rest)), replace=False)
-    return [rest[int(j)] for j in chosen]
 
 
 class Proposal:
@@ -134,12 +125,7 @@ class Proposal:
                               f"{pc.pool_factor}; proposer.offspring_children for the offspring proposers)")
         values = acquisition_values(log_reward.acquisition, surrogate.features(pool))  # the reward's own
         min_distance, relaxed = self.config.selection.min_distance, list[int]()
-        drawn = round(self.config.selection.random_fraction * n)
-        picks = select_diverse(self.domain, values, pool, n - drawn, min_distance, relaxed)
-        acquired = len(picks)  # then a share the surrogate cannot veto
-        if drawn:
-            picks += random_picks(len(pool), picks, drawn, seed=self.config.seed * 1000 + round_)
-            metrics["selection_random"] = len(picks) - acquired
+        picks = select_diverse(self.domain, values, pool, n, min_distance, relaxed)
         if min_distance > 0:  # a pool short of far-apart designs fills the batch with close ones
             metrics["selection_too_close"] = len(relaxed)
             if relaxed:
@@ -151,9 +137,9 @@ class Proposal:
         pool_log_rewards = log_reward(pool).tolist()
         ctx.train_designs, ctx.train_y = designs, y
         ctx.pool_log_rewards, ctx.picked_log_rewards = pool_log_rewards, [pool_log_rewards[i] for i in picks]
-        return [DesignRow(key=pool[i], design=pool[i], source=pc.name if k < acquired else f"{pc.name} (random)",
+        return [DesignRow(key=pool[i], design=pool[i], source=pc.name,
                           acquisition=float(values[i]), mean=float(m), std=float(s))
-                for k, (i, m, s) in enumerate(zip(picks, mean.tolist(), std.tolist()))]
+                for i, m, s in zip(picks, mean.tolist(), std.tolist())]
 
     def context_of(self, ledger: Ledger, round_: int) -> RoundContext:
         """What a round proposed in an earlier session leaves for its log: the labels it was fitted

@@ -349,17 +349,3 @@ def test_picks_closer_than_min_distance_are_counted_not_hidden(ray_session, tmp_
     domain = make_domain(campaign.config)
     close = sum(float(domain.similarity([d], batch[:k]).max()) > 0 for k, d in enumerate(batch) if k)
     assert rounds[1]["metrics"]["selection_too_close"] == close > 0
-
-
-def test_a_random_share_of_the_batch_is_drawn_past_the_acquisition(ray_session, tmp_path, tiny):
-    """`selection.random_fraction`: the acquisition picks the rest of the batch first, then a share
-    is drawn at random from the rest of the pool, marked in the ledger and counted."""
-    tiny |= {"rounds": 1, "selection": {"min_distance": 0.0, "random_fraction": 0.5}}
-    tiny["proposer"] |= {"name": "offspring", "offspring_children": 200, "replay_top": 1000, "pool_factor": 10}
-    rounds = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
-    batch = Ledger(tmp_path / "run" / "ledger.sqlite").batch(1)
-    drawn = round(0.5 * tiny["batch_size"])
-    assert [row["source"] for row in batch] == ["offspring"] * (len(batch) - drawn) + ["offspring (random)"] * drawn
-    assert rounds[1]["metrics"]["selection_random"] == drawn
-    best_drawn = max(row["acquisition"] for row in batch[-drawn:])
-    assert best_drawn <= min(row["acquisition"] for row in batch[:-drawn])  # the acquisition's picks are its top
