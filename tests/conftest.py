@@ -26,15 +26,20 @@ def ray_session():
         ray.shutdown()
 
 
-def _free_cpus(ray, until: float, timeout: float) -> float:
-    """The shared Ray's free CPUs, polled until they reach `until` or `timeout` seconds pass
-    (Ray returns a killed actor's CPUs a moment after the kill)."""
+def _poll(read, done, timeout: float) -> float:
+    """`read()`, polled every 0.1 s until `done(value)` or `timeout` seconds pass (Ray returns a
+    killed actor's CPUs a moment after the kill); the last value read."""
     deadline = time.monotonic() + timeout
     while True:
-        cpus = ray.available_resources().get("CPU", 0.0)
-        if cpus >= until or time.monotonic() > deadline:
-            return cpus
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
         time.sleep(0.1)
+
+
+def _free_cpus(ray, until: float, timeout: float) -> float:
+    """The shared Ray's free CPUs, polled until they reach `until` or `timeout` seconds pass."""
+    return _poll(lambda: ray.available_resources().get("CPU", 0.0), lambda cpus: cpus >= until, timeout)
 
 
 class HeldCpus:
@@ -48,12 +53,8 @@ class HeldCpus:
 
     def __call__(self, expected: float, timeout: float = 20.0) -> float:
         """CPUs held now, polled for up to `timeout` seconds until they equal `expected`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            held = self.baseline - self.ray.available_resources().get("CPU", 0.0)
-            if held == expected or time.monotonic() > deadline:
-                return held
-            time.sleep(0.1)
+        return _poll(lambda: self.baseline - self.ray.available_resources().get("CPU", 0.0),
+                     lambda held: held == expected, timeout)
 
 
 @pytest.fixture
