@@ -136,24 +136,30 @@ class RunResult:
     report_timed: bool = False  # sciloop: wall_s and cpu_s also hold the campaign's closing screening report
 
 
-#: The sciloop method at a budget: configs/pmo.yaml plus these overrides. PMO-1K (issue 17): small
-#: rounds of the `offspring` proposer with warm refits, frozen at commit 5d25385 before any
-#: evaluation-objective run (measured on the tuning objectives: README, "PMO-1K").
-METHOD_OVERRIDES: dict[int, tuple[str, ...]] = {
-    1_000: ("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
-            "batch_size=25", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0"),
-    # PMO (10,000 calls), frozen 2026-12-06 (config dffd205f7e96) before any evaluation-objective run, from
-    # seed-0 tuning runs on celecoxib, median1 and mestranol (README, "Toward a 10K method"): rounds of
-    # 100, Mol GA's blend of mutation-only children, a fifth of the crossovers with a library parent.
-    10_000: ("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
-             "batch_size=100", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0",
-             "proposer.offspring_mutate_fraction=0.1", "proposer.offspring_immigrant_fraction=0.2"),
+#: sciloop's frozen methods per budget, oldest first: configs/pmo.yaml plus these overrides. The last is
+#: the method `sciloop bench pmo` runs; every one keeps its own column in the table (`bench_table`), so
+#: no evaluation run is ever dropped when a newer method is frozen (issue 17). `config_id` does not see
+#: code: each comment pins the commit its method was frozen at.
+METHOD_VERSIONS: dict[int, tuple[tuple[str, ...], ...]] = {
+    # PMO-1K v1: small rounds of the `offspring` proposer with warm refits, frozen at commit 5d25385
+    # (config f9151110deb1) before any evaluation-objective run (README, "PMO-1K").
+    1_000: (("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
+             "batch_size=25", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0"),),
+    # PMO v1 (10,000 calls), frozen 2026-12-06 at commit 35fb61a (config dffd205f7e96) before any
+    # evaluation-objective run, from seed-0 tuning runs on celecoxib, median1 and mestranol (README, "Toward
+    # a 10K method"): rounds of 100, Mol GA's blend of mutation-only children, a fifth of the crossovers
+    # with a library parent.
+    10_000: (("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
+              "batch_size=100", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0",
+              "proposer.offspring_mutate_fraction=0.1", "proposer.offspring_immigrant_fraction=0.2"),),
 }
 
 
-def method_overrides(budget: int, overrides: Sequence[str] = ()) -> list[str]:
-    """The overrides of sciloop's method at `budget` (`METHOD_OVERRIDES`), then `overrides`."""
-    return [*METHOD_OVERRIDES.get(budget, ()), *overrides]
+def method_overrides(budget: int, overrides: Sequence[str] = (), version: int | None = None) -> list[str]:
+    """The overrides of sciloop's method at `budget` (`METHOD_VERSIONS`; the newest unless `version`,
+    counted from 1, says otherwise), then `overrides`."""
+    frozen = METHOD_VERSIONS.get(budget, ((),))
+    return [*frozen[-1 if version is None else version - 1], *overrides]
 
 
 def config_id(overrides: Sequence[str] = (), config: Path = BENCH_CONFIG, budget: int | None = None) -> str:

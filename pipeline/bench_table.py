@@ -1,8 +1,8 @@
 """The README's PMO tables, rebuilt from the result files of `sciloop bench pmo`.
 
 PMO (10,000 calls): per objective, each measured method as mean +- std of AUC top-10 over its
-seeds (with the seed count; sciloop's runs only with the current config, see `current`), beside
-published means. The 16 stable objectives come first, then the four that pytdc 0.3.7 changed,
+seeds (with the seed count; sciloop's runs only with a frozen method, each in its own column, see
+`current`), beside published means. The 16 stable objectives come first, then the four that pytdc 0.3.7 changed,
 under both definitions; a published method is shown on a changed objective only under the
 definition its authors used (`bench.published`). Headline rows: the sums over the 16 stable and
 over the 8 evaluation objectives, as sums of seed means and per seed, and the sum over the 20
@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sciloop.pipeline.bench import (BENCH_CONFIG, EVALUATION, METHODS, OBJECTIVES, RESULTS, STABLE, TUNING,
-                                    auc_every, config_id, load_results, method_overrides, published)
+from sciloop.pipeline.bench import (BENCH_CONFIG, EVALUATION, METHOD_VERSIONS, METHODS, OBJECTIVES, RESULTS,
+                                    STABLE, TUNING, auc_every, config_id, load_results, method_overrides,
+                                    published)
 
 START, END = "<!-- pmo-table:start -->", "<!-- pmo-table:end -->"
 PUBLISHED_COLUMNS = ("genetic_gfn", "reinvent", "graph_ga", "gp_bo", "screening", "mol_ga", "invirtuogen",
@@ -48,15 +49,25 @@ PMO_CORPUS = "zinc250k"
 """The corpus PMO used (Gao et al. 2022): a method's runs on it replace its runs on any other."""
 
 
-def current(results: list[dict[str, Any]], sciloop_config: str | None = None,
-            budget: int = 10_000, config: Path = BENCH_CONFIG) -> list[dict[str, Any]]:
-    """The runs a table counts: `budget` calls, sciloop only with its current method at that budget
-    (`config`, its prior and `bench.METHOD_OVERRIDES`), one corpus per method (`PMO_CORPUS` where
-    the method has runs on it, else the corpus of its newest run: a column never mixes corpora),
-    and the newest run of each objective, method and seed."""
-    sciloop_config = sciloop_config or config_id(method_overrides(budget), config, budget)
-    kept = sorted((r for r in results
-                   if r["budget"] == budget and (r["method"] != "sciloop" or r.get("config_id") == sciloop_config)),
+def sciloop_columns(budget: int, config: Path = BENCH_CONFIG) -> dict[str, str]:
+    """config_id -> table column of each frozen sciloop method at `budget` (`bench.METHOD_VERSIONS`):
+    the newest is "sciloop", an earlier one "sciloop v1", "sciloop v2", ..."""
+    count = len(METHOD_VERSIONS.get(budget, ((),)))
+    return {config_id(method_overrides(budget, version=v), config, budget): "sciloop" if v == count
+            else f"sciloop v{v}" for v in range(1, count + 1)}
+
+
+def current(results: list[dict[str, Any]], budget: int = 10_000,
+            config: Path = BENCH_CONFIG) -> list[dict[str, Any]]:
+    """The runs a table counts: `budget` calls, sciloop only with a frozen method at that budget
+    (`config`, its prior and `bench.METHOD_VERSIONS`; an earlier one's runs relabelled with their
+    column, see `sciloop_columns`), one corpus per method (`PMO_CORPUS` where the method has runs on
+    it, else the corpus of its newest run: a column never mixes corpora), and the newest run of each
+    objective, method and seed."""
+    columns = sciloop_columns(budget, config)
+    kept = sorted(({**r, "method": columns[r.get("config_id", "")]} if r["method"] == "sciloop" else r
+                   for r in results if r["budget"] == budget
+                   and (r["method"] != "sciloop" or r.get("config_id") in columns)),
                   key=lambda r: r["started"])
     corpus = {r["method"]: r.get("corpus") for r in kept}  # the newest run's
     corpus |= {r["method"]: PMO_CORPUS for r in kept if r.get("corpus") == PMO_CORPUS}
@@ -109,10 +120,13 @@ def _table(results: list[dict[str, Any]], budget: int, with_published: bool,
         loads[r["method"]].append(max(r.get("load_average") or [0.0]))
         machines[r["method"]].add(r["machine"])
         corpora[r["method"]].add(r["corpus"])
-        reported[r["method"]] += r.get("report_timed", r["method"] == "sciloop" and r["started"] < REPORT_UNTIMED)
+        old = r["method"].startswith("sciloop") and r["started"] < REPORT_UNTIMED
+        reported[r["method"]] += r.get("report_timed", old)
         if r.get("circles") is not None:
             circles[r["objective"], r["method"], r["seed"]] = r["circles"]
-    measured = [m for m in METHODS if walls[m]]
+    frozen = sciloop_columns(budget, config)
+    earlier = [c for c in frozen.values() if c != "sciloop"]
+    measured = [m for m in (*METHODS[:1], *earlier, *METHODS[1:]) if walls[m]]
     columns = PUBLISHED_COLUMNS if with_published else ()
     head = ["objective", *(f"{m} (ours)" for m in measured), *(f"{c} (pub.)" for c in columns)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -136,6 +150,8 @@ def _table(results: list[dict[str, Any]], budget: int, with_published: bool,
     lines.append("| #Circles, 16 stable, per seed | " + " | ".join(p for _, p in counts) + " |" * (len(columns) + 1))
     every = auc_every(budget)
     notes = [f"- AUC top-10 over {budget:,} calls, the top-10 curve read every {every} calls, for every method."]
+    notes.append("- sciloop's frozen methods (`bench.METHOD_VERSIONS`), by config id: "
+                 + ", ".join(f"{column} `{cid}`" for cid, column in frozen.items()) + ".")
     qed = {m: statistics.mean(v) for m in measured if (v := [c for (o, mm, _), c in circles.items()
                                                            if o == "qed" and mm == m])}
     notes.append("- #Circles: distinct hits after Renz et al. 2024 (thresholds in `pipeline/data`), summed as the "

@@ -90,6 +90,29 @@ def test_table_counts_the_newest_run_per_seed_and_only_the_current_sciloop_confi
     assert sorted((r["method"], r["auc_top10"]) for r in kept) == [("sciloop", 0.5), ("screening", 0.2)]
 
 
+def test_freezing_a_newer_method_keeps_the_earlier_ones_runs_in_their_own_column(monkeypatch):
+    """Every evaluation run is counted (issue 17): after a v2 is frozen, v1's runs stay in the table
+    as "sciloop v1", and `sciloop bench pmo` runs v2."""
+    v1 = bench.method_overrides(10_000)
+    monkeypatch.setitem(bench.METHOD_VERSIONS, 10_000, (tuple(v1), (*v1, "selection.min_distance=0.3")))
+    assert bench.method_overrides(10_000) == [*v1, "selection.min_distance=0.3"]
+    assert bench.method_overrides(10_000, ["batch_size=5"], version=1) == [*v1, "batch_size=5"]
+    old, new = bench.config_id(v1, budget=10_000), bench.config_id(bench.method_overrides(10_000), budget=10_000)
+    assert bench_table.sciloop_columns(10_000) == {old: "sciloop v1", new: "sciloop"}
+
+    def run(seed, config, auc):
+        return {"objective": "albuterol_similarity", "method": "sciloop", "seed": seed, "budget": 10_000,
+                "corpus": "zinc250k", "started": "2026-01-01", "auc_top10": auc, "wall_s": 1.0, "machine": "m",
+                "config_id": config}
+
+    kept = bench_table.current([run(0, old, 0.4), run(0, new, 0.6), run(1, "tuning", 0.9)])
+    assert sorted((r["method"], r["auc_top10"]) for r in kept) == [("sciloop", 0.6), ("sciloop v1", 0.4)]
+    table = bench_table.pmo_table([run(0, old, 0.4), run(0, new, 0.6)])
+    assert "| objective | sciloop (ours) | sciloop v1 (ours) |" in table
+    assert "| albuterol_similarity (evaluation) | 0.600 +- 0.000 (1) | 0.400 +- 0.000 (1) |" in table
+    assert f"sciloop v1 `{old}`, sciloop `{new}`" in table
+
+
 def test_a_column_never_mixes_corpora_and_prefers_pmos():
     def run(method, seed, started, corpus):
         return {"objective": "qed", "method": method, "seed": seed, "budget": 10_000, "started": started,
