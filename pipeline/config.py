@@ -147,6 +147,10 @@ class SelectionConfig(_Strict):
         "minimum distance between picks, 1 - the domain's similarity (molecules: Tanimoto on Morgan "
         "fingerprints; sequences: normalised Hamming); a pool with too few far-apart designs fills the "
         "batch with the best of the rest, counted as the round's selection_too_close"))
+    diversify_after: int = Field(0, ge=0, description=(
+        "0: min_distance holds in every round. N > 0: only on a plateau, in a round whose best 10 labels "
+        "score no higher (mean) than the best 10 before the last N labels; the other rounds pick "
+        "greedily. Diversity escapes a plateau (one lineage); greedy picks refine a climb"))
 
 
 class RayConfig(_Strict):
@@ -251,7 +255,8 @@ class CampaignConfig(_Strict):
         "proposer": {"objective", "subtb_lambda", "munchausen_alpha", "offspring_children",
                      "offspring_mutate_fraction", "offspring_immigrant_fraction", "device"},
         "acquisition": {"pi_tau", "ei_tau", "mc_samples"},
-        "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps", "device"}}
+        "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps", "device"},
+        "selection": {"diversify_after"}}
 
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).

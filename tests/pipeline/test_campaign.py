@@ -349,3 +349,14 @@ def test_picks_closer_than_min_distance_are_counted_not_hidden(ray_session, tmp_
     domain = make_domain(campaign.config)
     close = sum(float(domain.similarity([d], batch[:k]).max()) > 0 for k, d in enumerate(batch) if k)
     assert rounds[1]["metrics"]["selection_too_close"] == close > 0
+    assert rounds[1]["metrics"]["selection_min_distance"] == 1.0
+
+
+def test_diversify_after_keeps_greedy_picks_off_a_plateau(ray_session, tmp_path, tiny):
+    """With `selection.diversify_after` longer than the labels so far there is no plateau yet:
+    round 1 picks greedily (distance 0, nothing counted as too close), same pool as above."""
+    tiny |= {"rounds": 1, "selection": {"min_distance": 1.0, "diversify_after": 10_000}}
+    tiny["proposer"] |= {"name": "offspring", "offspring_children": 60, "replay_top": 1000}
+    rounds = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()
+    assert rounds[1]["metrics"]["selection_min_distance"] == 0.0
+    assert "selection_too_close" not in rounds[1]["metrics"]
