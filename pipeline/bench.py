@@ -136,6 +136,9 @@ class RunResult:
     report_timed: bool = False  # sciloop: wall_s and cpu_s also hold the campaign's closing screening report
 
 
+_PMO_1K_V1 = ("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
+              "batch_size=25", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0")
+
 #: sciloop's frozen methods per budget, oldest first: configs/pmo.yaml plus these overrides. The last is
 #: the method `sciloop bench pmo` runs; every one keeps its own column in the table (`bench_table`), so
 #: no evaluation run is ever dropped when a newer method is frozen (issue 17). `config_id` does not see
@@ -143,8 +146,11 @@ class RunResult:
 METHOD_VERSIONS: dict[int, tuple[tuple[str, ...], ...]] = {
     # PMO-1K v1: small rounds of the `offspring` proposer with warm refits, frozen at commit 5d25385
     # (config f9151110deb1) before any evaluation-objective run (README, "PMO-1K").
-    1_000: (("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
-             "batch_size=25", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0"),),
+    # v2 (config 7b75b887a5d4), frozen 2026-12-07 at the commit that adds it, before any of its evaluation
+    # runs: v1 with the exact Tanimoto GP surrogate (cold fits). Tuning runs (README, "Next lever,
+    # measured"): seed 0 +0.30 over v1 on five tuning objectives; seeds 0-2 1.18x, 1.15x and 1.07x the
+    # best Mol GA seed on median1, mestranol, celecoxib, thiothixene and fexofenadine.
+    1_000: (_PMO_1K_V1, (*_PMO_1K_V1, "surrogate.member=gp")),
     # PMO v1 (10,000 calls), frozen 2026-12-06 at commit 35fb61a (config dffd205f7e96) before any
     # evaluation-objective run, from seed-0 tuning runs on celecoxib, median1 and mestranol (README, "Toward
     # a 10K method"): rounds of 100, Mol GA's blend of mutation-only children, a fifth of the crossovers

@@ -75,7 +75,8 @@ def test_the_config_id_checks_the_config_at_the_runs_budget_and_leaves_the_budge
         bench.config_id(gp)
     assert len(bench.config_id(gp, budget=1000)) == 12
     assert bench.config_id(bench.method_overrides(10_000), budget=10_000) == "dffd205f7e96"
-    assert bench.config_id(bench.method_overrides(1000), budget=1000) == "f9151110deb1"
+    assert bench.config_id(bench.method_overrides(1000, version=1), budget=1000) == "f9151110deb1"
+    assert bench.config_id(bench.method_overrides(1000), budget=1000) == "7b75b887a5d4"  # v2: v1 + the GP
 
 
 def test_table_counts_the_newest_run_per_seed_and_only_the_current_sciloop_config():
