@@ -163,13 +163,13 @@ def make_domain(config: CampaignConfig) -> Domain:
 
 
 def select_diverse(domain: Domain, values: Any, pool: Sequence[str], q: int, min_distance: float,
-                   relaxed: list[int] | None = None) -> list[int]:
+                   relaxed: list[int] | None = None, free: int = 0) -> list[int]:
     """Greedy top-`q` of `pool` by acquisition `values`, at least `min_distance` (1 - the domain's
     similarity) from every earlier pick (`surrogates.selection.select_by_similarity`, whose
-    `relaxed` receives the picks that had to break it)."""
+    `relaxed` receives the picks that had to break it; the first `free` picks are the top `free`)."""
     from sciloop.surrogates.selection import select_by_similarity
 
     def nearest(i: int, picked: list[int]) -> float:
         return float(domain.similarity([pool[i]], [pool[j] for j in picked]).max())
 
-    return select_by_similarity(values, len(pool), nearest, q, min_distance, relaxed)
+    return select_by_similarity(values, len(pool), nearest, q, min_distance, relaxed, free)

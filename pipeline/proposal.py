@@ -141,7 +141,8 @@ class Proposal:
         plateau = on_plateau([label.value for label in labels], sc.diversify_after)
         min_distance = sc.min_distance if plateau else 0.0
         metrics["selection_min_distance"] = min_distance
-        picks = select_diverse(self.domain, values, pool, n, min_distance, relaxed)
+        picks = select_diverse(self.domain, values, pool, n, min_distance, relaxed,
+                               free=round(sc.greedy_fraction * n))
         if min_distance > 0:  # a pool short of far-apart designs fills the batch with close ones
             metrics["selection_too_close"] = len(relaxed)
             if relaxed:

@@ -72,6 +72,7 @@ def select_by_similarity(
     q: int,
     min_distance: float = 0.0,
     relaxed: list[int] | None = None,
+    free: int = 0,
 ) -> list[int]:
     """Greedy top-``q`` by acquisition with a minimum distance ``1 - similarity`` between picks,
     in any metric (`select_batch` is its Tanimoto case; the rules are the same).
@@ -85,6 +86,8 @@ def select_by_similarity(
         min_distance: Minimum distance in ``[0, 1]``; 0 disables the constraint.
         relaxed: if given, receives the picks that break the constraint (the batch filled with
             the best skipped candidates; each is closer than ``min_distance`` to an earlier pick).
+        free: the first ``free`` picks are the top by acquisition, with no distance between them;
+            the constraint holds for every later pick, from all earlier ones (the free ones too).
 
     Returns:
         ``min(q, n)`` distinct pool indices, in the order they were picked.
@@ -92,7 +95,7 @@ def select_by_similarity(
     if q <= 0 or n == 0:
         return []
     order = _order(acq_values)
-    if min_distance <= 0:
+    if min_distance <= 0 or free >= q:
         return order[:q]
     max_similarity = 1.0 - float(min_distance)
     picked: list[int] = []
@@ -100,7 +103,7 @@ def select_by_similarity(
     for i in order:
         if len(picked) == q:
             break
-        if picked and nearest(i, picked) > max_similarity:
+        if len(picked) >= max(free, 1) and nearest(i, picked) > max_similarity:
             skipped.append(i)
             continue
         picked.append(i)

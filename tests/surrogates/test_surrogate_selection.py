@@ -50,3 +50,17 @@ def test_relaxed_receives_the_picks_that_break_min_distance():
     assert picks == [0, 3, 1] and relaxed == [1]
     assert select_by_similarity(torch.tensor([4.0, 3.0, 2.0, 1.0]), 4, nearest, 2, 0.5, relaxed) == [0, 3]
     assert relaxed == [1]  # nothing more broke it
+
+
+def test_free_picks_take_the_top_and_the_rest_keep_away_from_them():
+    """Family {0, 1, 2} (similarity 0.9) and family {3, 4}: two free picks are the top two (one
+    family); the third must keep its distance from both, so it comes from the other family."""
+    from sciloop.surrogates.selection import select_by_similarity
+
+    def nearest(i, picked):
+        return max(0.9 if (i < 3) == (j < 3) else 0.1 for j in picked)
+
+    values = torch.tensor([5.0, 4.0, 3.0, 2.0, 1.0])
+    assert select_by_similarity(values, 5, nearest, 3, 0.5, free=2) == [0, 1, 3]
+    assert select_by_similarity(values, 5, nearest, 3, 0.5) == [0, 3, 1]  # no free pick: 1 only as a fill
+    assert select_by_similarity(values, 5, nearest, 3, 0.5, free=3) == [0, 1, 2]  # all free: the top 3
