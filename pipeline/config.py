@@ -147,10 +147,6 @@ class SelectionConfig(_Strict):
         "minimum distance between picks, 1 - the domain's similarity (molecules: Tanimoto on Morgan "
         "fingerprints; sequences: normalised Hamming); a pool with too few far-apart designs fills the "
         "batch with the best of the rest, counted as the round's selection_too_close"))
-    diversify_after: int = Field(0, ge=0, description=(
-        "0: min_distance holds in every round. N > 0: only on a plateau, in a round whose best 10 labels "
-        "score no higher (mean) than the best 10 before the last N labels; the other rounds pick "
-        "greedily. Diversity escapes a plateau (one lineage); greedy picks refine a climb"))
     greedy_fraction: float = Field(0.0, ge=0, le=1, description=(
         "share of the batch picked first, by acquisition alone (close picks allowed: they refine the "
         "best lineage); min_distance holds for the rest, from every pick, so they come from other "
@@ -260,7 +256,7 @@ class CampaignConfig(_Strict):
                      "offspring_mutate_fraction", "offspring_immigrant_fraction", "device"},
         "acquisition": {"pi_tau", "ei_tau", "mc_samples"},
         "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps", "device"},
-        "selection": {"diversify_after", "greedy_fraction"}}
+        "selection": {"greedy_fraction"}}
 
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).

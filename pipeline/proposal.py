@@ -38,19 +38,6 @@ if TYPE_CHECKING:
 ProgressFactory = Callable[..., Progress]
 
 
-def on_plateau(values: Sequence[float], window: int, top: int = 10) -> bool:
-    """Whether the best `top` of `values` (labels in selection order) score no higher, as a mean,
-    than the best `top` before the last `window` of them; `window` 0: always (no plateau test)."""
-    if window == 0:
-        return True
-    if len(values) <= window:
-        return False
-
-    def best(v: Sequence[float]) -> float:
-        return sum(sorted(v)[-top:]) / min(top, len(v))
-    return best(values) <= best(values[:-window])
-
-
 class Proposal:
     """Proposes each round's designs from every label so far.
 
@@ -137,12 +124,9 @@ class Proposal:
                               f"another proposer.name or a larger pool (proposer.pool_factor, now "
                               f"{pc.pool_factor}; proposer.offspring_children for the offspring proposers)")
         values = acquisition_values(log_reward.acquisition, surrogate.features(pool))  # the reward's own
-        sc, relaxed = self.config.selection, list[int]()
-        plateau = on_plateau([label.value for label in labels], sc.diversify_after)
-        min_distance = sc.min_distance if plateau else 0.0
-        metrics["selection_min_distance"] = min_distance
-        picks = select_diverse(self.domain, values, pool, n, min_distance, relaxed,
-                               free=round(sc.greedy_fraction * n))
+        min_distance, relaxed = self.config.selection.min_distance, list[int]()
+        free = round(self.config.selection.greedy_fraction * n)  # the top picks, exempt from min_distance
+        picks = select_diverse(self.domain, values, pool, n, min_distance, relaxed, free)
         if min_distance > 0:  # a pool short of far-apart designs fills the batch with close ones
             metrics["selection_too_close"] = len(relaxed)
             if relaxed:

@@ -349,16 +349,12 @@ def test_picks_closer_than_min_distance_are_counted_not_hidden(ray_session, tmp_
     domain = make_domain(campaign.config)
     close = sum(float(domain.similarity([d], batch[:k]).max()) > 0 for k, d in enumerate(batch) if k)
     assert rounds[1]["metrics"]["selection_too_close"] == close > 0
-    assert rounds[1]["metrics"]["selection_min_distance"] == 1.0
 
 
-@pytest.mark.parametrize("greedy", [{"diversify_after": 10_000}, {"greedy_fraction": 1.0}])
-def test_diversify_after_and_greedy_fraction_reach_the_selection(ray_session, tmp_path, tiny, greedy):
-    """The pool above, where min_distance 1.0 must break: with `selection.diversify_after` longer
-    than the labels so far there is no plateau yet, so the round picks greedily (distance 0); with
-    `greedy_fraction` 1 every pick is a free one. Either way no pick is counted as too close."""
-    tiny |= {"rounds": 1, "selection": {"min_distance": 1.0, **greedy}}
+def test_greedy_fraction_reaches_the_selection(ray_session, tmp_path, tiny):
+    """The pool above, where min_distance 1.0 must break: with `selection.greedy_fraction` 1 every
+    pick is a free one (the top by acquisition), so none is counted as too close."""
+    tiny |= {"rounds": 1, "selection": {"min_distance": 1.0, "greedy_fraction": 1.0}}
     tiny["proposer"] |= {"name": "offspring", "offspring_children": 60, "replay_top": 1000}
     metrics = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()[1]["metrics"]
-    assert metrics["selection_min_distance"] == (0.0 if "diversify_after" in greedy else 1.0)
-    assert metrics.get("selection_too_close", 0) == 0
+    assert metrics["selection_too_close"] == 0
