@@ -1,10 +1,10 @@
 """The README's PMO tables, rebuilt from the result files of `sciloop bench pmo`.
 
-PMO (10,000 calls): per objective, each measured method as mean +- std of AUC top-10 over its
-seeds (with the seed count; sciloop's runs only with a frozen method, each in its own column, see
-`current`), beside published means. The 16 stable objectives come first, then the four that pytdc 0.3.7 changed,
-under both definitions; a published method is shown on a changed objective only under the
-definition its authors used (`bench.published`). Headline rows: the sums over the 16 stable and
+PMO (10,000 calls): per objective, each measured method as mean +- std of AUC top-10 over its seeds
+(with the seed count; sciloop's runs only with a frozen method, each in its own column, see
+`current`), beside published means. The 16 stable objectives come first, then the four that pytdc
+0.3.7 changed, under both definitions; a published method is shown on a changed objective only under
+the definition its authors used (`bench.published`). Headline rows: the sums over the 16 stable and
 over the 8 evaluation objectives, as sums of seed means and per seed, and the sum over the 20
 objectives in the leaderboard's definitions; then the #Circles counts summed the same way over the
 16 stable objectives (a mean per run would weigh each method by the objectives it happens to have).
