@@ -138,6 +138,9 @@ class RunResult:
 
 _PMO_1K_V1 = ("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
               "batch_size=25", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0")
+_PMO_10K_V1 = ("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
+               "batch_size=100", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0",
+               "proposer.offspring_mutate_fraction=0.1", "proposer.offspring_immigrant_fraction=0.2")
 
 #: sciloop's frozen methods per budget, oldest first: configs/pmo.yaml plus these overrides. The last is
 #: the method `sciloop bench pmo` runs; every one keeps its own column in the table (`bench_table`), so
@@ -155,9 +158,7 @@ METHOD_VERSIONS: dict[int, tuple[tuple[str, ...], ...]] = {
     # evaluation-objective run, from seed-0 tuning runs on celecoxib, median1 and mestranol (README, "Toward
     # a 10K method"): rounds of 100, Mol GA's blend of mutation-only children, a fifth of the crossovers
     # with a library parent.
-    10_000: (("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
-              "batch_size=100", "initial.size=100", "surrogate.warm_max_steps=50", "selection.min_distance=0",
-              "proposer.offspring_mutate_fraction=0.1", "proposer.offspring_immigrant_fraction=0.2"),),
+    10_000: (_PMO_10K_V1,),
 }
 
 

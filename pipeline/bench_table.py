@@ -58,13 +58,13 @@ def sciloop_columns(budget: int, config: Path = BENCH_CONFIG) -> dict[str, str]:
 
 
 def current(results: list[dict[str, Any]], budget: int = 10_000,
-            config: Path = BENCH_CONFIG) -> list[dict[str, Any]]:
+            columns: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The runs a table counts: `budget` calls, sciloop only with a frozen method at that budget
-    (`config`, its prior and `bench.METHOD_VERSIONS`; an earlier one's runs relabelled with their
-    column, see `sciloop_columns`), one corpus per method (`PMO_CORPUS` where the method has runs on
+    (`columns`, default `sciloop_columns(budget)`: an earlier method's runs are relabelled with its
+    column), one corpus per method (`PMO_CORPUS` where the method has runs on
     it, else the corpus of its newest run: a column never mixes corpora), and the newest run of each
     objective, method and seed."""
-    columns = sciloop_columns(budget, config)
+    columns = sciloop_columns(budget) if columns is None else columns
     kept = sorted(({**r, "method": columns[r.get("config_id", "")]} if r["method"] == "sciloop" else r
                    for r in results if r["budget"] == budget
                    and (r["method"] != "sciloop" or r.get("config_id") in columns)),
@@ -104,7 +104,8 @@ def _sums(auc: dict[tuple[str, str, int], float], method: str, subset: Sequence[
 def _table(results: list[dict[str, Any]], budget: int, with_published: bool,
            objectives: Sequence[str] = OBJECTIVES, config: Path = BENCH_CONFIG) -> str:
     board = published()
-    runs = current(results, budget=budget, config=config)
+    frozen = sciloop_columns(budget, config)
+    runs = current(results, budget=budget, columns=frozen)
     auc: dict[tuple[str, str, int], float] = {}
     walls: dict[str, list[float]] = defaultdict(list)
     loads: dict[str, list[float]] = defaultdict(list)
@@ -124,7 +125,6 @@ def _table(results: list[dict[str, Any]], budget: int, with_published: bool,
         reported[r["method"]] += r.get("report_timed", old)
         if r.get("circles") is not None:
             circles[r["objective"], r["method"], r["seed"]] = r["circles"]
-    frozen = sciloop_columns(budget, config)
     earlier = [c for c in frozen.values() if c != "sciloop"]
     measured = [m for m in (*METHODS[:1], *earlier, *METHODS[1:]) if walls[m]]
     columns = PUBLISHED_COLUMNS if with_published else ()
