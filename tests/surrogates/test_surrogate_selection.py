@@ -64,3 +64,57 @@ def test_free_picks_take_the_top_and_the_rest_keep_away_from_them():
     assert select_by_similarity(values, 5, nearest, 3, 0.5, free=2) == [0, 1, 3]
     assert select_by_similarity(values, 5, nearest, 3, 0.5) == [0, 3, 1]  # no free pick: 1 only as a fill
     assert select_by_similarity(values, 5, nearest, 3, 0.5, free=3) == [0, 1, 2]  # all free: the top 3
+
+
+class _Fixed:
+    """A BoTorch model reduced to a fixed posterior over a pool of 4 (what `select_thompson` reads)."""
+
+    def __init__(self, posterior):
+        self._posterior = posterior
+
+    def posterior(self, X):
+        return self._posterior
+
+
+def test_thompson_on_a_sure_gaussian_posterior_is_the_top_by_mean():
+    from botorch.posteriors.gpytorch import GPyTorchPosterior
+    from gpytorch.distributions import MultivariateNormal
+
+    from sciloop.surrogates.selection import select_thompson
+
+    mean = torch.tensor([[1.0, 4.0, 2.0, 3.0]], dtype=torch.float64)
+    sure = GPyTorchPosterior(MultivariateNormal(mean, 1e-10 * torch.eye(4, dtype=torch.float64)))
+    assert select_thompson(_Fixed(sure), torch.zeros(4, 1), 3, seed=0) == [1, 3, 2]
+    assert select_thompson(_Fixed(sure), torch.zeros(4, 1), 9, seed=0) == [1, 3, 2, 0]  # each once
+
+
+def test_thompson_spreads_where_the_posterior_is_unsure_and_repeats_with_its_seed():
+    """Equal means, unit variance, candidates 0 and 1 perfectly correlated (one lineage), 2 and 3
+    independent: each draw's best is random, the draws are joint (1 always equals 0 in a draw, so
+    it never wins the first pick: ties go to the lower index), and a seed repeats its picks."""
+    from botorch.posteriors.gpytorch import GPyTorchPosterior
+    from gpytorch.distributions import MultivariateNormal
+    from linear_operator.operators import DenseLinearOperator
+
+    from sciloop.surrogates.selection import select_thompson
+
+    cov = torch.eye(4, dtype=torch.float64)
+    cov[0, 1] = cov[1, 0] = 1.0  # rank-deficient: a root that survives it is needed
+    unsure = _Fixed(GPyTorchPosterior(MultivariateNormal(torch.zeros(1, 4, dtype=torch.float64),
+                                                         DenseLinearOperator(cov))))
+    firsts = {select_thompson(unsure, torch.zeros(4, 1), 1, seed=s)[0] for s in range(40)}
+    assert firsts == {0, 2, 3}  # independent marginal draws would also let 1 win
+    batch = select_thompson(unsure, torch.zeros(4, 1), 4, seed=3)
+    assert batch == select_thompson(unsure, torch.zeros(4, 1), 4, seed=3) and sorted(batch) == [0, 1, 2, 3]
+
+
+def test_thompson_on_an_ensemble_takes_each_pick_from_one_member():
+    from botorch.posteriors.ensemble import EnsemblePosterior
+
+    from sciloop.surrogates.selection import select_thompson
+
+    members = torch.tensor([[3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 2.0, 3.0]]).reshape(1, 2, 4, 1)
+    model = _Fixed(EnsemblePosterior(members))
+    picks = [select_thompson(model, torch.zeros(4, 1), 2, seed=s) for s in range(20)]
+    # each pick is the best remaining of member 0 (0, then 1) or member 1 (3, then 2)
+    assert {tuple(p) for p in picks} == {(0, 1), (0, 3), (3, 0), (3, 2)}
