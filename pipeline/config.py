@@ -151,18 +151,6 @@ class SelectionConfig(_Strict):
         "share of the batch picked first, by acquisition alone (close picks allowed: they refine the "
         "best lineage); min_distance holds for the rest, from every pick, so they come from other "
         "lineages. 0: min_distance holds for all picks"))
-    rule: Literal["acquisition", "thompson"] = Field("acquisition", description=(
-        "'acquisition': the top of the pool by the acquisition (with min_distance and greedy_fraction); "
-        "'thompson': batch Thompson sampling, each pick the best remaining candidate under its own "
-        "joint draw from the surrogate's posterior (close picks where it is sure, spread where it is "
-        "not); needs min_distance 0"))
-
-    @model_validator(mode="after")
-    def _one_rule(self) -> SelectionConfig:
-        if self.rule == "thompson" and self.min_distance > 0:
-            raise ValueError(f"selection.rule=thompson spreads its picks by posterior draws, not by "
-                             f"distance: set selection.min_distance=0 (now {self.min_distance})")
-        return self
 
 
 class RayConfig(_Strict):
@@ -268,7 +256,7 @@ class CampaignConfig(_Strict):
                      "offspring_mutate_fraction", "offspring_immigrant_fraction", "device"},
         "acquisition": {"pi_tau", "ei_tau", "mc_samples"},
         "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps", "device"},
-        "selection": {"greedy_fraction", "rule"}}
+        "selection": {"greedy_fraction"}}
 
     def digest(self, legacy: bool | int = False) -> str:
         """A short hash of the resolved config (tags runs; detects edits on resume).

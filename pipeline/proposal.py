@@ -30,7 +30,6 @@ from sciloop.pipeline.round_log import RoundContext
 from sciloop.proposers.genetic import GeneticConfig
 from sciloop.surrogates.acquisition import acquisition_values, make_log_reward
 from sciloop.surrogates.members import make_surrogate
-from sciloop.surrogates.selection import select_thompson
 
 if TYPE_CHECKING:
     from sciloop.proposers.gflownet import GFlowNetProposer
@@ -124,14 +123,10 @@ class Proposal:
                               f"ledger (`sciloop best {self.run_dir}`). To search on, start a new run_dir with "
                               f"another proposer.name or a larger pool (proposer.pool_factor, now "
                               f"{pc.pool_factor}; proposer.offspring_children for the offspring proposers)")
-        X = surrogate.features(pool)
-        values = acquisition_values(log_reward.acquisition, X)  # the reward's own
+        values = acquisition_values(log_reward.acquisition, surrogate.features(pool))  # the reward's own
         min_distance, relaxed = self.config.selection.min_distance, list[int]()
         free = round(self.config.selection.greedy_fraction * n)  # the top picks, exempt from min_distance
-        if self.config.selection.rule == "thompson":
-            picks = select_thompson(surrogate.model, X, n, seed=int(acq_cfg.seed or 0))
-        else:
-            picks = select_diverse(self.domain, values, pool, n, min_distance, relaxed, free)
+        picks = select_diverse(self.domain, values, pool, n, min_distance, relaxed, free)
         if min_distance > 0:  # a pool short of far-apart designs fills the batch with close ones
             metrics["selection_too_close"] = len(relaxed)
             if relaxed:

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 import torch
 from botorch.acquisition import AcquisitionFunction
-from botorch.models.model import Model
-from botorch.posteriors.ensemble import EnsemblePosterior
 from torch import Tensor
 
 if TYPE_CHECKING:  # rdkit only for molecules' bit vectors (select_batch)
@@ -21,7 +19,7 @@ if TYPE_CHECKING:  # rdkit only for molecules' bit vectors (select_batch)
 
 from .acquisition import acquisition_values
 
-__all__ = ["select_batch", "select_batch_greedy_q", "select_by_similarity", "select_thompson"]
+__all__ = ["select_batch", "select_batch_greedy_q", "select_by_similarity"]
 
 
 def _order(values: Tensor) -> list[int]:
@@ -153,51 +151,4 @@ def select_batch_greedy_q(acqf: AcquisitionFunction, X: Tensor, q: int) -> list[
             available[best] = False
     finally:
         acqf.set_X_pending(previous)
-    return picked
-
-
-@torch.no_grad()
-def select_thompson(model: Model, X: Tensor, q: int, seed: int) -> list[int]:
-    """Batch Thompson sampling: pick ``j`` is the best not-yet-picked candidate under the ``j``-th
-    draw of the objective from the posterior, jointly over the whole pool.
-
-    Where the posterior is sure, the draws agree and the picks sit close together (a climb along
-    one lineage); where it is unsure, they spread over the candidates that might be best. On an
-    exact GP (``gp.TanimotoGP``) each draw is a joint Gaussian sample over the `n` candidates;
-    on an ensemble each draw is one member, drawn uniformly.
-
-    Args:
-        model: The surrogate's BoTorch model.
-        X: `n x d` features of the pool.
-        q: Batch size.
-        seed: Seeds the draws (the round's acquisition seed), so a round's picks repeat.
-
-    Returns:
-        ``min(q, n)`` distinct pool indices, in the order they were picked.
-    """
-    n = X.shape[0]
-    q = min(q, n)
-    if q <= 0:
-        return []
-    g = torch.Generator().manual_seed(seed)
-    posterior = model.posterior(X.unsqueeze(0))
-    if isinstance(posterior, EnsemblePosterior):
-        members = posterior.values.reshape(posterior.ensemble_size, n).to(torch.float64)
-        draws = members[torch.randint(posterior.ensemble_size, (q,), generator=g)]
-    else:
-        mvn = posterior.distribution  # type: ignore[attr-defined]  # a GPyTorchPosterior
-        mean = mvn.mean.reshape(n).to(torch.float64)
-        cov = mvn.covariance_matrix.reshape(n, n).to(torch.float64)
-        eigenvalues, vectors = torch.linalg.eigh((cov + cov.T) / 2)  # a square root that survives
-        root = vectors * eigenvalues.clamp_min(0).sqrt()             # duplicate candidates (rank-deficient)
-        draws = mean + (root @ torch.randn(n, q, generator=g, dtype=torch.float64)).T
-    draws = draws.nan_to_num(nan=-torch.inf)
-    available = torch.ones(n, dtype=torch.bool)
-    picked: list[int] = []
-    for draw in draws:
-        best = int(torch.argmax(draw.masked_fill(~available, -torch.inf)))
-        if not available[best]:  # every value left is -inf: take the first remaining
-            best = int(torch.nonzero(available)[0])
-        picked.append(best)
-        available[best] = False
     return picked

@@ -5,7 +5,6 @@ The oracle is a plain function of this test module, named in config as
 """
 
 import collections
-import copy
 import os
 import sys
 import tempfile
@@ -18,7 +17,6 @@ from rdkit import Chem
 from rich.console import Console
 
 from sciloop.pipeline.campaign import Campaign
-from sciloop.pipeline.config import CampaignConfig
 from sciloop.pipeline.ledger import Ledger
 from sciloop.proposers.gflownet import GFlowNetProposer
 from sciloop.surrogates.ensemble import EnsembleSurrogate
@@ -360,22 +358,3 @@ def test_greedy_fraction_reaches_the_selection(ray_session, tmp_path, tiny):
     tiny["proposer"] |= {"name": "offspring", "offspring_children": 60, "replay_top": 1000}
     metrics = Campaign.from_config(tiny, run_dir=str(tmp_path / "run"), console=Console(quiet=True)).run()[1]["metrics"]
     assert metrics["selection_too_close"] == 0
-
-
-def test_thompson_selection_reaches_the_batch(ray_session, tmp_path, tiny):
-    """`selection.rule=thompson` picks by posterior draws: on the same pool (same seed) its batch
-    is not the acquisition's top, and a second run with the seed repeats it."""
-    tiny |= {"rounds": 1, "selection": {"min_distance": 0.0}}
-    tiny["proposer"] |= {"name": "offspring", "offspring_children": 60, "replay_top": 1000}
-
-    def batch(name, **selection):
-        config = copy.deepcopy(tiny)
-        config["selection"] |= selection
-        Campaign.from_config(config, run_dir=str(tmp_path / name), console=Console(quiet=True)).run()
-        return [row["design"] for row in Ledger(tmp_path / name / "ledger.sqlite").batch(1)]
-
-    top, thompson = batch("top"), batch("thompson", rule="thompson")
-    assert len(thompson) == len(top) == tiny["batch_size"] and thompson != top
-    assert batch("again", rule="thompson") == thompson
-    with pytest.raises(ValueError, match="selection.min_distance=0"):
-        CampaignConfig.model_validate(tiny | {"selection": {"rule": "thompson", "min_distance": 0.2}})
