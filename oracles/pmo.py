@@ -72,11 +72,13 @@ def isomer(formula: str, leaderboard: bool) -> Term:
 
 
 def phco_similarity(target: str, upper_x: float) -> Term:
-    from rdkit.Chem.Pharm2D import Generate, Gobbi_Pharm2D
+    """Tanimoto similarity of Gobbi 2D pharmacophore fingerprints, clipped at `upper_x`: rdkit's
+    `Gen2DFingerprint` bits, built fast (`pharm2d`)."""
+    from rdkit.Chem.Pharm2D import Gobbi_Pharm2D
 
-    def fp(mol: Chem.Mol):
-        return Generate.Gen2DFingerprint(mol, Gobbi_Pharm2D.factory)
+    from .pharm2d import Pharm2DFingerprint
 
+    fp = Pharm2DFingerprint(Gobbi_Pharm2D.factory)
     target_fp = fp(Chem.MolFromSmiles(target))
     return lambda mol, _s: clipped(DataStructs.TanimotoSimilarity(fp(mol), target_fp), upper_x)
 
