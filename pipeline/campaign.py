@@ -124,9 +124,9 @@ class Campaign:
 
     @classmethod
     def resume(cls, run_dir: str | Path, overrides: list[str] | None = None,
-               console: Console | None = None) -> "Campaign":
+               console: Console | None = None, screening_baseline: bool = True) -> "Campaign":
         """The campaign stored in `run_dir` (wherever it is run from; its config's own `run_dir`
-        may be relative to another working directory).
+        may be relative to another working directory). `screening_baseline`: as in `__init__`.
 
         Raises:
             ConfigError: `run_dir` holds no campaign.
@@ -136,7 +136,7 @@ class Campaign:
         if not (run_dir / "config.yaml").exists():
             raise ConfigError(f"{run_dir} is not a run directory (no config.yaml)")
         config = load_config(run_dir / "config.yaml", overrides, run_dir=str(run_dir))
-        return cls(config, console=console, resuming=True)
+        return cls(config, console=console, resuming=True, screening_baseline=screening_baseline)
 
     def _begin(self) -> Ledger:
         """Create the run directory's ledger and config on first use (after validation)."""

@@ -231,7 +231,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         bench.bench_pmo(objectives, [int(s) for s in args.seeds.split(",")], args.budget,
                         args.methods.split(","), args.corpus, args.overrides, results_dir=results,
-                        missing_only=args.missing, config=config)
+                        missing_only=args.missing, config=config, work_dir=Path(args.work or bench.WORK))
     except ValueError as err:
         raise ConfigError(str(err)) from err
     return 0
@@ -302,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--missing", action="store_true",
                    help=("pmo: skip each method's objective/seed pairs that have a result at this budget and "
                          "corpus (sciloop: with this config)"))
+    p.add_argument("--work", help=(
+        "pmo: where a sciloop run keeps its campaign until its result file is written (default: runs/bench); "
+        "the same command continues a run that was killed"))
     p.add_argument("overrides", nargs="*", help="sciloop config overrides, e.g. proposer.steps=100")
     p.set_defaults(fn=cmd_bench)
     p = sub.add_parser("oracles", help="list the built-in objectives and installed oracle plug-ins")

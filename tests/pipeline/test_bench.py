@@ -1,12 +1,18 @@
 """`sciloop bench pmo` end to end on a small budget: result files, the table, and the CLI."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from sciloop.pipeline import bench, bench_table
 from sciloop.pipeline.cli import main
+from sciloop.pipeline.auc import top_k_curve
+from sciloop.pipeline.ledger import Ledger
 
 TINY_SCILOOP = ["initial.size=20", "batch_size=20", "surrogate.members=2", "surrogate.hidden=32",
                 "surrogate.epochs=5", "proposer.steps=2", "proposer.batch_size=8", "proposer.hidden=32",
@@ -62,6 +68,52 @@ def test_sciloop_method_runs_the_campaign(ray_session, tmp_path, monkeypatch):
     assert result.auc_top10 > 0
     assert result.config_id == bench.config_id(TINY_SCILOOP) != bench.config_id()
     assert screened == []
+
+
+#: `sciloop` that SIGKILLs its own process group (itself, its Ray) once round 1 is done
+KILLED_AFTER_ROUND_1 = [sys.executable, "-c", """
+import os, signal, sys
+from sciloop.pipeline.cli import main
+from sciloop.pipeline.ledger import Ledger
+
+finish = Ledger.finish_round
+
+
+def finish_then_die(self, round_, metrics):
+    finish(self, round_, metrics)
+    if round_ == 1:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+Ledger.finish_round = finish_then_die
+sys.exit(main())
+"""]
+
+
+def test_a_killed_sciloop_run_is_continued_by_the_same_command(ray_session, tmp_path):
+    checkout = Path(__file__).resolve().parents[2]
+    results, work = tmp_path / "results", tmp_path / "work"
+    args = ["bench", "pmo", "--objectives", "qed", "--seeds", "0", "--budget", "60", "--methods", "sciloop",
+            "--corpus", "nci", "--results", str(results), "--work", str(work), *TINY_SCILOOP]
+    proc = subprocess.run([*KILLED_AFTER_ROUND_1, *args], cwd=checkout, capture_output=True, text=True,
+                          env=dict(os.environ, RAY_AUTH_MODE="disabled", PYTHONPATH=""), start_new_session=True,
+                          timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert not results.exists()  # killed before its result file
+    (run_dir,) = work.iterdir()
+    before = Ledger(run_dir / "ledger.sqlite")
+    values_before, paid_before = [v for _, v in before.calls()], before.oracle_calls()
+    assert [r["round"] for r in before.rounds() if r["stage"] == "done"] == [0, 1] and paid_before == 40
+    before.close()
+
+    assert main(args) == 0  # the same command, in this process on the session's Ray
+    (path,) = results.glob("qed/sciloop-seed0-*.json")
+    result = json.loads(path.read_text())
+    assert result["resumed"] is True and result["calls"] == 60  # the budget, nothing paid twice
+    assert result["config_id"] == bench.config_id(bench.method_overrides(60, TINY_SCILOOP), budget=60)
+    assert list(work.iterdir()) == []  # written up: the run directory is gone
+    # the 40 calls before the kill were kept, not re-run: the curve starts as theirs did
+    assert result["curve_top10"][:4] == [[n, round(v, 4)] for n, v in top_k_curve(values_before, 10, 10)][:4]
 
 
 def test_the_config_id_checks_the_config_at_the_runs_budget_and_leaves_the_budget_out():
@@ -207,6 +259,20 @@ def test_table_sums_per_seed_and_over_seed_means():
     assert "| #Circles, sum over 16 stable | 48 |" in pmo and "read every 100 calls" in pmo  # 16 x 3
     assert "| #Circles, 16 stable, per seed | s0 48, s1 48, s2 (8/16) |" in pmo
     assert "read every 10 calls" in pmo_1k and "| qed (tuning) | 0.900 +- 0.000 (1) |" in pmo_1k
+
+
+def test_the_table_leaves_a_continued_runs_wall_time_out():
+    now = bench.config_id(bench.method_overrides(10_000))
+
+    def run(seed, wall, **extra):
+        return {"objective": "qed", "method": "sciloop", "seed": seed, "budget": 10_000, "corpus": "zinc250k",
+                "started": "2026-12-07T22:00:00+0000", "auc_top10": 0.9, "wall_s": wall, "machine": "m",
+                "config_id": now, **extra}
+
+    table = bench_table.pmo_table([run(0, 600.0), run(1, 100.0, resumed=True), run(2, 800.0)])
+    assert "median wall time per run 700 s" in table  # 600 and 800: the continued run's 100 s is a part
+    assert "1 run(s) continued after a kill, their wall times left out" in table
+    assert "0.900 +- 0.000 (3)" in table  # its AUC counts like any other
 
 
 def test_the_table_says_which_sciloop_wall_times_include_the_closing_report():
