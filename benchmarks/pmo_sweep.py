@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from sciloop.pipeline.bench import BENCH_CONFIG, RESULTS, STABLE, bench_pmo
+from sciloop.pipeline.bench import BENCH_CONFIG, RESULTS, STABLE, WORK, bench_pmo
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: its config, results and commits
 
@@ -55,7 +55,7 @@ def main() -> None:
     for seed, objective in jobs:
         for method in sorted(methods, key=lambda m: m != "screening"):  # screening first: its top-10 is a target
             for result in bench_pmo([objective], [seed], args.budget, [method], args.corpus, missing_only=True,
-                                    results_dir=ROOT / RESULTS, config=ROOT / BENCH_CONFIG,
+                                    results_dir=ROOT / RESULTS, config=ROOT / BENCH_CONFIG, work_dir=ROOT / WORK,
                                     log=lambda line: print(line, flush=True)):
                 path = max((ROOT / RESULTS / objective).glob(f"{method}-seed{seed}-*.json"),
                            key=lambda p: p.stat().st_mtime)

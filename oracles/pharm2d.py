@@ -70,18 +70,18 @@ class Pharm2DFingerprint:
         # a combination is an increasing index pair or triple in that order (one per rdkit combination)
         j, k = np.triu_indices(len(flat), 1)
         pair = ok[j, k]
-        codes = []
+        codes: set[int] = set()  # distinct ones only: at most ~41k for Gobbi, however large the molecule
         if 2 in self._points:
-            codes.append(_code(fam[j][pair], fam[k][pair], dist[j, k][pair]))
+            codes.update(np.unique(_code(fam[j][pair], fam[k][pair], dist[j, k][pair])).tolist())
         if 3 in self._points:
             for i in range(len(flat) - 2):
                 s = np.searchsorted(j, i, side="right")
                 jj, kk = j[s:], k[s:]
                 keep = pair[s:] & ok[i, jj] & ok[i, kk]
                 jj, kk = jj[keep], kk[keep]
-                codes.append(_code(np.full(len(jj), fam[i]), fam[jj], fam[kk],
-                                   dist[i, jj], dist[i, kk], dist[jj, kk]))
-        for code in np.unique(np.concatenate(codes)).tolist():
+                codes.update(np.unique(_code(np.full(len(jj), fam[i]), fam[jj], fam[kk],
+                                             dist[i, jj], dist[i, kk], dist[jj, kk])).tolist())
+        for code in codes:
             sig.SetBit(self._bit(*_decode(code)))
         return sig
 

@@ -25,6 +25,7 @@ Objectives: the 16 that need no downloaded model and whose definition never chan
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -35,7 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -328,6 +330,42 @@ def run_dir_of(work_dir: Path, objective: str, budget: int, seed: int, corpus_na
     return work_dir / f"{objective}-{budget}-seed{seed}-{corpus_name}-{method_id}"
 
 
+@contextmanager
+def _claimed(run_dir: Path | None) -> Iterator[bool]:
+    """Holds an `flock` on `<run_dir>.lock` for the block: False (and nothing held) when another
+    process holds it, so two sweeps never share a kept run directory. None: nothing to hold."""
+    if run_dir is None:
+        yield True
+        return
+    lock = run_dir.with_name(run_dir.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.unlink(missing_ok=True)  # while held: a later claim makes a new file
+
+
+def _prepare(run_dir: Path, commit: str, log: Callable[[str], None]) -> None:
+    """A kept run directory holds the commit that started it (`bench-commit`): one from another
+    commit is started afresh, so a result never mixes two versions of the code."""
+    stamp = run_dir / "bench-commit"
+    if (run_dir / "config.yaml").exists():
+        started = stamp.read_text().strip() if stamp.exists() else "unknown"
+        if started == commit:
+            log(f"continuing the interrupted run in {run_dir}")
+            return
+        log(f"the interrupted run in {run_dir} is from commit {started}, not {commit}: started afresh")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    stamp.write_text(commit + "\n")
+
+
 def run_sciloop(objective: str, budget: int, seed: int, corpus_name: str,
                 overrides: Sequence[str] = (), config: Path = BENCH_CONFIG, run_dir: Path | None = None) -> Paid:
     """The campaign of `config`; values from its ledger. In `run_dir` when given (continued if it
@@ -472,8 +510,10 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
     and a run on another corpus is not taken for this one.
 
     A sciloop run keeps its campaign in `work_dir` (`run_dir_of`) until its result file is written,
-    then deletes it; a run killed before then is continued by the next call (its result says
-    `resumed`). `work_dir=None`: throw-away directories, nothing continued.
+    then deletes it; a run killed before then is continued by the next call from the same commit
+    (its result says `resumed`; from another commit it starts afresh, `_prepare`). One process at a
+    time holds a kept directory (`_claimed`): another skips that run. `work_dir=None`: throw-away
+    directories, nothing continued.
     """
     unknown = [o for o in objectives if o not in OBJECTIVES]
     if unknown:
@@ -501,18 +541,22 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
                 if seed not in corpora:
                     corpora[seed] = load_library(corpus_name, size=None if corpus_name == "zinc250k" else 20_000,
                                                  seed=seed)
-                run_dir = None
-                if method == "sciloop" and work_dir is not None:
-                    run_dir = run_dir_of(work_dir, objective, budget, seed, corpus_name, current)
-                    if (run_dir / "config.yaml").exists():
-                        log(f"{objective:28s} {method:10s} seed {seed}: continuing the interrupted run in {run_dir}")
-                result = run_one(objective, method, seed, budget, corpus_name, corpora[seed], overrides, target,
-                                 config, run_dir)
+                kept = (run_dir_of(work_dir, objective, budget, seed, corpus_name, current)
+                        if method == "sciloop" and work_dir is not None else None)
+                with _claimed(kept) as mine:
+                    if not mine:
+                        log(f"{objective:28s} {method:10s} seed {seed}: running in another process ({kept}), skipped")
+                        continue
+                    if kept is not None:
+                        said = f"{objective:28s} {method:10s} seed {seed}: "
+                        _prepare(kept, git_commit(config), lambda line, said=said: log(said + line))
+                    result = run_one(objective, method, seed, budget, corpus_name, corpora[seed], overrides,
+                                     target, config, kept)
+                    path = write_result(result, results_dir)
+                    if kept is not None:
+                        shutil.rmtree(kept)
                 if method == "screening":
                     target = result.final_top10
-                path = write_result(result, results_dir)
-                if run_dir is not None:
-                    shutil.rmtree(run_dir)
                 log(f"{objective:28s} {method:10s} seed {seed}: AUC top-10 {result.auc_top10:.3f} "
                     f"(top-1 {result.auc_top1:.3f}, top-100 {result.auc_top100:.3f}), "
                     f"{result.calls} calls, {result.wall_s:.0f} s, #Circles {result.circles}  -> "

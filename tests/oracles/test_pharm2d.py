@@ -80,6 +80,20 @@ def test_disconnected_and_featureless_molecules_match_rdkit():
         assert _bits(fast(mol)) == _bits(Generate.Gen2DFingerprint(mol, FACTORY)), smiles
 
 
+def test_a_triangles_only_factory_matches_rdkit_where_a_molecule_has_no_triangle():
+    from rdkit.Chem import ChemicalFeatures
+    from rdkit.Chem.Pharm2D.Gobbi_Pharm2D import fdef
+
+    triangles = SigFactory.SigFactory(ChemicalFeatures.BuildFeatureFactoryFromString(fdef), minPointCount=3,
+                                      maxPointCount=3, trianglePruneBins=True)
+    triangles.SetBins(GOBBI_BINS)
+    triangles.Init()
+    fast = Pharm2DFingerprint(triangles)
+    for smiles in ("CCO", "OCCCCN", "c1ccccc1CCC(=O)O"):
+        mol = Chem.MolFromSmiles(smiles)
+        assert _bits(fast(mol)) == _bits(Generate.Gen2DFingerprint(mol, triangles)), smiles
+
+
 def test_factories_it_does_not_cover_are_refused():
     from rdkit.Chem import ChemicalFeatures
     from rdkit.Chem.Pharm2D.Gobbi_Pharm2D import fdef

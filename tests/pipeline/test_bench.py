@@ -90,7 +90,7 @@ sys.exit(main())
 """]
 
 
-def test_a_killed_sciloop_run_is_continued_by_the_same_command(ray_session, tmp_path):
+def test_a_killed_sciloop_run_is_continued_by_the_same_command(ray_session, tmp_path, monkeypatch):
     checkout = Path(__file__).resolve().parents[2]
     results, work = tmp_path / "results", tmp_path / "work"
     args = ["bench", "pmo", "--objectives", "qed", "--seeds", "0", "--budget", "60", "--methods", "sciloop",
@@ -100,18 +100,23 @@ def test_a_killed_sciloop_run_is_continued_by_the_same_command(ray_session, tmp_
                           timeout=600)
     assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert not results.exists()  # killed before its result file
-    (run_dir,) = work.iterdir()
+    (run_dir,) = [p for p in work.iterdir() if p.is_dir()]  # beside it, the lock file of the killed claim
     before = Ledger(run_dir / "ledger.sqlite")
     values_before, paid_before = [v for _, v in before.calls()], before.oracle_calls()
     assert [r["round"] for r in before.rounds() if r["stage"] == "done"] == [0, 1] and paid_before == 40
     before.close()
 
+    finished = []  # rounds finished by the second command: round 2 alone, the others were kept
+    finish = Ledger.finish_round
+    monkeypatch.setattr(Ledger, "finish_round", lambda self, round_, m: (finished.append(round_),
+                                                                          finish(self, round_, m)))
     assert main(args) == 0  # the same command, in this process on the session's Ray
+    assert finished == [2]
     (path,) = results.glob("qed/sciloop-seed0-*.json")
     result = json.loads(path.read_text())
     assert result["resumed"] is True and result["calls"] == 60  # the budget, nothing paid twice
     assert result["config_id"] == bench.config_id(bench.method_overrides(60, TINY_SCILOOP), budget=60)
-    assert list(work.iterdir()) == []  # written up: the run directory is gone
+    assert list(work.iterdir()) == []  # written up: the run directory (and its lock) is gone
     # the 40 calls before the kill were kept, not re-run: the curve starts as theirs did
     assert result["curve_top10"][:4] == [[n, round(v, 4)] for n, v in top_k_curve(values_before, 10, 10)][:4]
 
@@ -259,6 +264,41 @@ def test_table_sums_per_seed_and_over_seed_means():
     assert "| #Circles, sum over 16 stable | 48 |" in pmo and "read every 100 calls" in pmo  # 16 x 3
     assert "| #Circles, 16 stable, per seed | s0 48, s1 48, s2 (8/16) |" in pmo
     assert "read every 10 calls" in pmo_1k and "| qed (tuning) | 0.900 +- 0.000 (1) |" in pmo_1k
+
+
+def test_a_kept_run_directory_is_claimed_by_one_process_at_a_time(tmp_path):
+    import multiprocessing
+
+    run_dir = tmp_path / "work" / "qed-60-seed0-nci-abc"
+    with bench._claimed(run_dir) as mine:
+        assert mine
+        ctx = multiprocessing.get_context("spawn")  # another process: flock is per open file
+        with ctx.Pool(1) as pool:
+            assert pool.apply(_claim_in_another_process, (str(run_dir),)) is False
+    with ctx.Pool(1) as pool:  # released
+        assert pool.apply(_claim_in_another_process, (str(run_dir),)) is True
+    assert list((tmp_path / "work").iterdir()) == []  # no lock file left behind
+
+
+def _claim_in_another_process(run_dir):
+    from pathlib import Path
+
+    from sciloop.pipeline import bench
+
+    with bench._claimed(Path(run_dir)) as mine:
+        return mine
+
+
+def test_an_interrupted_run_from_another_commit_is_started_afresh(tmp_path):
+    run_dir, said = tmp_path / "qed-60-seed0-nci-abc", []
+    bench._prepare(run_dir, "aaa", said.append)  # a fresh start: stamped
+    (run_dir / "config.yaml").write_text("name: x\n")
+    (run_dir / "ledger.sqlite").write_text("")
+    bench._prepare(run_dir, "aaa", said.append)  # the same commit: continued as it is
+    assert (run_dir / "ledger.sqlite").exists() and "continuing" in said[-1]
+    bench._prepare(run_dir, "bbb", said.append)  # another commit: emptied and stamped anew
+    assert sorted(p.name for p in run_dir.iterdir()) == ["bench-commit"]
+    assert (run_dir / "bench-commit").read_text().strip() == "bbb" and "from commit aaa" in said[-1]
 
 
 def test_the_table_leaves_a_continued_runs_wall_time_out():
