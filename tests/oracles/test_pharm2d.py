@@ -1,24 +1,20 @@
 """The fast 2D pharmacophore fingerprint against rdkit's own, bit for bit (real rdkit throughout)."""
 
 import itertools
-import os
 import random
 
 import pytest
-import rdkit
 from rdkit import Chem
 from rdkit.Chem.Pharm2D import Generate, Gobbi_Pharm2D, SigFactory
 
 from sciloop.oracles.pharm2d import GOBBI_BINS, Pharm2DFingerprint
+from sciloop.pipeline.domain import load_library
 
 FACTORY = Gobbi_Pharm2D.factory
 
 
 def _nci(n: int) -> list[str]:
-    path = os.path.join(os.path.dirname(rdkit.__file__), "Data", "NCI", "first_5K.smi")
-    with open(path) as fh:
-        smiles = [line.split()[0] for line in fh if line.strip()]
-    return random.Random(0).sample(smiles, n)
+    return random.Random(0).sample(load_library("nci"), n)
 
 
 def _joined(parts: list[Chem.Mol], rng: random.Random) -> Chem.Mol:

@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from sciloop.pipeline import bench, bench_table
 from sciloop.pipeline.cli import main
 from sciloop.pipeline.auc import top_k_curve
 from sciloop.pipeline.ledger import Ledger
+from test_crash_resume import KILLING_CLI  # sciloop that SIGKILLs its group once round 1 reaches a stage
 
 TINY_SCILOOP = ["initial.size=20", "batch_size=20", "surrogate.members=2", "surrogate.hidden=32",
                 "surrogate.epochs=5", "proposer.steps=2", "proposer.batch_size=8", "proposer.hidden=32",
@@ -70,32 +70,12 @@ def test_sciloop_method_runs_the_campaign(ray_session, tmp_path, monkeypatch):
     assert screened == []
 
 
-#: `sciloop` that SIGKILLs its own process group (itself, its Ray) once round 1 is done
-KILLED_AFTER_ROUND_1 = [sys.executable, "-c", """
-import os, signal, sys
-from sciloop.pipeline.cli import main
-from sciloop.pipeline.ledger import Ledger
-
-finish = Ledger.finish_round
-
-
-def finish_then_die(self, round_, metrics):
-    finish(self, round_, metrics)
-    if round_ == 1:
-        os.killpg(os.getpgrp(), signal.SIGKILL)
-
-
-Ledger.finish_round = finish_then_die
-sys.exit(main())
-"""]
-
-
 def test_a_killed_sciloop_run_is_continued_by_the_same_command(ray_session, tmp_path, monkeypatch):
     checkout = Path(__file__).resolve().parents[2]
     results, work = tmp_path / "results", tmp_path / "work"
     args = ["bench", "pmo", "--objectives", "qed", "--seeds", "0", "--budget", "60", "--methods", "sciloop",
             "--corpus", "nci", "--results", str(results), "--work", str(work), *TINY_SCILOOP]
-    proc = subprocess.run([*KILLED_AFTER_ROUND_1, *args], cwd=checkout, capture_output=True, text=True,
+    proc = subprocess.run([*KILLING_CLI, "done", *args], cwd=checkout, capture_output=True, text=True,
                           env=dict(os.environ, RAY_AUTH_MODE="disabled", PYTHONPATH=""), start_new_session=True,
                           timeout=600)
     assert proc.returncode == -signal.SIGKILL, proc.stdout[-2000:] + proc.stderr[-2000:]
