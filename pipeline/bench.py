@@ -484,13 +484,49 @@ def run_one(objective: str, method: str, seed: int, budget: int, corpus_name: st
     return result
 
 
-def write_result(result: RunResult, results_dir: Path = RESULTS) -> Path:
-    """Writes `<results_dir>/<objective>/<method>-seed<k>-<time>.json`; returns its path."""
+def _write_atomically(path: Path, text: str) -> None:
+    """`path` holds `text` whole or not at all (a kill mid-write leaves only `<path>.tmp`)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_result(result: RunResult, results_dir: Path = RESULTS, name: str | None = None) -> Path:
+    """Writes `<results_dir>/<objective>/<name>` (default `<method>-seed<k>-<time>.json`); returns its path."""
     folder = results_dir / result.objective
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{result.method}-seed{result.seed}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(asdict(result), indent=1))
+    path = folder / (name or f"{result.method}-seed{result.seed}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    _write_atomically(path, json.dumps(asdict(result), indent=1))
     return path
+
+
+#: A finished kept run's result, inside its run directory until the result file is written (`_deliver`).
+STAGED = "bench-result.json"
+
+
+def _deliver(result: RunResult, results_dir: Path, kept: Path | None) -> Path:
+    """Writes the result file. A kept run's result (with the file's name) goes into its directory
+    first and the directory goes last, so a kill at any point leaves either a campaign to continue
+    or a result to write again under the same name (`_staged`), never two result files."""
+    if kept is None:
+        return write_result(result, results_dir)
+    name = f"{result.method}-seed{result.seed}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    _write_atomically(kept / STAGED, json.dumps({"name": name, "result": asdict(result)}))
+    path = write_result(result, results_dir, name)
+    shutil.rmtree(kept)
+    return path
+
+
+def _redeliver(kept: Path | None, results_dir: Path) -> tuple[RunResult, Path] | None:
+    """For a kept run that finished before a kill left its directory (`_deliver`): writes its result
+    file again, under the name it was given, and deletes the directory. None: not finished."""
+    if kept is None or not (kept / STAGED).exists():
+        return None
+    staged = json.loads((kept / STAGED).read_text())
+    result = RunResult(**staged["result"])
+    path = write_result(result, results_dir, staged["name"])
+    shutil.rmtree(kept)
+    return result, path
 
 
 def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_000,
@@ -511,7 +547,8 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
 
     A sciloop run keeps its campaign in `work_dir` (`run_dir_of`) until its result file is written,
     then deletes it; a run killed before then is continued by the next call from the same commit
-    (its result says `resumed`; from another commit it starts afresh, `_prepare`). One process at a
+    (its result says `resumed`; from another commit it starts afresh, `_prepare`), and one killed
+    after it finished has its result file written (`_deliver`). One process at a
     time holds a kept directory (`_claimed`): another skips that run. `work_dir=None`: throw-away
     directories, nothing continued.
     """
@@ -543,18 +580,21 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
                                                  seed=seed)
                 kept = (run_dir_of(work_dir, objective, budget, seed, corpus_name, current)
                         if method == "sciloop" and work_dir is not None else None)
+                said = f"{objective:28s} {method:10s} seed {seed}: "
                 with _claimed(kept) as mine:
                     if not mine:
-                        log(f"{objective:28s} {method:10s} seed {seed}: running in another process ({kept}), skipped")
+                        log(said + f"running in another process ({kept}), skipped")
                         continue
-                    if kept is not None:
-                        said = f"{objective:28s} {method:10s} seed {seed}: "
-                        _prepare(kept, git_commit(config), lambda line, said=said: log(said + line))
-                    result = run_one(objective, method, seed, budget, corpus_name, corpora[seed], overrides,
-                                     target, config, kept)
-                    path = write_result(result, results_dir)
-                    if kept is not None:
-                        shutil.rmtree(kept)
+                    finished = _redeliver(kept, results_dir)
+                    if finished is not None:  # killed after the run, before its directory was deleted
+                        result, path = finished
+                        log(said + f"finished before an interruption ({kept}): result file written")
+                    else:
+                        if kept is not None:
+                            _prepare(kept, git_commit(config), lambda line, said=said: log(said + line))
+                        result = run_one(objective, method, seed, budget, corpus_name, corpora[seed],
+                                         overrides, target, config, kept)
+                        path = _deliver(result, results_dir, kept)
                 if method == "screening":
                     target = result.final_top10
                 log(f"{objective:28s} {method:10s} seed {seed}: AUC top-10 {result.auc_top10:.3f} "

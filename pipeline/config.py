@@ -74,6 +74,9 @@ class SurrogateConfig(EnsembleConfig):
     seed: int = Field(0, exclude=True, description="set per round from the campaign's seed")
     radius: int = Field(2, ge=1)
     n_bits: int = Field(2048, ge=64)
+    fingerprints: Literal["morgan", "morgan+atom_pairs"] = Field("morgan", description=(
+        "molecules: the fingerprints a fingerprint surrogate reads (n_bits each); with atom pairs a gp "
+        "sums one Tanimoto kernel per fingerprint, weighted by its marginal likelihood"))
     placement: Literal["driver", "ray"] = Field("driver", description=(
         "driver: fit in the campaign's process; ray: fit in a Ray task with the resources below "
         "(all members in one task, vectorised)"))
@@ -231,6 +234,9 @@ class CampaignConfig(_Strict):
             raise ValueError(f"proposer.prior_checkpoint is a pretrained SELFIES policy (molecules), so a "
                              f"GFlowNet started from it proposes SMILES, which domain {self.domain.name!r} "
                              f"refuses: leave it out")
+        if self.surrogate.fingerprints != "morgan" and self.domain.name != "molecule":
+            raise ValueError(f"surrogate.fingerprints={self.surrogate.fingerprints} are molecular fingerprints, "
+                             f"which domain {self.domain.name!r} does not give: leave it out")
         if "seed" in self.surrogate.model_fields_set:
             raise ValueError("surrogate.seed is set per round from the campaign's seed: leave it out")
         acq = self.acquisition
@@ -255,7 +261,8 @@ class CampaignConfig(_Strict):
         "proposer": {"objective", "subtb_lambda", "munchausen_alpha", "offspring_children",
                      "offspring_mutate_fraction", "offspring_immigrant_fraction", "device"},
         "acquisition": {"pi_tau", "ei_tau", "mc_samples"},
-        "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps", "device"},
+        "surrogate": {"bootstrap", "dropout", "val_fraction", "gp_subsample", "warm_max_steps", "device",
+                      "fingerprints"},
         "selection": {"greedy_fraction"}}
 
     def digest(self, legacy: bool | int = False) -> str:

@@ -27,7 +27,8 @@ class MoleculeDomain:
 
     The key is rdkit's canonical SMILES; the initial designs are the configured library
     (`initial.library`); the GFlowNet builds SELFIES token by token; the surrogate reads Morgan
-    count fingerprints (or graphs, for the GNN); similarity is Tanimoto on Morgan bit vectors of
+    count fingerprints, with atom-pair ones after them if `surrogate.fingerprints` says so (or
+    graphs, for the GNN); similarity is Tanimoto on Morgan bit vectors of
     the surrogate's radius and size (`surrogate.radius`, `surrogate.n_bits`).
 
     Args:
@@ -38,11 +39,14 @@ class MoleculeDomain:
 
     def __init__(self, config: CampaignConfig | None = None) -> None:
         from sciloop.pipeline.config import CampaignConfig
-        from sciloop.surrogates.featurizers import MorganFeaturizer
+        from sciloop.surrogates.featurizers import MorganAtomPairFeaturizer, MorganFeaturizer
 
         self.config = config = config or CampaignConfig()
         self.initial_source = f"library:{config.initial.library}"
-        self.fingerprints = MorganFeaturizer(radius=config.surrogate.radius, n_bits=config.surrogate.n_bits)
+        sc = config.surrogate
+        self.fingerprints = MorganFeaturizer(radius=sc.radius, n_bits=sc.n_bits)
+        self.features = (self.fingerprints if sc.fingerprints == "morgan"
+                         else MorganAtomPairFeaturizer(radius=sc.radius, n_bits=sc.n_bits))
 
     def canonical(self, design: str) -> str | None:
         if not isinstance(design, str) or not design.strip():
@@ -70,15 +74,15 @@ class MoleculeDomain:
         return SelfiesEnv.from_corpus(library, max_len=max_len)
 
     def featurizer(self, member: str) -> Featurizer:
-        """Molecular graphs for a member that reads graphs (the GNN), else the Morgan count
-        fingerprints that `similarity` uses too (one cache)."""
+        """Molecular graphs for a member that reads graphs (the GNN), else count fingerprints:
+        `surrogate.fingerprints` (Morgan alone: the ones `similarity` uses too, one cache)."""
         from sciloop.surrogates.members import member_inputs
 
         if member_inputs(member) == "graphs":
             from sciloop.surrogates.graphs import GraphFeaturizer
 
             return GraphFeaturizer()
-        return self.fingerprints
+        return self.features
 
     def similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
         from sciloop.surrogates.featurizers import tanimoto_matrix

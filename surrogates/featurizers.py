@@ -18,7 +18,7 @@ import torch
 if TYPE_CHECKING:  # rdkit loads on first use: a sequence campaign never imports it
     from rdkit import Chem, DataStructs
 
-__all__ = ["Featurizer", "MorganFeaturizer", "tanimoto_matrix"]
+__all__ = ["Featurizer", "MorganAtomPairFeaturizer", "MorganFeaturizer", "tanimoto_matrix"]
 
 #: dtype of every feature tensor this module returns (BoTorch works in double precision).
 FEATURE_DTYPE = torch.float64
@@ -60,6 +60,16 @@ def _parse(design: str) -> Chem.Mol:
     if mol is None or mol.GetNumAtoms() == 0:
         raise ValueError(f"invalid design (rdkit cannot parse SMILES): {design!r}")
     return mol
+
+
+def _nonzero(generator: Any, mol: Chem.Mol, counts: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Non-zero indices and values of one rdkit fingerprint: ``log1p`` counts, or 1 per on bit."""
+    if counts:
+        nz = generator.GetCountFingerprint(mol).GetNonzeroElements()
+        return (np.fromiter(nz.keys(), dtype=np.int64, count=len(nz)),
+                np.log1p(np.fromiter(nz.values(), dtype=np.float64, count=len(nz))))
+    idx = np.asarray(list(generator.GetFingerprint(mol).GetOnBits()), dtype=np.int64)
+    return idx, np.ones(len(idx), dtype=np.float64)
 
 
 class MorganFeaturizer:
@@ -112,6 +122,11 @@ class MorganFeaturizer:
         """The feature dimension ``d`` (equal to ``n_bits``)."""
         return self.n_bits
 
+    @property
+    def blocks(self) -> tuple[int, ...]:
+        """Sizes of the fingerprints the features are made of, in order (here one)."""
+        return (self.n_bits,)
+
     def config(self) -> dict[str, Any]:
         """The constructor arguments, e.g. for logging or rebuilding the featurizer."""
         return {"radius": self.radius, "n_bits": self.n_bits, "counts": self.counts}
@@ -138,17 +153,12 @@ class MorganFeaturizer:
         hit = self._sparse_cache.get(design)
         if hit is not None:
             return hit
-        mol = _parse(design)
-        if self.counts:
-            nz = self.generator.GetCountFingerprint(mol).GetNonzeroElements()
-            idx = np.fromiter(nz.keys(), dtype=np.int64, count=len(nz))
-            val = np.log1p(np.fromiter(nz.values(), dtype=np.float64, count=len(nz)))
-        else:
-            idx = np.asarray(list(self.generator.GetFingerprint(mol).GetOnBits()), dtype=np.int64)
-            val = np.ones(len(idx), dtype=np.float64)
-        entry = (idx, val)
+        entry = self._encode(_parse(design))
         self._remember(self._sparse_cache, design, entry)
         return entry
+
+    def _encode(self, mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
+        return _nonzero(self.generator, mol, self.counts)
 
     def __call__(self, designs: Sequence[str]) -> torch.Tensor:
         """Featurize designs.
@@ -164,7 +174,7 @@ class MorganFeaturizer:
         """
         if isinstance(designs, str):
             raise TypeError("designs must be a sequence of SMILES strings, not one string")
-        X = np.zeros((len(designs), self.n_bits), dtype=np.float64)
+        X = np.zeros((len(designs), self.dim), dtype=np.float64)
         for row, design in enumerate(designs):
             idx, val = self._sparse(design)
             X[row, idx] = val
@@ -210,8 +220,52 @@ class MorganFeaturizer:
         self.__dict__.update(state)
 
     def __repr__(self) -> str:
-        return (f"MorganFeaturizer(radius={self.radius}, n_bits={self.n_bits}, "
+        return (f"{type(self).__name__}(radius={self.radius}, n_bits={self.n_bits}, "
                 f"counts={self.counts})")
+
+
+class MorganAtomPairFeaturizer(MorganFeaturizer):
+    """Morgan fingerprints followed by hashed atom-pair fingerprints, ``n_bits`` each.
+
+    An atom pair is two atoms' types and their topological distance, so these features see the
+    whole molecule's shape, which radius-limited Morgan environments do not (atom-pair similarity
+    objectives, e.g. PMO's mestranol and fexofenadine, are ranked much better with them).
+    ``blocks`` names the two parts, so a GP gives each its own kernel and scale and its marginal
+    likelihood weighs them (``surrogates.gp.tanimoto_kernel``). ``bit_fingerprints`` (similarity
+    between designs) stays Morgan's.
+
+    Example:
+        >>> MorganAtomPairFeaturizer(n_bits=1024)(["CCO"]).shape
+        torch.Size([1, 2048])
+    """
+
+    _pairs: Any = None  # the atom-pair generator (`pairs`)
+
+    @property
+    def dim(self) -> int:
+        """The feature dimension ``d`` (``2 * n_bits``)."""
+        return 2 * self.n_bits
+
+    @property
+    def blocks(self) -> tuple[int, ...]:
+        """Morgan's ``n_bits`` features, then the atom pairs' ``n_bits``."""
+        return (self.n_bits, self.n_bits)
+
+    @property
+    def pairs(self) -> Any:
+        """The rdkit atom-pair generator, built on first use (it cannot be pickled)."""
+        if self._pairs is None:
+            from rdkit.Chem import rdFingerprintGenerator
+
+            self._pairs = rdFingerprintGenerator.GetAtomPairGenerator(fpSize=self.n_bits)
+        return self._pairs
+
+    def _encode(self, mol: Chem.Mol) -> tuple[np.ndarray, np.ndarray]:
+        (morgan, m_val), (pairs, p_val) = super()._encode(mol), _nonzero(self.pairs, mol, self.counts)
+        return np.concatenate([morgan, pairs + self.n_bits]), np.concatenate([m_val, p_val])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return super().__getstate__() | {"_pairs": None}
 
 
 def tanimoto_matrix(

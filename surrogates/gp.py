@@ -18,6 +18,7 @@ hyper-parameters and takes a few L-BFGS iterations, so small rounds do not pay a
 
 from __future__ import annotations
 
+import itertools
 import time
 import warnings
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ from botorch.models.transforms.outcome import Standardize
 from botorch.optim.fit import fit_gpytorch_mll_scipy
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultivariateNormal
-from gpytorch.kernels import Kernel, ScaleKernel
+from gpytorch.kernels import AdditiveKernel, Kernel, ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from linear_operator.operators import DenseLinearOperator, DiagLinearOperator
 from torch import Tensor
@@ -43,7 +44,7 @@ from .mlp import SPARSE_DENSITY
 from .settings import EnsembleConfig
 from .training import torch_threads
 
-__all__ = ["TanimotoGP", "TanimotoGPSurrogate", "TanimotoKernel"]
+__all__ = ["TanimotoGP", "TanimotoGPSurrogate", "TanimotoKernel", "tanimoto_kernel"]
 
 
 def _subset(y: Tensor, size: int, seed: int) -> list[int]:
@@ -107,6 +108,18 @@ class TanimotoKernel(Kernel):
         n1 = x1.pow(2).sum(-1).unsqueeze(-1)
         n2 = x2.pow(2).sum(-1).unsqueeze(-2)
         return dot / (n1 + n2 - dot).clamp_min(1e-12)
+
+
+def tanimoto_kernel(blocks: Sequence[int] = ()) -> Kernel:
+    """A scaled Tanimoto kernel; for features made of several fingerprints (`blocks`: their sizes,
+    in order, e.g. ``MorganAtomPairFeaturizer.blocks``), the sum of one scaled Tanimoto kernel per
+    fingerprint, so the marginal likelihood weighs each (a fingerprint that does not explain the
+    labels gets a scale near 0)."""
+    if len(blocks) <= 1:
+        return ScaleKernel(TanimotoKernel())
+    starts = [0, *itertools.accumulate(blocks)]
+    return AdditiveKernel(*(ScaleKernel(TanimotoKernel(active_dims=torch.arange(start, start + size)))
+                            for start, size in zip(starts, blocks)))
 
 
 class TanimotoGP(SingleTaskGP):
@@ -193,7 +206,7 @@ class TanimotoGPSurrogate:
     def _build(self, designs: list[str], y: list[float]) -> TanimotoGP:
         X = self.features(designs)
         Y = torch.as_tensor(y, dtype=torch.float64).reshape(-1, 1)
-        return TanimotoGP(X, Y, covar_module=ScaleKernel(TanimotoKernel()),
+        return TanimotoGP(X, Y, covar_module=tanimoto_kernel(getattr(self.featurizer, "blocks", ())),
                           outcome_transform=Standardize(m=1))
 
     def fit(self, designs: Sequence[str], y: Sequence[float], warm: bool = False) -> dict[str, float]:
@@ -262,7 +275,8 @@ class TanimotoGPSurrogate:
             "n_train": float(len(designs)),
             "train_rmse": float((mean - Y).pow(2).mean().sqrt()),
             "noise": float(model.likelihood.noise.detach().reshape(-1)[0]),
-            "outputscale": float(model.covar_module.outputscale.detach().reshape(-1)[0]),
+            "outputscale": sum(float(k.outputscale.detach().reshape(-1)[0])
+                               for k in getattr(model.covar_module, "kernels", [model.covar_module])),
             "warm": float(previous is not None), **steps,
         }
 

@@ -281,6 +281,36 @@ def test_an_interrupted_run_from_another_commit_is_started_afresh(tmp_path):
     assert (run_dir / "bench-commit").read_text().strip() == "bbb" and "from commit aaa" in said[-1]
 
 
+@pytest.mark.parametrize("dies_in", ["write_result", "rmtree"])
+def test_a_run_killed_after_it_finished_gets_one_result_file(tmp_path, monkeypatch, dies_in):
+    work, results = tmp_path / "work", tmp_path / "results"
+    method = bench.config_id(bench.method_overrides(1000), budget=1000)  # the bench's 1K method
+    kept = bench.run_dir_of(work, "qed", 1000, 0, "nci", method)
+    bench._prepare(kept, "aaa", print)
+    (kept / "config.yaml").write_text("name: x\n")  # a campaign that would be continued
+    finished = bench.RunResult("qed", "sciloop", 0, 1000, 1000, 0.8, 0.7, 0.6, 0.75, 12.0, "nci", config_id=method,
+                               curve_top10=[(10, 0.5), (1000, 0.75)], load_average=(1.0, 2.0))
+
+    class Killed(BaseException):
+        pass
+
+    def die(*args, **kwargs):
+        raise Killed
+    with monkeypatch.context() as m:  # the process dies at `dies_in`
+        m.setattr(bench if dies_in == "write_result" else bench.shutil, dies_in, die)
+        with pytest.raises(Killed):
+            bench._deliver(finished, results, kept)
+    assert kept.exists() and len(list(results.glob("*/*.json"))) == (dies_in == "rmtree")
+
+    said = []
+    again = bench.bench_pmo(["qed"], [0], budget=1000, methods=["sciloop"], corpus_name="nci", results_dir=results,
+                            log=said.append, work_dir=work)  # would continue the campaign, were it not finished
+    files = list(results.glob("*/*.json"))
+    assert len(files) == 1 and not kept.exists() and "finished before an interruption" in said[0]
+    assert json.loads(files[0].read_text()) == json.loads(json.dumps(bench.asdict(finished)))
+    assert again[0].auc_top10 == 0.7 and not list(results.glob("*/*.tmp"))
+
+
 def test_the_table_leaves_a_continued_runs_wall_time_out():
     now = bench.config_id(bench.method_overrides(10_000))
 

@@ -24,6 +24,18 @@ def test_unknown_names_list_the_known_ones():
         load_config({"proposer": {"name": "reinvent"}})
 
 
+def test_atom_pair_fingerprints_reach_the_surrogate_on_molecules_only():
+    config = load_config({"surrogate": {"member": "gp", "fingerprints": "morgan+atom_pairs"}, "budget": 500})
+    featurizer = surrogate_featurizer(config)
+    assert featurizer.blocks == (2048, 2048) and make_domain(config).fingerprints.blocks == (2048,)
+    assert "fingerprints" not in ensemble_config(config, 0).model_fields_set  # the featurizer's, not the fit's
+    assert config.digest() != load_config({"surrogate": {"member": "gp"}, "budget": 500}).digest()
+    with pytest.raises(ConfigError, match=r"surrogate.fingerprints=morgan\+atom_pairs are molecular fingerprints, "
+                                          r"which domain 'sequence' does not give"):
+        load_config({"domain": {"name": "sequence", "alphabet": "ACGT", "length": 8},
+                     "surrogate": {"fingerprints": "morgan+atom_pairs"}})
+
+
 def test_plugins_are_named_by_module_and_class():
     config = load_config({"acquisition": {"name": "pkg.mod:Acq"}, "surrogate": {"member": "pkg.mod:Net"},
                           "proposer": {"name": "pkg.mod:Gen"}})

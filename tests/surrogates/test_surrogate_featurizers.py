@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from rdkit import Chem
+from rdkit.Chem import rdFingerprintGenerator
+
 from sciloop.surrogates import MorganFeaturizer, tanimoto_matrix
+from sciloop.surrogates.featurizers import MorganAtomPairFeaturizer
 
 
 def test_shape_dtype_and_cache_hit():
@@ -51,3 +55,25 @@ def test_bit_fingerprints_and_tanimoto():
     assert S.shape == (3, 2)
     assert S[0, 1] == pytest.approx(1.0) and S[2, 0] < 0.2
     assert tanimoto_matrix(fps, []).shape == (3, 0)
+
+
+@pytest.mark.parametrize("counts", [True, False])
+def test_atom_pair_features_follow_the_morgan_ones(counts):
+    smiles = ["CCO", "c1ccc(O)cc1CCN", "CC(C)(C)c1ccccc1C(=O)O"]
+    both, morgan = MorganAtomPairFeaturizer(n_bits=512, counts=counts), MorganFeaturizer(n_bits=512, counts=counts)
+    X = both(smiles)
+    assert X.shape == (3, 1024) and both.dim == 1024 and both.blocks == (512, 512) and morgan.blocks == (512,)
+    assert torch.equal(X[:, :512], morgan(smiles))
+    pairs = rdFingerprintGenerator.GetAtomPairGenerator(fpSize=512)
+    for row, smi in zip(X, smiles):  # rdkit's atom-pair fingerprint, log1p counts or bits, after Morgan's
+        expected = torch.zeros(512, dtype=torch.float64)
+        if counts:
+            for bit, n in pairs.GetCountFingerprint(Chem.MolFromSmiles(smi)).GetNonzeroElements().items():
+                expected[bit] = np.log1p(n)
+        else:
+            expected[list(pairs.GetFingerprint(Chem.MolFromSmiles(smi)).GetOnBits())] = 1.0
+        assert torch.equal(row[512:], expected)
+    assert [a.ToBitString() for a in both.bit_fingerprints(smiles)] == [  # similarity stays Morgan's
+        b.ToBitString() for b in morgan.bit_fingerprints(smiles)]
+    again = pickle.loads(pickle.dumps(both))
+    assert again._pairs is None and torch.equal(again(smiles), X) and repr(again).startswith("MorganAtomPair")
