@@ -491,11 +491,16 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _result_name(result: RunResult) -> str:
+    """A new result file's name: `<method>-seed<k>-<time>.json`."""
+    return f"{result.method}-seed{result.seed}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+
+
 def write_result(result: RunResult, results_dir: Path = RESULTS, name: str | None = None) -> Path:
-    """Writes `<results_dir>/<objective>/<name>` (default `<method>-seed<k>-<time>.json`); returns its path."""
+    """Writes `<results_dir>/<objective>/<name>` (default `_result_name`); returns its path."""
     folder = results_dir / result.objective
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (name or f"{result.method}-seed{result.seed}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    path = folder / (name or _result_name(result))
     _write_atomically(path, json.dumps(asdict(result), indent=1))
     return path
 
@@ -507,10 +512,10 @@ STAGED = "bench-result.json"
 def _deliver(result: RunResult, results_dir: Path, kept: Path | None) -> Path:
     """Writes the result file. A kept run's result (with the file's name) goes into its directory
     first and the directory goes last, so a kill at any point leaves either a campaign to continue
-    or a result to write again under the same name (`_staged`), never two result files."""
+    or a result to write again under the same name (`_redeliver`), never two result files."""
     if kept is None:
         return write_result(result, results_dir)
-    name = f"{result.method}-seed{result.seed}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    name = _result_name(result)
     _write_atomically(kept / STAGED, json.dumps({"name": name, "result": asdict(result)}))
     path = write_result(result, results_dir, name)
     shutil.rmtree(kept)
@@ -597,7 +602,7 @@ def bench_pmo(objectives: Sequence[str], seeds: Sequence[int], budget: int = 10_
                         path = _deliver(result, results_dir, kept)
                 if method == "screening":
                     target = result.final_top10
-                log(f"{objective:28s} {method:10s} seed {seed}: AUC top-10 {result.auc_top10:.3f} "
+                log(said + f"AUC top-10 {result.auc_top10:.3f} "
                     f"(top-1 {result.auc_top1:.3f}, top-100 {result.auc_top100:.3f}), "
                     f"{result.calls} calls, {result.wall_s:.0f} s, #Circles {result.circles}  -> "
                     f"{path}")
